@@ -1,0 +1,50 @@
+import { FINAL_STATUSES, type RunRecord } from '../ledger/run-record.ts';
+import { findRun, type RunLookup } from './find-run.ts';
+import { outcomeOf } from './operation-outcome.ts';
+import type { CoreDeps } from './ports.ts';
+import { commit, finished, touch } from './run-commit.ts';
+
+/**
+ * Cancels a run on request (design.md §6 cancel). A running run gets Operation.Cancel and becomes
+ * CANCELLED once the operation reports done (the sweep, or this answer if it is done already). A run
+ * still starting is marked, and cancelled as soon as it has an operation (or never started, when its
+ * start is abandoned). A finished run is answered as it is: cancelling is idempotent.
+ */
+export async function cancelRun(lookup: RunLookup, deps: CoreDeps, signal?: AbortSignal): Promise<RunRecord> {
+  const record = await findRun(lookup, deps);
+  if (FINAL_STATUSES.has(record.status)) return record;
+  const now = deps.now();
+  if (record.status === 'STARTING' || record.operationId === undefined) {
+    const result = await commit(deps, record, (latest) => {
+      if (latest.status !== 'STARTING') return undefined;
+      const leaseExpired = latest.nextCheckAt === undefined || Date.parse(latest.nextCheckAt) <= now.getTime();
+      const marked = touch(latest, now, { cancelRequestedAt: now.toISOString(), cancelReason: 'user' });
+      // Nobody holds the start: it will not start, so it is cancelled now.
+      return leaseExpired
+        ? finished(marked, now, 'CANCELLED', { error: { code: 'CANCELLED', message: 'cancelled before it started' } })
+        : marked;
+    });
+    // It became RUNNING meanwhile: cancel the operation.
+    if (result.record.status === 'RUNNING') return cancelRun({ runId: record.runId }, deps, signal);
+    return result.record;
+  }
+  const operation = await deps.operations.cancel(record.operationId, signal === undefined ? {} : { signal });
+  const outcome = outcomeOf(operation);
+  const after = deps.now();
+  const result = await commit(deps, record, (latest) => {
+    if (latest.status !== 'RUNNING') return undefined;
+    const marked = touch(latest, after, {
+      cancelRequestedAt: latest.cancelRequestedAt ?? after.toISOString(),
+      cancelReason: 'user',
+      // Check again at the next sweep: the operation should end soon.
+      nextCheckAt: after.toISOString(),
+    });
+    if (!outcome.done) return marked;
+    return finished(marked, after, outcome.status, {
+      operationDone: true,
+      ...(outcome.executionStatus === undefined ? {} : { executionStatus: outcome.executionStatus }),
+      ...(outcome.error === undefined ? {} : { error: outcome.error }),
+    });
+  });
+  return result.record;
+}

@@ -1,0 +1,103 @@
+import { isRunnerError } from '../errors.ts';
+import type { RunRequest } from '../ledger/run-record.ts';
+import type { JobDefinition } from '../schedule/jobs-file.ts';
+import { isDue, planTick, slotDedupeKey } from '../schedule/tick-plan.ts';
+import type { CoreDeps } from './ports.ts';
+import { dedupeKeyOf, runIdFor } from './run-identity.ts';
+import { startRun } from './start-run.ts';
+
+export type TickResult =
+  | { readonly job: string; readonly slot: string; readonly result: 'started' | 'pending'; readonly runId: string }
+  | {
+      readonly job: string;
+      readonly slot?: string;
+      readonly result: 'skipped';
+      readonly reason: 'already-started' | 'still-running' | 'too-old' | 'no-slot' | 'not-allowed' | 'rejected';
+      readonly runId?: string;
+    }
+  | { readonly job: string; readonly slot: string; readonly result: 'error'; readonly error: unknown };
+
+/**
+ * A per-minute tick of the jobs file (design.md §6 execute/timer): for each job, only its latest
+ * scheduled minute at or before `now` is considered; it starts if it is at most the catch-up window
+ * old and has not started yet. A (job, minute) starts at most once however many ticks arrive: the slot
+ * is the run's dedupe key. Transient failures of one job do not stop the others; they are rethrown at
+ * the end (so the platform retries the tick, which dedupe makes safe).
+ */
+export async function tick(
+  jobs: readonly JobDefinition<RunRequest>[],
+  now: Date,
+  deps: CoreDeps,
+  signal?: AbortSignal,
+): Promise<TickResult[]> {
+  const plan = planTick(jobs, now, { catchUpMinutes: deps.settings.scheduleCatchUpMinutes });
+  const results: TickResult[] = [];
+  let transient: unknown;
+  for (const entry of plan) {
+    const name = entry.job.name;
+    if (!isDue(entry)) {
+      const slot = entry.slot?.toISOString();
+      results.push({ job: name, result: 'skipped', reason: entry.skipped, ...(slot === undefined ? {} : { slot }) });
+      await logTooOld(entry.job, entry.slot, now, deps);
+      continue;
+    }
+    const slot = entry.slot.toISOString();
+    const key = slotDedupeKey(name, entry.slot);
+    try {
+      const started = await startRun(
+        {
+          request: entry.job.run,
+          trigger: 'schedule',
+          dedupe: { kind: 'schedule', key },
+          job: { name, slot, concurrency: entry.job.concurrency },
+        },
+        deps,
+        signal,
+      );
+      const runId = started.record.runId;
+      if (started.outcome === 'existing') {
+        deps.log.debug('scheduled slot skipped: already started', { job: name, slot, runId });
+        results.push({ job: name, slot, result: 'skipped', reason: 'already-started', runId });
+      } else if (started.outcome === 'rejected') {
+        results.push({ job: name, slot, result: 'skipped', reason: 'rejected', runId });
+      } else {
+        deps.log.info('scheduled run started', { job: name, slot, runId, outcome: started.outcome });
+        results.push({ job: name, slot, result: started.outcome === 'started' ? 'started' : 'pending', runId });
+      }
+    } catch (error) {
+      if (isRunnerError(error) && error.code === 'RUN_ALREADY_RUNNING') {
+        deps.log.info('scheduled slot skipped: the previous run is still running', { job: name, slot, error });
+        results.push({ job: name, slot, result: 'skipped', reason: 'still-running' });
+      } else if (isRunnerError(error) && error.code === 'PROJECT_NOT_ALLOWED') {
+        deps.log.error('scheduled slot skipped: project not allowed', { job: name, slot, error });
+        results.push({ job: name, slot, result: 'skipped', reason: 'not-allowed' });
+      } else {
+        deps.log.error('scheduled run could not be started; the tick will be retried', { job: name, slot, error });
+        results.push({ job: name, slot, result: 'error', error });
+        transient ??= error;
+      }
+    }
+  }
+  if (transient !== undefined) throw transient;
+  return results;
+}
+
+/** A slot that fell out of the catch-up window without a run is logged once, on the first tick after. */
+async function logTooOld(
+  job: JobDefinition<RunRequest>,
+  slot: Date | undefined,
+  now: Date,
+  deps: CoreDeps,
+): Promise<void> {
+  if (slot === undefined) return;
+  const windowMs = deps.settings.scheduleCatchUpMinutes * 60_000;
+  const ageMs = Math.floor(now.getTime() / 60_000) * 60_000 - slot.getTime();
+  if (ageMs > windowMs + 60_000) return;
+  const runId = runIdFor(dedupeKeyOf({ kind: 'schedule', key: slotDedupeKey(job.name, slot) }));
+  if ((await deps.ledger.get(runId)) !== undefined) return;
+  deps.log.warn('scheduled slot skipped: too old (missed by more than the catch-up window)', {
+    job: job.name,
+    slot: slot.toISOString(),
+    catchUpMinutes: deps.settings.scheduleCatchUpMinutes,
+  });
+}

@@ -1,0 +1,350 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { link, mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { acquireLock, type FileLockOptions, type HeldLock, tryLock } from './file-lock.ts';
+import { errnoCode, fileError, ledgerError } from './ledger-error.ts';
+import { assertCreatable, assertUpdatable, dueByMillis, dueMillis } from './record-checks.ts';
+import type { CreateResult, RunLedger } from './run-ledger.ts';
+import type { RunRecord } from './run-record.ts';
+
+/**
+ * The embedded run ledger (`RUN_STORE=file:<dir>`), safe for several processes on one directory.
+ *
+ * Layout under `dir`:
+ * - `runs/<key>.json`       one record per run, replaced atomically (temp file, fsync, rename);
+ * - `open/<ms>_<key>`       empty marker per run that carries `nextCheckAt` (ms zero-padded, so names sort
+ *                           by due time): listDue/listOpen list this directory and read only those runs;
+ * - `by-operation/<key>`    the runId of the run that carries that operationId;
+ * - `locks/<key>.lock`      per-run lock; every create and update runs under it.
+ * `<key>` is the id itself when it is a plain file name, else `~` + its SHA-256 (ids may hold `/`, `..`).
+ *
+ * Write order under the lock: index entries the new record needs (operation entry, new marker) are
+ * written BEFORE the record is committed, entries it no longer needs are removed AFTER. A crash at any
+ * point therefore leaves every committed open run with its marker; what it can leave behind is an extra
+ * marker (or operation entry) that does not match its record, which readers check and ignore, and
+ * repair under the run's lock.
+ */
+export interface FileLedgerOptions {
+  /** Absolute directory of the ledger; created when missing. */
+  readonly dir: string;
+  /** A run lock older than this was left by a crashed or hung process. @default 10000 */
+  readonly staleLockMs?: number;
+  /** Longest wait for a run's lock before failing with LEDGER_ERROR. @default 30000 */
+  readonly lockTimeoutMs?: number;
+  readonly now?: () => number;
+  readonly sleep?: (ms: number) => Promise<void>;
+  readonly random?: () => number;
+}
+
+const MAX_MARKER_MS = 999_999_999_999_999;
+const PLAIN_KEY = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
+/** Runs read at once while listing (keeps file handles bounded). */
+const READ_BATCH = 16;
+
+/** Open the file ledger in `options.dir`. Nothing touches the disk before the first call. */
+export function createFileLedger(options: FileLedgerOptions): RunLedger {
+  const runsDir = join(options.dir, 'runs');
+  const openDir = join(options.dir, 'open');
+  const opDir = join(options.dir, 'by-operation');
+  const locksDir = join(options.dir, 'locks');
+  const lockOptions: FileLockOptions = {
+    staleMs: options.staleLockMs ?? 10_000,
+    timeoutMs: options.lockTimeoutMs ?? 30_000,
+    now: options.now ?? Date.now,
+    sleep: options.sleep ?? ((ms) => delay(ms)),
+    random: options.random ?? Math.random,
+  };
+
+  let ready: Promise<void> | undefined;
+  const ensureDirs = (): Promise<void> => {
+    ready ??= Promise.all(
+      [runsDir, openDir, opDir, locksDir].map((d) => io('create directory', d, () => mkdir(d, { recursive: true }))),
+    ).then(
+      () => {},
+      (error: unknown) => {
+        ready = undefined;
+        throw error;
+      },
+    );
+    return ready;
+  };
+
+  const runPath = (key: string): string => join(runsDir, `${key}.json`);
+  const markerPath = (name: string): string => join(openDir, name);
+  const lockPath = (key: string): string => join(locksDir, `${key}.lock`);
+
+  const readRun = async (key: string): Promise<RunRecord | undefined> => {
+    const path = runPath(key);
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (error) {
+      if (errnoCode(error) === 'ENOENT') return undefined;
+      throw fileError('read', path, error);
+    }
+    try {
+      return JSON.parse(text) as RunRecord;
+    } catch (error) {
+      throw ledgerError(`file ledger: ${path} is not valid JSON`, error, { path });
+    }
+  };
+
+  const withLock = async <T>(key: string, fn: (lock: HeldLock) => Promise<T>): Promise<T> => {
+    await ensureDirs();
+    const lock = await acquireLock(lockPath(key), lockOptions);
+    try {
+      return await fn(lock);
+    } finally {
+      await lock.release();
+    }
+  };
+
+  const addMarker = async (name: string): Promise<void> => {
+    const path = markerPath(name);
+    try {
+      await (await open(path, 'wx')).close();
+    } catch (error) {
+      if (errnoCode(error) === 'EEXIST') return;
+      throw fileError('write', path, error);
+    }
+    await syncDir(openDir);
+  };
+
+  const removeMarker = async (name: string): Promise<void> => {
+    const path = markerPath(name);
+    await unlink(path).catch((error: unknown) => {
+      if (errnoCode(error) !== 'ENOENT') {
+        throw fileError('remove', path, error);
+      }
+    });
+  };
+
+  const writeOperation = (operationId: string, runId: string): Promise<void> =>
+    writeAtomic(join(opDir, fileKey(operationId)), runId);
+
+  const dropOperation = async (operationId: string, runId: string): Promise<void> => {
+    const path = join(opDir, fileKey(operationId));
+    const pointsTo = await readFile(path, 'utf8').catch(() => undefined);
+    if (pointsTo === runId) await unlink(path).catch(() => {});
+  };
+
+  /** Delete a marker that does not match its run, but only under the run's lock and only if still so. */
+  const repairMarker = async (marker: Marker): Promise<void> => {
+    const lock = await tryLock(lockPath(marker.key), lockOptions).catch(() => undefined);
+    if (lock === undefined) return;
+    try {
+      const record = await readRun(marker.key);
+      const due = record === undefined ? undefined : dueMillis(record);
+      if (due === undefined || markerName(due, marker.key) !== marker.name) await removeMarker(marker.name);
+    } catch {
+      // Repair is best effort: a reader must not fail because tidying failed.
+    } finally {
+      await lock.release();
+    }
+  };
+
+  /** Records behind the given markers, in marker order, skipping (and repairing) ones that do not match. */
+  const readMarked = async (markers: readonly Marker[], limit: number): Promise<RunRecord[]> => {
+    const found: RunRecord[] = [];
+    for (let i = 0; i < markers.length && found.length < limit; ) {
+      const batch = markers.slice(i, i + Math.min(READ_BATCH, Math.max(1, limit - found.length)));
+      i += batch.length;
+      const records = await Promise.all(batch.map((m) => readRun(m.key)));
+      for (const [j, marker] of batch.entries()) {
+        const record = records[j];
+        const due = record === undefined ? undefined : dueMillis(record);
+        if (record === undefined || due === undefined || markerName(due, marker.key) !== marker.name) {
+          await repairMarker(marker);
+        } else if (found.length < limit) {
+          found.push(record);
+        }
+      }
+    }
+    return found;
+  };
+
+  const listMarkers = async (): Promise<Marker[]> => {
+    await ensureDirs();
+    const names = await io('list', openDir, () => readdir(openDir));
+    return names
+      .map(parseMarker)
+      .filter((m): m is Marker => m !== undefined)
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  };
+
+  return {
+    async create(record): Promise<CreateResult> {
+      assertCreatable(record);
+      const key = fileKey(record.runId);
+      const due = dueMillis(record);
+      return withLock(key, async (lock) => {
+        const existing = await readRun(key);
+        if (existing !== undefined) return { created: false, record: existing };
+        if (record.operationId !== undefined) await writeOperation(record.operationId, record.runId);
+        if (due !== undefined) await addMarker(markerName(due, key));
+        await lock.assertHeld();
+        const text = JSON.stringify(record);
+        if (!(await writeExclusive(runPath(key), text))) {
+          // Only possible when our lock was taken over: the other creator won.
+          const winner = await readRun(key);
+          if (winner !== undefined) return { created: false, record: winner };
+          throw ledgerError(`file ledger: run ${record.runId} vanished while being created`, undefined, {
+            path: runPath(key),
+          });
+        }
+        return { created: true, record: JSON.parse(text) as RunRecord };
+      });
+    },
+
+    async get(runId) {
+      await ensureDirs();
+      return readRun(fileKey(runId));
+    },
+
+    async findByOperationId(operationId) {
+      await ensureDirs();
+      const path = join(opDir, fileKey(operationId));
+      let runId: string;
+      try {
+        runId = await readFile(path, 'utf8');
+      } catch (error) {
+        if (errnoCode(error) === 'ENOENT') return undefined;
+        throw fileError('read', path, error);
+      }
+      const record = await readRun(fileKey(runId));
+      // The entry may be left over from a crash or from an operationId the run no longer carries.
+      return record?.operationId === operationId ? record : undefined;
+    },
+
+    async update(record) {
+      assertUpdatable(record);
+      const key = fileKey(record.runId);
+      const nextDue = dueMillis(record);
+      return withLock(key, async (lock) => {
+        const current = await readRun(key);
+        if (current === undefined || current.version !== record.version) return undefined;
+        const next: RunRecord = { ...record, version: record.version + 1 };
+        const currentDue = dueMillis(current);
+        const oldMarker = currentDue === undefined ? undefined : markerName(currentDue, key);
+        const newMarker = nextDue === undefined ? undefined : markerName(nextDue, key);
+
+        // Before the commit: whatever the new record needs to be found.
+        if (next.operationId !== undefined && next.operationId !== current.operationId) {
+          await writeOperation(next.operationId, next.runId);
+        }
+        if (newMarker !== undefined) await addMarker(newMarker);
+        await lock.assertHeld();
+        const text = JSON.stringify(next);
+        await writeAtomic(runPath(key), text);
+        // After the commit: what only the old record needed.
+        if (oldMarker !== undefined && oldMarker !== newMarker) await removeMarker(oldMarker);
+        if (current.operationId !== undefined && current.operationId !== next.operationId) {
+          await dropOperation(current.operationId, current.runId);
+        }
+        return JSON.parse(text) as RunRecord;
+      });
+    },
+
+    async listDue(dueBy, limit) {
+      const by = dueByMillis(dueBy);
+      if (limit <= 0) return [];
+      const due = (await listMarkers()).filter((m) => m.ms <= by);
+      return readMarked(due, limit);
+    },
+
+    async listOpen() {
+      return readMarked(await listMarkers(), Number.POSITIVE_INFINITY);
+    },
+  };
+}
+
+interface Marker {
+  readonly name: string;
+  readonly ms: number;
+  readonly key: string;
+}
+
+/** `open/` entry for a run due at `ms`: zero-padded so that names sort by due time. */
+function markerName(ms: number, key: string): string {
+  const clamped = Math.min(Math.max(Math.trunc(ms), 0), MAX_MARKER_MS);
+  return `${String(clamped).padStart(15, '0')}_${key}`;
+}
+
+function parseMarker(name: string): Marker | undefined {
+  const match = /^(\d{15})_(.+)$/.exec(name);
+  return match?.[1] === undefined || match[2] === undefined
+    ? undefined
+    : { name, ms: Number(match[1]), key: match[2] };
+}
+
+/** A file name for an id: the id itself when harmless, else a hash that cannot collide with plain ids. */
+export function fileKey(id: string): string {
+  return PLAIN_KEY.test(id) ? id : `~${createHash('sha256').update(id, 'utf8').digest('hex')}`;
+}
+
+/** Replace `path` with `content` atomically: a reader sees the old or the new file, never a mix. */
+async function writeAtomic(path: string, content: string): Promise<void> {
+  const temp = await writeTemp(path, content);
+  try {
+    await rename(temp, path);
+  } catch (error) {
+    await unlink(temp).catch(() => {});
+    throw fileError('write', path, error);
+  }
+  await syncDir(dirname(path));
+}
+
+/** Create `path` with `content` unless it exists; false when it already did. */
+async function writeExclusive(path: string, content: string): Promise<boolean> {
+  const temp = await writeTemp(path, content);
+  try {
+    await link(temp, path);
+  } catch (error) {
+    if (errnoCode(error) === 'EEXIST') return false;
+    throw fileError('write', path, error);
+  } finally {
+    await unlink(temp).catch(() => {});
+  }
+  await syncDir(dirname(path));
+  return true;
+}
+
+/** A fully written and fsynced temp file next to `path` (same directory, so rename/link stay atomic). */
+async function writeTemp(path: string, content: string): Promise<string> {
+  const temp = join(dirname(path), `.${basename(path)}.${randomUUID()}.tmp`);
+  try {
+    const handle = await open(temp, 'wx');
+    try {
+      await handle.writeFile(content, 'utf8');
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch (error) {
+    await unlink(temp).catch(() => {});
+    throw fileError('write', temp, error);
+  }
+  return temp;
+}
+
+/** Make a rename/link in `dir` durable; platforms that cannot fsync a directory skip it. */
+async function syncDir(dir: string): Promise<void> {
+  let handle: Awaited<ReturnType<typeof open>> | undefined;
+  try {
+    handle = await open(dir, 'r');
+    await handle.sync();
+  } catch {
+    // EISDIR/EPERM/EINVAL on some platforms: the data itself was fsynced already.
+  } finally {
+    await handle?.close().catch(() => {});
+  }
+}
+
+async function io<T>(what: string, path: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    throw fileError(what, path, error);
+  }
+}

@@ -1,0 +1,77 @@
+import { assertCreatable, assertUpdatable, dueByMillis, dueMillis } from './record-checks.ts';
+import type { CreateResult, RunLedger } from './run-ledger.ts';
+import type { RunRecord } from './run-record.ts';
+
+/**
+ * A RunLedger in process memory, for core unit tests. It keeps the same rules as the real stores
+ * (create-if-absent, compare-and-set, detached copies) but scans its map for `listDue`: it holds only
+ * what a test put in it.
+ *
+ * Records are kept as JSON text so that a caller mutating what it got back cannot change the store.
+ */
+export function createInMemoryLedger(): RunLedger {
+  const runs = new Map<string, string>();
+
+  const read = (runId: string): RunRecord | undefined => {
+    const text = runs.get(runId);
+    return text === undefined ? undefined : (JSON.parse(text) as RunRecord);
+  };
+
+  const open = (): { record: RunRecord; due: number }[] => {
+    const found: { record: RunRecord; due: number }[] = [];
+    for (const text of runs.values()) {
+      const record = JSON.parse(text) as RunRecord;
+      const due = dueMillis(record);
+      if (due !== undefined) found.push({ record, due });
+    }
+    return found.sort((a, b) => a.due - b.due || compare(a.record.runId, b.record.runId));
+  };
+
+  return {
+    async create(record): Promise<CreateResult> {
+      assertCreatable(record);
+      const existing = read(record.runId);
+      if (existing !== undefined) return { created: false, record: existing };
+      const text = JSON.stringify(record);
+      runs.set(record.runId, text);
+      return { created: true, record: JSON.parse(text) as RunRecord };
+    },
+
+    async get(runId) {
+      return read(runId);
+    },
+
+    async findByOperationId(operationId) {
+      for (const text of runs.values()) {
+        const record = JSON.parse(text) as RunRecord;
+        if (record.operationId === operationId) return record;
+      }
+      return undefined;
+    },
+
+    async update(record) {
+      assertUpdatable(record);
+      const current = read(record.runId);
+      if (current === undefined || current.version !== record.version) return undefined;
+      const text = JSON.stringify({ ...record, version: record.version + 1 });
+      runs.set(record.runId, text);
+      return JSON.parse(text) as RunRecord;
+    },
+
+    async listDue(dueBy, limit) {
+      const by = dueByMillis(dueBy);
+      return open()
+        .filter((entry) => entry.due <= by)
+        .slice(0, Math.max(0, limit))
+        .map((entry) => entry.record);
+    },
+
+    async listOpen() {
+      return open().map((entry) => entry.record);
+    },
+  };
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,22 @@
+import { errorBody, policyOf } from './error-response.ts';
+
+/** What a Cloud Functions HTTP handler returns (function-types `Http.Result`). */
+export interface HttpResult {
+  readonly statusCode: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+  readonly isBase64Encoded: false;
+}
+
+const JSON_HEADERS = { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' };
+
+export function jsonResult(statusCode: number, body: unknown, headers: Record<string, string> = {}): HttpResult {
+  return { statusCode, headers: { ...JSON_HEADERS, ...headers }, body: JSON.stringify(body), isBase64Encoded: false };
+}
+
+/** The HTTP answer for a thrown error, its status from the one error table. */
+export function errorResult(error: unknown): HttpResult {
+  const { status } = policyOf(error);
+  const headers: Record<string, string> = status === 503 ? { 'Retry-After': '30' } : {};
+  return jsonResult(status, errorBody(error), headers);
+}

@@ -1,0 +1,420 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { isRunnerError } from '../../shared/errors.ts';
+import type { RunLedger } from '../../shared/ledger/run-ledger.ts';
+import type { RunRecord } from '../../shared/ledger/run-record.ts';
+
+/** What a store's test hands the suite: a fresh, empty ledger per test. */
+export interface LedgerUnderTest {
+  readonly ledger: RunLedger;
+  cleanup(): Promise<void>;
+  /** Another instance on the same storage, as another process would open it. */
+  second?(): Promise<RunLedger>;
+}
+
+const RACERS = 20;
+const T0 = Date.parse('2030-05-01T12:00:00.000Z');
+const at = (offsetMs: number): string => new Date(T0 + offsetMs).toISOString();
+
+/** A valid first-version record; every call gets its own runId unless `overrides` names one. */
+export function sampleRecord(overrides: Partial<RunRecord> = {}): RunRecord {
+  const runId = overrides.runId ?? randomUUID();
+  return {
+    runId,
+    dedupeKey: `key:${runId}`,
+    requestHash: 'sha256:0f1e2d',
+    request: { projectId: 'p1', notebookId: 'nb.ipynb', inputVariables: { MODE: 'full', N: 3, DRY: false } },
+    trigger: 'http',
+    projectId: 'p1',
+    notebookId: 'nb.ipynb',
+    status: 'STARTING',
+    createdAt: at(-60_000),
+    updatedAt: at(-60_000),
+    deadline: at(86_400_000),
+    nextCheckAt: at(0),
+    checks: 0,
+    version: 1,
+    ...overrides,
+  };
+}
+
+/** Drop `nextCheckAt` (exactOptionalPropertyTypes forbids setting it to undefined). */
+function finished(record: RunRecord, status: RunRecord['status'] = 'SUCCEEDED'): RunRecord {
+  const { nextCheckAt: _dropped, ...rest } = record;
+  return { ...rest, status, finishedAt: at(1000) };
+}
+
+const ids = (records: readonly RunRecord[]): string[] => records.map((r) => r.runId);
+
+/**
+ * Registers the one behaviour every RunLedger must show (run-ledger.ts): create-if-absent, compare-and-set,
+ * lookups, and the due/open index. `makeLedger` is called once per test and must return an empty store.
+ */
+export function describeLedgerConformance(name: string, makeLedger: () => Promise<LedgerUnderTest>): void {
+  const withLedger =
+    (fn: (subject: LedgerUnderTest) => Promise<void>): (() => Promise<void>) =>
+    async () => {
+      const subject = await makeLedger();
+      try {
+        await fn(subject);
+      } finally {
+        await subject.ledger.close?.();
+        await subject.cleanup();
+      }
+    };
+
+  const withTwo =
+    (fn: (a: RunLedger, b: RunLedger) => Promise<void>): (() => Promise<void>) =>
+    async () => {
+      const subject = await makeLedger();
+      const b = subject.second === undefined ? subject.ledger : await subject.second();
+      try {
+        await fn(subject.ledger, b);
+      } finally {
+        if (b !== subject.ledger) await b.close?.();
+        await subject.ledger.close?.();
+        await subject.cleanup();
+      }
+    };
+
+  describe(`${name}: RunLedger conformance`, () => {
+    describe('create and get', () => {
+      it(
+        'stores a new record and get returns it unchanged',
+        withLedger(async ({ ledger }) => {
+          const record = sampleRecord();
+          const result = await ledger.create(record);
+          assert.equal(result.created, true);
+          assert.deepEqual(result.record, record);
+          assert.deepEqual(await ledger.get(record.runId), record);
+        }),
+      );
+
+      it(
+        'answers undefined for a runId it has never seen',
+        withLedger(async ({ ledger }) => {
+          assert.equal(await ledger.get(randomUUID()), undefined);
+        }),
+      );
+
+      it(
+        'does not overwrite an existing run and hands back the stored record',
+        withLedger(async ({ ledger }) => {
+          const first = sampleRecord();
+          await ledger.create(first);
+          const second = { ...first, notebookId: 'other.ipynb', trigger: 'queue' as const };
+          const result = await ledger.create(second);
+          assert.equal(result.created, false);
+          assert.deepEqual(result.record, first);
+          assert.deepEqual(await ledger.get(first.runId), first);
+        }),
+      );
+
+      it(
+        `lets exactly one of ${RACERS} concurrent creates of one runId win`,
+        withLedger(async ({ ledger }) => {
+          const runId = randomUUID();
+          const attempts = Array.from({ length: RACERS }, (_, i) => sampleRecord({ runId, checks: i }));
+          const results = await Promise.all(attempts.map((r) => ledger.create(r)));
+          const winners = results.filter((r) => r.created);
+          assert.equal(winners.length, 1);
+          const stored = await ledger.get(runId);
+          assert.deepEqual(stored, winners[0]?.record);
+          for (const result of results) assert.deepEqual(result.record, stored);
+        }),
+      );
+
+      it(
+        'lets exactly one create win when two ledger instances race on one runId',
+        withTwo(async (a, b) => {
+          const runId = randomUUID();
+          const results = await Promise.all(
+            Array.from({ length: RACERS }, (_, i) => (i % 2 === 0 ? a : b).create(sampleRecord({ runId, checks: i }))),
+          );
+          assert.equal(results.filter((r) => r.created).length, 1);
+          assert.deepEqual(await b.get(runId), await a.get(runId));
+        }),
+      );
+
+      it(
+        'refuses to create a record whose version is not 1',
+        withLedger(async ({ ledger }) => {
+          const record = sampleRecord({ version: 2 });
+          await assert.rejects(ledger.create(record), (error) => isRunnerError(error) && error.code === 'LEDGER_ERROR');
+          assert.equal(await ledger.get(record.runId), undefined);
+        }),
+      );
+
+      it(
+        'refuses a nextCheckAt that is not a date',
+        withLedger(async ({ ledger }) => {
+          const record = sampleRecord({ nextCheckAt: 'soon' });
+          await assert.rejects(ledger.create(record), (error) => isRunnerError(error) && error.code === 'LEDGER_ERROR');
+        }),
+      );
+
+      it(
+        'round-trips unicode, odd characters and long fields exactly',
+        withLedger(async ({ ledger }) => {
+          const long = 'ж🚀"\\\n\t\u0000'.repeat(2_000);
+          const record = sampleRecord({
+            runId: `run/../ü 🚀 ${randomUUID()}`,
+            notebookId: 'папка/ноутбук «тест» 🚀.ipynb',
+            request: {
+              projectId: 'p1',
+              notebookId: 'папка/ноутбук «тест» 🚀.ipynb',
+              inputVariables: { 'КЛЮЧ': 'значение "в кавычках"\nи строка', PI: 3.141592653589793, OFF: false },
+              outputVariableNames: ['a', 'б', '🚀'],
+              spec: 'c1.4',
+            },
+            error: { code: 13, message: long },
+            job: { name: 'nightly ночь', slot: at(0) },
+            notifications: { webhook: { delivered: false, attempts: 2, lastError: long.slice(0, 500) } },
+            operationId: `op-ü-${randomUUID()}`,
+          });
+          await ledger.create(record);
+          assert.deepEqual(await ledger.get(record.runId), record);
+          assert.deepEqual(await ledger.findByOperationId(record.operationId ?? ''), record);
+          assert.deepEqual(await ledger.listOpen(), [record]);
+          const next = await ledger.update({ ...record, notebookId: `${record.notebookId} ✓` });
+          assert.deepEqual(await ledger.get(record.runId), next);
+        }),
+      );
+    });
+
+    describe('update (compare-and-set on version)', () => {
+      it(
+        'stores version + 1 and returns what it stored when the version matches',
+        withLedger(async ({ ledger }) => {
+          const record = sampleRecord();
+          await ledger.create(record);
+          const updated = await ledger.update({ ...record, status: 'RUNNING', checks: 1 });
+          assert.deepEqual(updated, { ...record, status: 'RUNNING', checks: 1, version: 2 });
+          assert.deepEqual(await ledger.get(record.runId), updated);
+          const again = await ledger.update({ ...(updated as RunRecord), checks: 2 });
+          assert.equal(again?.version, 3);
+          assert.equal((await ledger.get(record.runId))?.checks, 2);
+        }),
+      );
+
+      it(
+        'returns undefined and changes nothing when the version is stale or ahead',
+        withLedger(async ({ ledger }) => {
+          const record = sampleRecord();
+          await ledger.create(record);
+          const v2 = await ledger.update({ ...record, checks: 1 });
+          assert.ok(v2);
+          assert.equal(await ledger.update({ ...record, checks: 99 }), undefined);
+          assert.equal(await ledger.update({ ...record, checks: 99, version: 5 }), undefined);
+          assert.deepEqual(await ledger.get(record.runId), v2);
+        }),
+      );
+
+      it(
+        'returns undefined for a run that does not exist',
+        withLedger(async ({ ledger }) => {
+          const record = sampleRecord();
+          assert.equal(await ledger.update(record), undefined);
+          assert.equal(await ledger.get(record.runId), undefined);
+        }),
+      );
+
+      it(
+        `lets exactly one of ${RACERS} concurrent updates from the same version win`,
+        withLedger(async ({ ledger }) => {
+          const record = sampleRecord();
+          await ledger.create(record);
+          const results = await Promise.all(
+            Array.from({ length: RACERS }, (_, i) => ledger.update({ ...record, checks: i + 1 })),
+          );
+          const winners = results.filter((r): r is RunRecord => r !== undefined);
+          assert.equal(winners.length, 1);
+          assert.equal(winners[0]?.version, 2);
+          assert.deepEqual(await ledger.get(record.runId), winners[0]);
+        }),
+      );
+
+      it(
+        'lets exactly one update win when two ledger instances race from the same version',
+        withTwo(async (a, b) => {
+          const record = sampleRecord();
+          await a.create(record);
+          const results = await Promise.all(
+            Array.from({ length: RACERS }, (_, i) => (i % 2 === 0 ? a : b).update({ ...record, checks: i + 1 })),
+          );
+          const winners = results.filter((r): r is RunRecord => r !== undefined);
+          assert.equal(winners.length, 1);
+          assert.deepEqual(await b.get(record.runId), winners[0]);
+          assert.deepEqual(await a.get(record.runId), winners[0]);
+        }),
+      );
+
+      it(
+        'keeps a chain of read-modify-write loops from two instances linear',
+        withTwo(async (a, b) => {
+          const record = sampleRecord();
+          await a.create(record);
+          const target = 12;
+          const produced: number[] = [];
+          const worker = async (ledger: RunLedger): Promise<void> => {
+            for (;;) {
+              const current = await ledger.get(record.runId);
+              if (current === undefined || current.checks >= target) return;
+              const next = await ledger.update({ ...current, checks: current.checks + 1 });
+              if (next !== undefined) produced.push(next.version);
+            }
+          };
+          await Promise.all([worker(a), worker(b), worker(a), worker(b)]);
+          const final = await a.get(record.runId);
+          assert.equal(final?.checks, target);
+          assert.equal(final?.version, target + 1);
+          assert.deepEqual(
+            produced.sort((x, y) => x - y),
+            Array.from({ length: target }, (_, i) => i + 2),
+          );
+        }),
+      );
+    });
+
+    describe('findByOperationId', () => {
+      it(
+        'finds a run once an update sets its operationId, and follows a change of it',
+        withLedger(async ({ ledger }) => {
+          const record = sampleRecord();
+          await ledger.create(record);
+          assert.equal(await ledger.findByOperationId('op-1'), undefined);
+          const v2 = await ledger.update({ ...record, status: 'RUNNING', operationId: 'op-1' });
+          assert.deepEqual(await ledger.findByOperationId('op-1'), v2);
+          const v3 = await ledger.update({ ...(v2 as RunRecord), checks: 1 });
+          assert.deepEqual(await ledger.findByOperationId('op-1'), v3);
+          const v4 = await ledger.update({ ...(v3 as RunRecord), operationId: 'op-2' });
+          assert.deepEqual(await ledger.findByOperationId('op-2'), v4);
+          assert.equal(await ledger.findByOperationId('op-1'), undefined);
+        }),
+      );
+
+      it(
+        'finds a run created with an operationId and answers undefined for unknown ids',
+        withLedger(async ({ ledger }) => {
+          const record = sampleRecord({ status: 'RUNNING', operationId: `op-${randomUUID()}` });
+          await ledger.create(record);
+          assert.deepEqual(await ledger.findByOperationId(record.operationId ?? ''), record);
+          assert.equal(await ledger.findByOperationId('op-never-seen'), undefined);
+        }),
+      );
+
+      it(
+        'does not find an operationId written by an update that lost its compare-and-set',
+        withLedger(async ({ ledger }) => {
+          const record = sampleRecord();
+          await ledger.create(record);
+          await ledger.update({ ...record, checks: 1 });
+          assert.equal(await ledger.update({ ...record, operationId: 'op-lost' }), undefined);
+          assert.equal(await ledger.findByOperationId('op-lost'), undefined);
+        }),
+      );
+    });
+
+    describe('listDue and listOpen', () => {
+      it(
+        'lists only runs due by the given time, oldest nextCheckAt first, never finished ones',
+        withLedger(async ({ ledger }) => {
+          const late = sampleRecord({ nextCheckAt: at(-1_000) });
+          const oldest = sampleRecord({ nextCheckAt: at(-180_000) });
+          // Same instant as `at(0)` would be, written without milliseconds: stores compare instants.
+          const exact = sampleRecord({ nextCheckAt: '2030-05-01T12:00:00Z' });
+          const middle = sampleRecord({ nextCheckAt: at(-60_000) });
+          const future = sampleRecord({ nextCheckAt: at(60_000) });
+          const done = finished(sampleRecord({ nextCheckAt: at(-500_000) }));
+          for (const r of [late, oldest, exact, middle, future, done]) await ledger.create(r);
+
+          const due = await ledger.listDue(new Date(T0), 10);
+          assert.deepEqual(ids(due), ids([oldest, middle, late, exact]));
+          assert.deepEqual(due[0], oldest);
+          assert.deepEqual(ids(await ledger.listDue(new Date(T0), 2)), ids([oldest, middle]));
+          assert.deepEqual(ids(await ledger.listDue(new Date(T0 - 120_000), 10)), ids([oldest]));
+          assert.deepEqual(await ledger.listDue(new Date(T0), 0), []);
+        }),
+      );
+
+      it(
+        'respects the limit across many due runs',
+        withLedger(async ({ ledger }) => {
+          const records = Array.from({ length: 25 }, (_, i) => sampleRecord({ nextCheckAt: at(-i * 1000) }));
+          await Promise.all(records.map((r) => ledger.create(r)));
+          const due = await ledger.listDue(new Date(T0), 20);
+          const expected = [...records].reverse().slice(0, 20);
+          assert.deepEqual(ids(due), ids(expected));
+        }),
+      );
+
+      it(
+        'drops a run from listDue and listOpen once an update removes its nextCheckAt',
+        withLedger(async ({ ledger }) => {
+          const a = sampleRecord({ nextCheckAt: at(-2_000) });
+          const b = sampleRecord({ nextCheckAt: at(-1_000) });
+          await ledger.create(a);
+          await ledger.create(b);
+          assert.deepEqual(ids(await ledger.listDue(new Date(T0), 10)), ids([a, b]));
+
+          const aDone = await ledger.update(finished(a));
+          assert.ok(aDone);
+          assert.deepEqual(ids(await ledger.listDue(new Date(T0), 10)), ids([b]));
+          assert.deepEqual(ids(await ledger.listOpen()), ids([b]));
+          assert.deepEqual(await ledger.get(a.runId), aDone);
+        }),
+      );
+
+      it(
+        'moves a run in the due order when an update changes its nextCheckAt',
+        withLedger(async ({ ledger }) => {
+          const a = sampleRecord({ nextCheckAt: at(-2_000) });
+          const b = sampleRecord({ nextCheckAt: at(-1_000) });
+          await ledger.create(a);
+          await ledger.create(b);
+
+          const aLater = await ledger.update({ ...a, nextCheckAt: at(30_000), checks: 1 });
+          assert.deepEqual(await ledger.listDue(new Date(T0), 10), [b]);
+          assert.deepEqual(await ledger.listDue(new Date(T0 + 30_000), 10), [b, aLater]);
+
+          const aEarlier = await ledger.update({ ...(aLater as RunRecord), nextCheckAt: at(-9_000) });
+          assert.deepEqual(await ledger.listDue(new Date(T0), 10), [aEarlier, b]);
+          assert.deepEqual(await ledger.listOpen(), [aEarlier, b]);
+        }),
+      );
+
+      it(
+        'lists every run that still carries nextCheckAt, however far in the future, and none that do not',
+        withLedger(async ({ ledger }) => {
+          const soon = sampleRecord({ nextCheckAt: at(-5_000) });
+          const farAway = sampleRecord({ nextCheckAt: at(365 * 86_400_000) });
+          const done = finished(sampleRecord(), 'FAILED');
+          for (const r of [farAway, done, soon]) await ledger.create(r);
+          assert.deepEqual(await ledger.listOpen(), [soon, farAway]);
+          assert.deepEqual(await ledger.listDue(new Date(T0), 10), [soon]);
+        }),
+      );
+
+      it(
+        'answers empty lists on an empty ledger',
+        withLedger(async ({ ledger }) => {
+          assert.deepEqual(await ledger.listDue(new Date(T0), 10), []);
+          assert.deepEqual(await ledger.listOpen(), []);
+        }),
+      );
+
+      it(
+        'shows a second instance what the first one wrote',
+        withTwo(async (a, b) => {
+          const record = sampleRecord({ nextCheckAt: at(-1_000) });
+          await a.create(record);
+          assert.deepEqual(await b.listDue(new Date(T0), 10), [record]);
+          const v2 = await b.update(finished(record));
+          assert.deepEqual(await a.listOpen(), []);
+          assert.deepEqual(await a.get(record.runId), v2);
+        }),
+      );
+    });
+  });
+}

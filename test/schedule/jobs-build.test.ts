@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { ConfigError } from '../../shared/errors.ts';
+import { validateJobs } from '../../shared/schedule/jobs-file.ts';
+import { loadJobsFile, locateJobsFile } from '../../shared/schedule/jobs-file-loader.ts';
+import { parseRunRequest } from '../../shared/triggers/run-request.ts';
+
+// What build.mjs does: locate the jobs file, validate it with the real run request validator.
+const root = join(__dirname, '..', '..');
+const deps = { parseRunRequest };
+
+describe('the jobs file at build time, with the real run request validator', () => {
+  it('accepts the repository jobs.yaml', () => {
+    const { path, mustExist } = locateJobsFile(root, {});
+    assert.deepEqual(loadJobsFile(path, deps, { mustExist }), []);
+  });
+
+  it('accepts every job of jobs.example.yaml', () => {
+    const { path, mustExist } = locateJobsFile(root, { JOBS_FILE: 'jobs.example.yaml' });
+    const jobs = loadJobsFile(path, deps, { mustExist });
+    assert.deepEqual(
+      jobs.map((job) => job.name),
+      ['nightly-train', 'weekday-report', 'refresh-features', 'month-end-close', 'quarterly-review'],
+    );
+    assert.deepEqual(jobs[0]?.run, {
+      projectId: 'bt1abcdefghijklmnopq',
+      notebookId: 'notebooks/train.ipynb',
+      inputVariables: { MODE: 'full' },
+      timeoutSeconds: 21600,
+    });
+    // The embedded form is plain JSON.
+    assert.deepEqual(JSON.parse(JSON.stringify(jobs)), jobs);
+  });
+
+  it('fails a job with a bad run request, naming the job and the field', () => {
+    const bad = (run: unknown) => () =>
+      validateJobs({ jobs: { 'nightly-train': { schedule: '0 3 ? * *', run } } }, deps);
+    assert.throws(bad({ notebookId: 'n.ipynb' }), (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.match(error.message, /^jobs\.nightly-train\.run\.projectId: /);
+      return true;
+    });
+    assert.throws(
+      bad({ projectId: 'p', notebookId: 'n', timeoutSeconds: 0 }),
+      /^ConfigError: jobs\.nightly-train\.run\.timeoutSeconds: /,
+    );
+    assert.throws(
+      bad({ projectId: 'p', notebookId: 'n', extra: 1 }),
+      /^ConfigError: jobs\.nightly-train\.run\.extra: /,
+    );
+  });
+});
