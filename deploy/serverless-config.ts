@@ -65,7 +65,10 @@ export function functionEnvironments(
 ): Record<string, Record<string, string>> {
   const result: Record<string, Record<string, string>> = {};
   for (const [key, fn] of Object.entries(record(config.functions, 'functions'))) {
-    const environment = record(record(fn, `functions.${key}`).environment ?? {}, `functions.${key}.environment`);
+    const environment = record(
+      record(fn, `functions.${key}`).environment ?? {},
+      `functions.${key}.environment`,
+    );
     result[key] = Object.fromEntries(
       Object.entries(environment).map(([name, value]) => [
         name,

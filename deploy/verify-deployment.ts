@@ -94,7 +94,9 @@ function checkVersion(
   if (!latest.serviceAccountId) {
     problems.push(`${at}: runs without a service account, expected ${fn.serviceAccountName}`);
   } else if (accountId !== undefined && latest.serviceAccountId !== accountId) {
-    problems.push(`${at}: runs as ${latest.serviceAccountId}, expected ${fn.serviceAccountName} (${accountId})`);
+    problems.push(
+      `${at}: runs as ${latest.serviceAccountId}, expected ${fn.serviceAccountName} (${accountId})`,
+    );
   }
   const stale = staleness(latest.createdAt, notBefore);
   if (stale !== undefined) problems.push(`${at}: ${stale}; this deploy did not create a new version`);
@@ -129,11 +131,15 @@ function checkTrigger(
     }
     const size = Number(queue.batchSettings?.size);
     if (size !== trigger.batchSize) {
-      problems.push(`${where}: batch size ${queue.batchSettings?.size ?? '(none)'}, expected ${trigger.batchSize}`);
+      problems.push(
+        `${where}: batch size ${queue.batchSettings?.size ?? '(none)'}, expected ${trigger.batchSize}`,
+      );
     }
     const readerId = accountIds.get(trigger.queueAccountName);
     if (readerId !== undefined && queue.serviceAccountId !== readerId) {
-      problems.push(`${where}: reads the queue as ${queue.serviceAccountId ?? '(none)'}, expected ${trigger.queueAccountName}`);
+      problems.push(
+        `${where}: reads the queue as ${queue.serviceAccountId ?? '(none)'}, expected ${trigger.queueAccountName}`,
+      );
     }
     invoke = queue.invokeFunction;
   }
@@ -142,11 +148,15 @@ function checkTrigger(
     problems.push(`${where}: invokes no function, expected ${trigger.functionName}`);
   } else {
     if (functionId !== undefined && invoke.functionId !== functionId) {
-      problems.push(`${where}: invokes ${invoke.functionId ?? '(none)'}, expected ${trigger.functionName} (${functionId})`);
+      problems.push(
+        `${where}: invokes ${invoke.functionId ?? '(none)'}, expected ${trigger.functionName} (${functionId})`,
+      );
     }
     const invokerId = accountIds.get(trigger.invokerAccountName);
     if (invokerId !== undefined && invoke.serviceAccountId !== invokerId) {
-      problems.push(`${where}: invokes as ${invoke.serviceAccountId ?? '(none)'}, expected ${trigger.invokerAccountName}`);
+      problems.push(
+        `${where}: invokes as ${invoke.serviceAccountId ?? '(none)'}, expected ${trigger.invokerAccountName}`,
+      );
     }
   }
   const stale = staleness(found.createdAt, notBefore);

@@ -7,6 +7,8 @@ export interface ZipEntry {
   readonly name: string;
   /** Uncompressed size in bytes. */
   readonly size: number;
+  /** CRC-32 of the uncompressed content, as stored in the archive. */
+  readonly crc32: number;
 }
 
 const END_OF_CENTRAL_DIRECTORY = 0x06054b50;
@@ -26,12 +28,13 @@ export function listZipEntries(zip: Buffer): ZipEntry[] {
     if (offset + 46 > zip.length || zip.readUInt32LE(offset) !== CENTRAL_DIRECTORY_HEADER) {
       throw new Error(`zip: central directory entry ${i} is damaged`);
     }
+    const crc32 = zip.readUInt32LE(offset + 16);
     const size = zip.readUInt32LE(offset + 24);
     const nameLength = zip.readUInt16LE(offset + 28);
     const extraLength = zip.readUInt16LE(offset + 30);
     const commentLength = zip.readUInt16LE(offset + 32);
     const name = zip.toString('utf8', offset + 46, offset + 46 + nameLength);
-    entries.push({ name, size });
+    entries.push({ name, size, crc32 });
     offset += 46 + nameLength + extraLength + commentLength;
   }
   return entries;

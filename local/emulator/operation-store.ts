@@ -2,6 +2,7 @@
  * The emulator's operations. Nothing runs in the background: an operation's state is computed from
  * `now()` against its `finishesAt` every time it is read, so tests can drive time with a fake clock.
  */
+import { randomInt } from 'node:crypto';
 import type { EmulatedOperation, Outcome } from './types.ts';
 import { CODE, protoTimestamp, randomSubMillisecond, rpcErrorBody, TYPE, yandexId } from './wire-format.ts';
 
@@ -77,6 +78,7 @@ export class OperationStore {
 
   create(spec: NewOperation): string {
     const now = this.#settings.now();
+    const createdSubMs = randomSubMillisecond();
     const op: StoredOperation = {
       id: yandexId('bt1'),
       kind: spec.kind,
@@ -88,8 +90,9 @@ export class OperationStore {
       projectUrl: spec.projectUrl,
       sessionToken: spec.kind === 'open' ? `emulator-session.${yandexId('')}` : undefined,
       createdAtMs: now,
-      createdSubMs: randomSubMillisecond(),
-      finishedSubMs: randomSubMillisecond(),
+      createdSubMs,
+      // not before createdAt when both fall in the same millisecond
+      finishedSubMs: createdSubMs + randomInt(1_000_000 - createdSubMs),
       outcome: spec.outcome,
       finishesAt: now + spec.durationMs,
       rollbackMs: this.#settings.errorRollbackMs,

@@ -164,7 +164,14 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
 
       for (let attempt = 1; ; attempt++) {
         if (req.signal?.aborted) throw abortError(req.signal.reason, attempt - 1);
-        const bearer = await token.getToken(req.signal);
+        let bearer: string;
+        try {
+          bearer = await token.getToken(req.signal);
+        } catch (error) {
+          // A token failure (AUTH_UNAVAILABLE) passes through unchanged; only a caller abort is ours.
+          if (req.signal?.aborted) throw abortError(req.signal.reason, attempt - 1);
+          throw error;
+        }
         const headers: Record<string, string> = {
           authorization: `Bearer ${bearer}`,
           accept: 'application/json',

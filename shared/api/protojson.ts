@@ -242,7 +242,9 @@ function check<S extends v.GenericSchema>(schema: S, value: unknown, field: stri
   const issue = result.issues[0];
   const path = v.getDotPath(issue);
   const at = path ? (field ? `${field}.${path}` : path) : field || '(body)';
-  const problem = issue.message.startsWith('Invalid key') ? 'is missing' : `${issue.message}${describeReceived(issue)}`;
+  const problem = issue.message.startsWith('Invalid key')
+    ? 'is missing'
+    : `${issue.message}${describeReceived(issue)}`;
   throw new ResponseShapeError(at, problem);
 }
 

@@ -28,10 +28,15 @@ function isNotFound(error: unknown): boolean {
  * Returns the record as it now stands.
  */
 export async function checkRun(record: RunRecord, deps: CoreDeps, options: CheckOptions): Promise<RunRecord> {
-  if (record.status === 'STARTING') return recoverStart(record, deps, options);
-  if (record.status === 'RUNNING') return checkRunning(record, deps, options);
-  if (FINAL_STATUSES.has(record.status) && options.settle) return settle(record, deps, options);
-  return record;
+  let current = record;
+  if (current.status === 'STARTING') current = await recoverStart(current, deps, options);
+  else if (current.status === 'RUNNING') current = await checkRunning(current, deps, options);
+  else if (FINAL_STATUSES.has(current.status) && options.settle) return settle(current, deps, options);
+  // A run that has just ended is settled in the same pass: its report goes out without waiting a tick.
+  if (options.settle && current !== record && FINAL_STATUSES.has(current.status) && current.nextCheckAt !== undefined) {
+    return settle(current, deps, options, false);
+  }
+  return current;
 }
 
 async function recoverStart(record: RunRecord, deps: CoreDeps, options: CheckOptions): Promise<RunRecord> {
@@ -178,10 +183,11 @@ async function timeOut(
 }
 
 /** Finished runs: follow the operation until done (re-sending Cancel for timed-out runs), deliver reports. */
-async function settle(record: RunRecord, deps: CoreDeps, options: CheckOptions): Promise<RunRecord> {
+async function settle(record: RunRecord, deps: CoreDeps, options: CheckOptions, followUp = true): Promise<RunRecord> {
   let operationDone = record.operationDone === true || record.operationId === undefined;
   let followUpChecks = record.checks;
-  if (!operationDone && record.operationId !== undefined) {
+  // followUp is false right after this pass ended the run: the operation was just read or cancelled.
+  if (followUp && !operationDone && record.operationId !== undefined) {
     followUpChecks++;
     try {
       const operation = await deps.operations.get(record.operationId, opts(options.signal));

@@ -40,9 +40,13 @@ export async function acquireLock(path: string, options: FileLockOptions): Promi
     const held = await tryLock(path, options);
     if (held !== undefined) return held;
     if (options.now() - started > options.timeoutMs) {
-      throw ledgerError(`file ledger: timed out after ${options.timeoutMs} ms waiting for lock ${path}`, undefined, {
-        path,
-      });
+      throw ledgerError(
+        `file ledger: timed out after ${options.timeoutMs} ms waiting for lock ${path}`,
+        undefined,
+        {
+          path,
+        },
+      );
     }
     await options.sleep(backoff / 2 + options.random() * backoff);
     backoff = Math.min(backoff * 2, 50);
@@ -75,7 +79,9 @@ function heldLock(path: string, content: string): HeldLock {
   return {
     async assertHeld() {
       if (!(await ours())) {
-        throw ledgerError(`file ledger: lock ${path} was taken over while held; not committing`, undefined, { path });
+        throw ledgerError(`file ledger: lock ${path} was taken over while held; not committing`, undefined, {
+          path,
+        });
       }
     },
     async release() {

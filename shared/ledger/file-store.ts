@@ -59,7 +59,9 @@ export function createFileLedger(options: FileLedgerOptions): RunLedger {
   let ready: Promise<void> | undefined;
   const ensureDirs = (): Promise<void> => {
     ready ??= Promise.all(
-      [runsDir, openDir, opDir, locksDir].map((d) => io('create directory', d, () => mkdir(d, { recursive: true }))),
+      [runsDir, openDir, opDir, locksDir].map((d) =>
+        io('create directory', d, () => mkdir(d, { recursive: true })),
+      ),
     ).then(
       () => {},
       (error: unknown) => {

@@ -4,7 +4,11 @@ import { RunnerError } from '../errors.ts';
  * A `LEDGER_ERROR` naming what failed. `details` must carry only non-secret facts (a path, an action,
  * an error type): they reach logs and error bodies.
  */
-export function ledgerError(message: string, cause?: unknown, details?: Readonly<Record<string, unknown>>): RunnerError {
+export function ledgerError(
+  message: string,
+  cause?: unknown,
+  details?: Readonly<Record<string, unknown>>,
+): RunnerError {
   return new RunnerError('LEDGER_ERROR', message, {
     ...(cause === undefined ? {} : { cause }),
     ...(details === undefined ? {} : { details }),
@@ -20,5 +24,7 @@ export function errnoCode(error: unknown): string | undefined {
 
 /** A file ledger I/O failure: names the operation, the path and the system error code. */
 export function fileError(what: string, path: string, cause: unknown): RunnerError {
-  return ledgerError(`file ledger: cannot ${what} ${path}: ${errnoCode(cause) ?? String(cause)}`, cause, { path });
+  return ledgerError(`file ledger: cannot ${what} ${path}: ${errnoCode(cause) ?? String(cause)}`, cause, {
+    path,
+  });
 }

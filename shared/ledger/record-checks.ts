@@ -11,9 +11,13 @@ export function dueMillis(record: RunRecord): number | undefined {
   if (record.nextCheckAt === undefined) return undefined;
   const ms = Date.parse(record.nextCheckAt);
   if (!Number.isFinite(ms)) {
-    throw ledgerError(`run ${record.runId}: nextCheckAt "${record.nextCheckAt}" is not an ISO date`, undefined, {
-      runId: record.runId,
-    });
+    throw ledgerError(
+      `run ${record.runId}: nextCheckAt "${record.nextCheckAt}" is not an ISO date`,
+      undefined,
+      {
+        runId: record.runId,
+      },
+    );
   }
   return ms;
 }
@@ -29,9 +33,13 @@ export function dueByMillis(dueBy: Date): number {
 export function assertCreatable(record: RunRecord): void {
   assertRunId(record);
   if (record.version !== 1) {
-    throw ledgerError(`run ${record.runId}: create needs version 1, got ${String(record.version)}`, undefined, {
-      runId: record.runId,
-    });
+    throw ledgerError(
+      `run ${record.runId}: create needs version 1, got ${String(record.version)}`,
+      undefined,
+      {
+        runId: record.runId,
+      },
+    );
   }
   dueMillis(record);
 }

@@ -23,7 +23,12 @@ export interface MockApi {
 }
 
 export function createMockApi(
-  options: { timeoutMs?: number; random?: () => number; openPathStyle?: OpenPathStyle; now?: () => number } = {},
+  options: {
+    timeoutMs?: number;
+    random?: () => number;
+    openPathStyle?: OpenPathStyle;
+    now?: () => number;
+  } = {},
 ): MockApi {
   const agent = new MockAgent({ enableCallHistory: true });
   agent.disableNetConnect();
@@ -66,7 +71,8 @@ export function createMockApi(
 function normaliseHeaders(headers: unknown): Record<string, string> {
   const out: Record<string, string> = {};
   if (Array.isArray(headers)) {
-    for (let i = 0; i + 1 < headers.length; i += 2) out[String(headers[i]).toLowerCase()] = String(headers[i + 1]);
+    for (let i = 0; i + 1 < headers.length; i += 2)
+      out[String(headers[i]).toLowerCase()] = String(headers[i + 1]);
   } else if (headers && typeof headers === 'object') {
     for (const [key, value] of Object.entries(headers)) out[key.toLowerCase()] = String(value);
   }

@@ -25,14 +25,23 @@ function shapeError(fn: () => unknown, field: string): true {
 
 describe('parseProtoTimestamp', () => {
   it('parses nine fractional digits and keeps millisecond precision by truncation', () => {
-    assert.equal(parseProtoTimestamp('2025-06-02T06:00:03.481290117Z').toISOString(), '2025-06-02T06:00:03.481Z');
-    assert.equal(parseProtoTimestamp('2025-06-02T06:00:03.999999999Z').toISOString(), '2025-06-02T06:00:03.999Z');
+    assert.equal(
+      parseProtoTimestamp('2025-06-02T06:00:03.481290117Z').toISOString(),
+      '2025-06-02T06:00:03.481Z',
+    );
+    assert.equal(
+      parseProtoTimestamp('2025-06-02T06:00:03.999999999Z').toISOString(),
+      '2025-06-02T06:00:03.999Z',
+    );
   });
 
   it('accepts zero, three and six fractional digits and a single digit', () => {
     assert.equal(parseProtoTimestamp('2025-06-02T06:00:03Z').toISOString(), '2025-06-02T06:00:03.000Z');
     assert.equal(parseProtoTimestamp('2025-06-02T06:00:03.120Z').toISOString(), '2025-06-02T06:00:03.120Z');
-    assert.equal(parseProtoTimestamp('2025-06-02T06:00:03.123456Z').toISOString(), '2025-06-02T06:00:03.123Z');
+    assert.equal(
+      parseProtoTimestamp('2025-06-02T06:00:03.123456Z').toISOString(),
+      '2025-06-02T06:00:03.123Z',
+    );
     assert.equal(parseProtoTimestamp('2025-06-02T06:00:03.5Z').toISOString(), '2025-06-02T06:00:03.500Z');
   });
 
@@ -97,7 +106,10 @@ describe('decodeOperation', () => {
     const op = decodeOperation({
       id: 'op1',
       done: true,
-      error: { message: 'x', details: [{ '@type': 'type.googleapis.com/google.rpc.DebugInfo', detail: 'd' }] },
+      error: {
+        message: 'x',
+        details: [{ '@type': 'type.googleapis.com/google.rpc.DebugInfo', detail: 'd' }],
+      },
     });
     assert.equal(op.error?.code, 0);
     assert.equal(op.error?.details?.[0]?.['@type'], 'type.googleapis.com/google.rpc.DebugInfo');
@@ -124,16 +136,26 @@ describe('decodeOperation', () => {
   it('normalises execution status enum ints 0-3 to names', () => {
     const names = ['EXECUTION_STATUS_UNSPECIFIED', 'OK', 'ERROR', 'ABORTED'];
     for (const [index, name] of names.entries()) {
-      const op = decodeOperation({ id: 'op1', done: true, response: executeResponse(index) }, EXECUTE_PAYLOADS);
+      const op = decodeOperation(
+        { id: 'op1', done: true, response: executeResponse(index) },
+        EXECUTE_PAYLOADS,
+      );
       assert.equal(op.response?.executionStatus, name);
-      const byName = decodeOperation({ id: 'op1', done: true, response: executeResponse(name) }, EXECUTE_PAYLOADS);
+      const byName = decodeOperation(
+        { id: 'op1', done: true, response: executeResponse(name) },
+        EXECUTE_PAYLOADS,
+      );
       assert.equal(byName.response?.executionStatus, name);
     }
   });
 
   it('reads an absent execution status as unspecified (the ProtoJSON default)', () => {
     const op = decodeOperation(
-      { id: 'op1', done: true, response: { '@type': 'type.googleapis.com/yandex.cloud.datasphere.v2.ProjectExecutionResponse' } },
+      {
+        id: 'op1',
+        done: true,
+        response: { '@type': 'type.googleapis.com/yandex.cloud.datasphere.v2.ProjectExecutionResponse' },
+      },
       EXECUTE_PAYLOADS,
     );
     assert.equal(op.response?.executionStatus, 'EXECUTION_STATUS_UNSPECIFIED');
@@ -141,7 +163,10 @@ describe('decodeOperation', () => {
   });
 
   it('maps an execution status it does not know to unspecified and keeps the raw value', () => {
-    const op = decodeOperation({ id: 'op1', done: true, response: executeResponse('TIMED_OUT') }, EXECUTE_PAYLOADS);
+    const op = decodeOperation(
+      { id: 'op1', done: true, response: executeResponse('TIMED_OUT') },
+      EXECUTE_PAYLOADS,
+    );
     assert.equal(op.response?.executionStatus, 'EXECUTION_STATUS_UNSPECIFIED');
     assert.equal(op.response?.executionStatusRaw, 'TIMED_OUT');
     const seven = decodeOperation({ id: 'op1', done: true, response: executeResponse(7) }, EXECUTE_PAYLOADS);
@@ -164,7 +189,10 @@ describe('decodeOperation', () => {
       {
         id: 'op1',
         done: true,
-        response: { '@type': 'example.com/yandex.cloud.datasphere.v3.ProjectExecutionResponse', executionStatus: 'OK' },
+        response: {
+          '@type': 'example.com/yandex.cloud.datasphere.v3.ProjectExecutionResponse',
+          executionStatus: 'OK',
+        },
       },
       EXECUTE_PAYLOADS,
     );
@@ -190,7 +218,12 @@ describe('decodeOperation', () => {
   });
 
   it('keeps payloads as plain Any messages when no payload decoders are given', () => {
-    const op = decodeOperation({ id: 'op1', done: true, response: executeResponse(1), metadata: { projectId: 'p' } });
+    const op = decodeOperation({
+      id: 'op1',
+      done: true,
+      response: executeResponse(1),
+      metadata: { projectId: 'p' },
+    });
     assert.equal(op.response?.executionStatus, 1);
     assert.equal(op.metadata?.['@type'], '');
   });
@@ -200,7 +233,11 @@ describe('decodeOperation', () => {
       {
         id: 'op2',
         done: true,
-        metadata: { '@type': 'type.googleapis.com/yandex.cloud.datasphere.v2.OpenProjectMetadata', projectId: 'p1', status: 3 },
+        metadata: {
+          '@type': 'type.googleapis.com/yandex.cloud.datasphere.v2.OpenProjectMetadata',
+          projectId: 'p1',
+          status: 3,
+        },
         response: {
           '@type': 'type.googleapis.com/yandex.cloud.datasphere.v2.OpenProjectResponse',
           projectUrl: 'https://datasphere.yandex.cloud/p1',
@@ -217,7 +254,10 @@ describe('decodeOperation', () => {
       OPEN_PAYLOADS,
     );
     assert.equal(reserved.metadata?.status, 'OPEN_PROJECT_STATUS_UNKNOWN');
-    const absent = decodeOperation({ id: 'op2', metadata: { '@type': 'x/OpenProjectMetadata' } }, OPEN_PAYLOADS);
+    const absent = decodeOperation(
+      { id: 'op2', metadata: { '@type': 'x/OpenProjectMetadata' } },
+      OPEN_PAYLOADS,
+    );
     assert.equal(absent.metadata?.status, 'OPEN_PROJECT_STATUS_UNSPECIFIED');
   });
 
@@ -229,7 +269,10 @@ describe('decodeOperation', () => {
     shapeError(() => decodeOperation({ id: '' }), 'id');
     shapeError(() => decodeOperation({ id: 'op1', done: 'true' }), 'done');
     shapeError(() => decodeOperation({ id: 'op1', createdAt: 'yesterday' }), 'createdAt');
-    shapeError(() => decodeOperation({ id: 'op1', modifiedAt: '2025-06-02T06:00:03.1234567890Z' }), 'modifiedAt');
+    shapeError(
+      () => decodeOperation({ id: 'op1', modifiedAt: '2025-06-02T06:00:03.1234567890Z' }),
+      'modifiedAt',
+    );
     shapeError(() => decodeOperation({ id: 'op1', metadata: 'x' }), 'metadata');
     shapeError(() => decodeOperation({ id: 'op1', error: { code: 'INTERNAL' } }), 'error.code');
     shapeError(() => decodeOperation({ id: 'op1', error: { code: 13, details: [1] } }), 'error.details.0');
@@ -283,9 +326,15 @@ describe('decodeProject', () => {
   });
 
   it('rejects a project with a wrongly typed known field, naming it', () => {
-    shapeError(() => decodeProject({ id: 'p1', limits: { maxUnitsPerHour: 'lots' } }), 'limits.maxUnitsPerHour');
+    shapeError(
+      () => decodeProject({ id: 'p1', limits: { maxUnitsPerHour: 'lots' } }),
+      'limits.maxUnitsPerHour',
+    );
     shapeError(() => decodeProject({ id: 'p1', limits: { maxUnitsPerHour: 1.5 } }), 'limits.maxUnitsPerHour');
-    shapeError(() => decodeProject({ id: 'p1', settings: { securityGroupIds: 'sg1' } }), 'settings.securityGroupIds');
+    shapeError(
+      () => decodeProject({ id: 'p1', settings: { securityGroupIds: 'sg1' } }),
+      'settings.securityGroupIds',
+    );
     shapeError(() => decodeProject({ id: 'p1', createdAt: '22.12.2023' }), 'createdAt');
     shapeError(() => decodeProject({ name: 'x' }), 'id');
   });

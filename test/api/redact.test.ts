@@ -41,7 +41,8 @@ describe('redactSecrets', () => {
   });
 
   it('leaves ordinary text alone and is idempotent', () => {
-    const plain = 'Project.Execute failed: 403 PERMISSION_DENIED (code 7): no access to project bt1q7c5m2k9r4v0h8e3s';
+    const plain =
+      'Project.Execute failed: 403 PERMISSION_DENIED (code 7): no access to project bt1q7c5m2k9r4v0h8e3s';
     assert.equal(redactSecrets(plain), plain);
     const once = redactSecrets(`Bearer ${IAM} {"sessionToken":"s"}`);
     assert.equal(redactSecrets(once), once);
@@ -50,7 +51,8 @@ describe('redactSecrets', () => {
 
 describe('bodySnippet', () => {
   it('turns an HTML error page into one short line of text', () => {
-    const html = '<html>\n<head><title>502 Bad Gateway</title><style>b{}</style></head>\n<body><h1>502 Bad Gateway</h1></body></html>';
+    const html =
+      '<html>\n<head><title>502 Bad Gateway</title><style>b{}</style></head>\n<body><h1>502 Bad Gateway</h1></body></html>';
     assert.equal(bodySnippet(html), '502 Bad Gateway 502 Bad Gateway');
   });
   it('cuts long bodies, removes control characters and redacts', () => {

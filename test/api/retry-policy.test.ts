@@ -52,7 +52,11 @@ describe('createRetryPolicy', () => {
     assert.equal(policy.shouldRetry(1, { kind: 'status', status: 503, retryAfterMs: 0 }), 0);
     assert.equal(policy.shouldRetry(1, { kind: 'status', status: 429, retryAfterMs: 600_000 }), 30_000);
     assert.equal(
-      createRetryPolicy({ maxRetryAfterMs: 5000 }).shouldRetry(1, { kind: 'status', status: 429, retryAfterMs: 9000 }),
+      createRetryPolicy({ maxRetryAfterMs: 5000 }).shouldRetry(1, {
+        kind: 'status',
+        status: 429,
+        retryAfterMs: 9000,
+      }),
       5000,
     );
     assert.equal(policy.shouldRetry(1, { kind: 'status', status: 400, retryAfterMs: 1000 }), undefined);

@@ -5,9 +5,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { createFileLedger } from '../../shared/ledger/file-store.ts';
-import { sampleRecord } from './ledger-conformance.ts';
 import type { RacerCommand, RacerReport } from './file-store-racer.ts';
+import { sampleRecord } from './ledger-conformance.ts';
 
 /** One `node --import tsx` child that answers each command with one report. */
 class Racer {
@@ -16,7 +17,7 @@ class Racer {
   readonly #waiters: ((report: RacerReport) => void)[] = [];
 
   constructor() {
-    this.#child = fork(join(__dirname, 'file-store-racer.ts'), [], {
+    this.#child = fork(fileURLToPath(new URL('file-store-racer.ts', import.meta.url)), [], {
       execArgv: ['--import', 'tsx'],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
@@ -74,7 +75,9 @@ describe('file store shared by two processes', () => {
   });
 
   it('lets exactly one process create each contested run', async () => {
-    const reports = await Promise.all(racers.map((r, racer) => r.send({ phase: 'create', dir, startAt: soon(), runIds, racer })));
+    const reports = await Promise.all(
+      racers.map((r, racer) => r.send({ phase: 'create', dir, startAt: soon(), runIds, racer })),
+    );
     const won = reports.flatMap((r) => (r.phase === 'create' ? r.won : []));
     const counts = count(won);
     for (const runId of runIds) assert.equal(counts.get(runId), 1, `run ${runId}`);
@@ -97,7 +100,9 @@ describe('file store shared by two processes', () => {
     const ledger = createFileLedger({ dir });
     await ledger.create(sampleRecord({ runId }));
     const target = 40;
-    const reports = await Promise.all(racers.map((r) => r.send({ phase: 'chain', dir, startAt: soon(), runId, target })));
+    const reports = await Promise.all(
+      racers.map((r) => r.send({ phase: 'chain', dir, startAt: soon(), runId, target })),
+    );
     const versions = reports.flatMap((r) => (r.phase === 'chain' ? r.versions : [])).sort((a, b) => a - b);
     assert.deepEqual(
       versions,

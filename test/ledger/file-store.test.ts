@@ -32,7 +32,10 @@ describe('file store on disk', () => {
       const done: RunRecord = { ...doneFields, status: 'FAILED' };
       await ledger.create(open);
       await ledger.create(done);
-      assert.deepEqual((await readdir(join(dir, 'runs'))).sort(), [`${open.runId}.json`, `${done.runId}.json`].sort());
+      assert.deepEqual(
+        (await readdir(join(dir, 'runs'))).sort(),
+        [`${open.runId}.json`, `${done.runId}.json`].sort(),
+      );
       assert.deepEqual(await readdir(join(dir, 'open')), [marker(open)]);
       assert.deepEqual(JSON.parse(await readFile(join(dir, 'runs', `${open.runId}.json`), 'utf8')), open);
       assert.deepEqual(await readdir(join(dir, 'locks')), []);
@@ -201,7 +204,8 @@ describe('file store on disk', () => {
       const ledger = createFileLedger({ dir });
       await assert.rejects(
         ledger.get('r1'),
-        (error) => isRunnerError(error) && error.code === 'LEDGER_ERROR' && error.message.includes(join(dir, 'runs')),
+        (error) =>
+          isRunnerError(error) && error.code === 'LEDGER_ERROR' && error.message.includes(join(dir, 'runs')),
       );
     } finally {
       await rm(dir, { recursive: true, force: true });

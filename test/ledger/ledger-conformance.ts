@@ -130,7 +130,9 @@ export function describeLedgerConformance(name: string, makeLedger: () => Promis
         withTwo(async (a, b) => {
           const runId = randomUUID();
           const results = await Promise.all(
-            Array.from({ length: RACERS }, (_, i) => (i % 2 === 0 ? a : b).create(sampleRecord({ runId, checks: i }))),
+            Array.from({ length: RACERS }, (_, i) =>
+              (i % 2 === 0 ? a : b).create(sampleRecord({ runId, checks: i })),
+            ),
           );
           assert.equal(results.filter((r) => r.created).length, 1);
           assert.deepEqual(await b.get(runId), await a.get(runId));
@@ -141,7 +143,10 @@ export function describeLedgerConformance(name: string, makeLedger: () => Promis
         'refuses to create a record whose version is not 1',
         withLedger(async ({ ledger }) => {
           const record = sampleRecord({ version: 2 });
-          await assert.rejects(ledger.create(record), (error) => isRunnerError(error) && error.code === 'LEDGER_ERROR');
+          await assert.rejects(
+            ledger.create(record),
+            (error) => isRunnerError(error) && error.code === 'LEDGER_ERROR',
+          );
           assert.equal(await ledger.get(record.runId), undefined);
         }),
       );
@@ -150,7 +155,10 @@ export function describeLedgerConformance(name: string, makeLedger: () => Promis
         'refuses a nextCheckAt that is not a date',
         withLedger(async ({ ledger }) => {
           const record = sampleRecord({ nextCheckAt: 'soon' });
-          await assert.rejects(ledger.create(record), (error) => isRunnerError(error) && error.code === 'LEDGER_ERROR');
+          await assert.rejects(
+            ledger.create(record),
+            (error) => isRunnerError(error) && error.code === 'LEDGER_ERROR',
+          );
         }),
       );
 
@@ -164,7 +172,7 @@ export function describeLedgerConformance(name: string, makeLedger: () => Promis
             request: {
               projectId: 'p1',
               notebookId: 'папка/ноутбук «тест» 🚀.ipynb',
-              inputVariables: { 'КЛЮЧ': 'значение "в кавычках"\nи строка', PI: 3.141592653589793, OFF: false },
+              inputVariables: { КЛЮЧ: 'значение "в кавычках"\nи строка', RATIO: 0.1 + 0.2, OFF: false },
               outputVariableNames: ['a', 'б', '🚀'],
               spec: 'c1.4',
             },
@@ -241,7 +249,9 @@ export function describeLedgerConformance(name: string, makeLedger: () => Promis
           const record = sampleRecord();
           await a.create(record);
           const results = await Promise.all(
-            Array.from({ length: RACERS }, (_, i) => (i % 2 === 0 ? a : b).update({ ...record, checks: i + 1 })),
+            Array.from({ length: RACERS }, (_, i) =>
+              (i % 2 === 0 ? a : b).update({ ...record, checks: i + 1 }),
+            ),
           );
           const winners = results.filter((r): r is RunRecord => r !== undefined);
           assert.equal(winners.length, 1);

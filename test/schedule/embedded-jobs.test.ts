@@ -10,7 +10,7 @@ import type { JobDefinition } from '../../shared/schedule/jobs-file.ts';
 import { loadJobsFile } from '../../shared/schedule/jobs-file-loader.ts';
 import type { TickPlanEntry } from '../../shared/schedule/tick-plan.ts';
 
-const root = join(__dirname, '..', '..');
+const root = join(import.meta.dirname, '..', '..');
 
 /** Accepts any object run: this test is about embedding, not run validation. */
 const deps = { parseRunRequest: (value: unknown) => value };

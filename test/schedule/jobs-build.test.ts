@@ -7,7 +7,7 @@ import { loadJobsFile, locateJobsFile } from '../../shared/schedule/jobs-file-lo
 import { parseRunRequest } from '../../shared/triggers/run-request.ts';
 
 // What build.mjs does: locate the jobs file, validate it with the real run request validator.
-const root = join(__dirname, '..', '..');
+const root = join(import.meta.dirname, '..', '..');
 const deps = { parseRunRequest };
 
 describe('the jobs file at build time, with the real run request validator', () => {

@@ -413,7 +413,7 @@ jobs:
   });
 
   it('loads the repository jobs.yaml and jobs.example.yaml', () => {
-    const root = join(__dirname, '..', '..');
+    const root = join(import.meta.dirname, '..', '..');
     assert.deepEqual(loadJobsFile(join(root, 'jobs.yaml'), deps, { mustExist: true }), []);
     const examples = loadJobsFile(join(root, 'jobs.example.yaml'), deps, { mustExist: true });
     assert.ok(examples.length >= 3);

@@ -563,7 +563,7 @@ describe('consistency of matches, nextAfter and latestAtOrBefore', () => {
 });
 
 describe('time zone', () => {
-  const module = join(__dirname, '..', '..', 'shared', 'schedule', 'yandex-cron.ts');
+  const module = join(import.meta.dirname, '..', '..', 'shared', 'schedule', 'yandex-cron.ts');
   const script = `
     const m = await import(${JSON.stringify(module)});
     const { parseYandexCron } = m.default ?? m;

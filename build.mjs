@@ -1,0 +1,77 @@
+// Builds one self-contained CommonJS bundle per function (design.md §2): dist/<fn>/index.js exporting
+// `handler`, its esbuild metafile dist/<fn>/meta.json, and dist/<fn>.zip holding only index.js for
+// upload. The jobs file (jobs.yaml, or JOBS_FILE) is validated here and embedded into the execute
+// bundle; a bad job fails the build naming the job and the problem.
+//
+// Run with `node --import tsx build.mjs` (npm run build): the jobs loader is TypeScript.
+// Env: BUILD_OUT_DIR (default dist), JOBS_FILE (default jobs.yaml).
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as esbuild from 'esbuild';
+import { zipSync } from 'fflate';
+
+const root = dirname(fileURLToPath(import.meta.url));
+export const FUNCTIONS = ['execute', 'check', 'cancel'];
+
+async function loadJobs() {
+  const { locateJobsFile, loadJobsFile } = await import('./shared/schedule/jobs-file-loader.ts');
+  const { parseRunRequest } = await import('./shared/triggers/run-request.ts');
+  const { path, mustExist } = locateJobsFile(root, process.env);
+  const jobs = loadJobsFile(path, { parseRunRequest }, { mustExist });
+  return { path, jobs };
+}
+
+export async function build({ outDir = resolve(root, process.env.BUILD_OUT_DIR ?? 'dist'), quiet = false } = {}) {
+  let loaded;
+  try {
+    loaded = await loadJobs();
+  } catch (error) {
+    throw new Error(`jobs file is invalid:\n${error.message}`);
+  }
+  rmSync(outDir, { recursive: true, force: true });
+  mkdirSync(outDir, { recursive: true });
+  // The repository is ESM ("type": "module"); the bundles are CommonJS, as Cloud Functions loads them.
+  // This marker makes Node treat dist/ as CommonJS locally; the zips do not carry it.
+  writeFileSync(join(outDir, 'package.json'), '{"type": "commonjs"}\n');
+  const results = [];
+  for (const fn of FUNCTIONS) {
+    const fnDir = join(outDir, fn);
+    mkdirSync(fnDir, { recursive: true });
+    const outfile = join(fnDir, 'index.js');
+    const result = await esbuild.build({
+      entryPoints: [join(root, 'functions', fn, 'handler.ts')],
+      outfile,
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      target: 'node22',
+      minify: true,
+      metafile: true,
+      legalComments: 'eof',
+      // Only the execute bundle runs the jobs; the others get an empty list and no cron code path use.
+      define: { __JOBS__: JSON.stringify(fn === 'execute' ? loaded.jobs : []) },
+      logLevel: 'warning',
+    });
+    writeFileSync(join(fnDir, 'meta.json'), JSON.stringify(result.metafile));
+    const code = readFileSync(outfile);
+    const zip = zipSync({ 'index.js': [code, { level: 9, mtime: new Date('2020-01-01T00:00:00Z') }] });
+    writeFileSync(join(outDir, `${fn}.zip`), zip);
+    results.push({ fn, bytes: statSync(outfile).size, zipBytes: zip.length });
+  }
+  if (!quiet) {
+    const jobsNote = `${loaded.jobs.length} job(s) from ${loaded.path.replace(`${root}/`, '')}`;
+    console.log(`built ${FUNCTIONS.length} bundles into ${outDir.replace(`${root}/`, '')} (${jobsNote})`);
+    for (const r of results) {
+      console.log(`  ${r.fn.padEnd(8)} index.js ${(r.bytes / 1024).toFixed(1).padStart(7)} KB   zip ${(r.zipBytes / 1024).toFixed(1).padStart(6)} KB`);
+    }
+  }
+  return results;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  build().catch((error) => {
+    console.error(`build failed: ${error.message}`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,122 @@
+import type { CoreDeps } from '../../shared/core/ports.ts';
+import { toPublicRun } from '../../shared/core/public-run.ts';
+import type { DedupeSource } from '../../shared/core/run-identity.ts';
+import { type StartRunInput, startRun } from '../../shared/core/start-run.ts';
+import { tick } from '../../shared/core/tick.ts';
+import { InvalidRequestError } from '../../shared/errors.ts';
+import { createFunctionRuntime, type FunctionRuntime, type InvocationContext } from '../../shared/function-runtime.ts';
+import type { RunRequest } from '../../shared/ledger/run-record.ts';
+import { getEmbeddedJobs } from '../../shared/schedule/embedded-jobs.ts';
+import type { JobDefinition } from '../../shared/schedule/jobs-file.ts';
+import { errorBody } from '../../shared/triggers/error-response.ts';
+import { bodyJson, header } from '../../shared/triggers/http-request.ts';
+import { type HttpResult, jsonResult } from '../../shared/triggers/http-response.ts';
+import { answerHttp, classifyOrDrop, runBatch } from '../../shared/triggers/invocation.ts';
+import { parseRunRequestInput, parseRunRequestJson } from '../../shared/triggers/run-request.ts';
+import {
+  type HttpEvent,
+  queueMessageParts,
+  timerCreatedAt,
+} from '../../shared/triggers/trigger-event.ts';
+
+/** execute: starts notebook runs from HTTP, timer (payload, or a tick of the jobs file) and queue triggers. */
+export function createHandler(runtime: FunctionRuntime, jobs: readonly JobDefinition<RunRequest>[]) {
+  return async (event: unknown, context?: InvocationContext): Promise<unknown> => {
+    const classified = classifyOrDrop(runtime, event);
+    if (classified === undefined) return { dropped: 1 };
+    const signal = runtime.deadlineSignal(context);
+    if (classified.kind === 'http') {
+      return answerHttp(runtime.log, () => startFromHttp(classified.event, runtime.depsFor(context), context, signal));
+    }
+    const deps = runtime.depsFor(context);
+    if (classified.kind === 'timer') {
+      return runBatch(
+        deps.log,
+        'timer',
+        classified.messages.map((message, index) => ({
+          id: message.event_metadata.event_id,
+          work: async () => {
+            const payload = message.details.payload;
+            if (payload === undefined || payload.trim() === '') {
+              await tick(jobs, timerCreatedAt(message, index), deps, signal);
+              return;
+            }
+            const parsed = parseRunRequestJson(payload, `messages.${index}.details.payload`);
+            const dedupe: DedupeSource =
+              parsed.idempotencyKey === undefined
+                ? { kind: 'timer', eventId: message.event_metadata.event_id }
+                : { kind: 'key', key: parsed.idempotencyKey };
+            await start({ request: parsed.request, trigger: 'timer', dedupe }, deps, signal);
+          },
+        })),
+      );
+    }
+    return runBatch(
+      deps.log,
+      'queue',
+      classified.messages.map((message, index) => {
+        const id = message.details.message?.message_id ?? message.event_metadata.event_id;
+        return {
+          id,
+          work: async () => {
+            const { messageId, body } = queueMessageParts(message, index);
+            const parsed = parseRunRequestJson(body, `messages.${index}.details.message.body`);
+            const dedupe: DedupeSource =
+              parsed.idempotencyKey === undefined
+                ? { kind: 'queue', messageId }
+                : { kind: 'key', key: parsed.idempotencyKey };
+            await start({ request: parsed.request, trigger: 'queue', dedupe }, deps, signal);
+          },
+        };
+      }),
+    );
+  };
+}
+
+/** A rejected start is final (its FAILED record is in the ledger): triggers log it and move on. */
+async function start(input: StartRunInput, deps: CoreDeps, signal: AbortSignal | undefined): Promise<void> {
+  const result = await startRun(input, deps, signal);
+  deps.log.info('start handled', { runId: result.record.runId, outcome: result.outcome, status: result.record.status });
+}
+
+async function startFromHttp(
+  event: HttpEvent,
+  deps: CoreDeps,
+  context: InvocationContext | undefined,
+  signal: AbortSignal | undefined,
+): Promise<HttpResult> {
+  if (event.httpMethod.toUpperCase() !== 'POST') {
+    return jsonResult(
+      405,
+      { error: { code: 'INVALID_REQUEST', message: `method ${event.httpMethod} is not allowed; use POST` } },
+      { Allow: 'POST' },
+    );
+  }
+  const parsed = parseRunRequestInput(bodyJson(event) ?? {}, '');
+  const headerKey = header(event, 'Idempotency-Key')?.trim();
+  if (headerKey !== undefined && headerKey !== '' && parsed.idempotencyKey !== undefined && headerKey !== parsed.idempotencyKey) {
+    throw new InvalidRequestError('idempotencyKey', 'differs from the Idempotency-Key header; send one of them');
+  }
+  if (headerKey !== undefined && (headerKey.length > 128 || !/^[\x21-\x7e]+$/.test(headerKey))) {
+    throw new InvalidRequestError('Idempotency-Key', 'must be 1..128 printable ASCII characters without spaces');
+  }
+  const key = headerKey || parsed.idempotencyKey;
+  const requestId = event.requestContext?.requestId ?? context?.requestId ?? crypto.randomUUID();
+  const result = await startRun(
+    {
+      request: parsed.request,
+      trigger: 'http',
+      dedupe: key === undefined ? { kind: 'http', requestId } : { kind: 'key', key },
+    },
+    deps,
+    signal,
+  );
+  if (result.outcome === 'rejected' && result.error !== undefined) {
+    return jsonResult(502, { ...errorBody(result.error), run: toPublicRun(result.record) });
+  }
+  const replayed = result.outcome === 'existing' || result.outcome === 'pending';
+  return jsonResult(202, toPublicRun(result.record), replayed ? { 'Idempotent-Replayed': 'true' } : {});
+}
+
+const runtime = createFunctionRuntime(process.env);
+export const handler = createHandler(runtime, getEmbeddedJobs<RunRequest>());

@@ -1,0 +1,330 @@
+/**
+ * A local stand-in for Yandex Cloud Functions and its triggers, running the BUILT bundles:
+ * - each function runs in its own process (function-host.ts), like an instance in the cloud;
+ * - an HTTP front door converts requests into the platform's HTTP event and the handler's result back
+ *   into a response (URL invocation, plus API Gateway-style routes with path parameters);
+ * - timer triggers invoke execute (a tick of the jobs file, no payload) and check (the sweep) on a
+ *   period, per minute by default;
+ * - Message Queue triggers: an in-memory standard queue per function with batching, redelivery of a
+ *   whole batch after a visibility timeout when the function throws, and a dead-letter list after
+ *   `maxReceiveCount` receives.
+ * Trigger invocations are raw: the handler gets `{messages: […]}` and its return value is ignored;
+ * only a throw counts as failure (platform.md §6-§8).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { httpEvent, type QueueMessageInput, queueEvent, timerEvent } from './cloud-events.ts';
+
+export const FUNCTION_NAMES = ['execute', 'check', 'cancel'] as const;
+export type FunctionName = (typeof FUNCTION_NAMES)[number];
+
+export interface PlatformOptions {
+  /** Where the built bundles are (`dist`). */
+  readonly distDir: string;
+  /** Environment of every function (RUN_STORE, DATASPHERE_ENDPOINT...). */
+  readonly env: Readonly<Record<string, string>>;
+  /** Extra environment per function. */
+  readonly functionEnv?: Partial<Record<FunctionName, Readonly<Record<string, string>>>>;
+  /** Timer period for the execute tick and the check sweep; 0 = no timers (tests call tick()). @default 60000 */
+  readonly timerMs?: number;
+  /** Front door port. @default 0 */
+  readonly port?: number;
+  /** Queue trigger batch size / cutoff / visibility timeout / receives before the DLQ. */
+  readonly queue?: { batchSize?: number; cutoffMs?: number; visibilityMs?: number; maxReceiveCount?: number };
+  /** Each function's log lines and the platform's own lines. */
+  readonly onLine?: (source: string, line: string) => void;
+  /** Passed as `context.token` to every invocation (as a function with a service account gets). */
+  readonly contextToken?: string;
+  readonly timeoutMs?: number;
+}
+
+interface Host {
+  readonly name: FunctionName;
+  readonly child: ChildProcess;
+  readonly port: number;
+}
+
+interface QueuedMessage {
+  readonly messageId: string;
+  readonly body: string;
+  readonly sentAt: Date;
+  receiveCount: number;
+  visibleAt: number;
+}
+
+export interface InvokeResult {
+  readonly ok: boolean;
+  readonly result?: unknown;
+  readonly errorMessage?: string;
+  readonly errorType?: string;
+}
+
+export interface LocalPlatform {
+  /** The front door: `POST /execute`, `GET /check?runId=`, `POST /cancel`, `/runs…`, `POST /queues/<fn>`. */
+  readonly url: string;
+  /** Raw invocation of a function (as a trigger does). */
+  invoke(fn: FunctionName, event: unknown): Promise<InvokeResult>;
+  /** One timer tick: execute (jobs) and check (sweep), as the per-minute triggers do. */
+  tick(now?: Date): Promise<{ execute: InvokeResult; check: InvokeResult }>;
+  /** Sends a message to a function's queue; the queue trigger delivers it. */
+  send(fn: 'execute' | 'cancel', body: string): string;
+  /** Messages moved to the dead-letter list after too many failed deliveries. */
+  readonly deadLetters: readonly { fn: string; messageId: string; body: string }[];
+  /** Waits until both queues are empty (or the time runs out). */
+  drainQueues(timeoutMs?: number): Promise<void>;
+  /** Starts another instance of a function (e.g. a second check for overlapping sweeps). */
+  addInstance(fn: FunctionName): Promise<(event: unknown) => Promise<InvokeResult>>;
+  close(): Promise<void>;
+}
+
+async function startHost(name: FunctionName, options: PlatformOptions, instance: number): Promise<Host> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'function-host.ts')], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      ...options.env,
+      ...options.functionEnv?.[name],
+      FUNCTION_BUNDLE: join(options.distDir, name, 'index.js'),
+      FUNCTION_NAME: name,
+      FUNCTION_TIMEOUT_MS: String(options.timeoutMs ?? 60_000),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const source = instance === 0 ? name : `${name}#${instance + 1}`;
+  const emit = options.onLine ?? (() => undefined);
+  const port = await new Promise<number>((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+    lines.on('line', (line) => {
+      if (line.startsWith('@@function-host ')) resolve((JSON.parse(line.slice(16)) as { port: number }).port);
+      else emit(source, line);
+    });
+    createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', (line) => emit(`${source}!`, line));
+    child.once('exit', (code) => reject(new Error(`function ${name} exited with code ${code} before it was ready`)));
+  });
+  return { name, child, port };
+}
+
+async function invokeHost(host: Host, event: unknown, contextToken: string | undefined): Promise<InvokeResult> {
+  const response = await fetch(`http://127.0.0.1:${host.port}/invoke`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      event,
+      context: {
+        requestId: crypto.randomUUID(),
+        ...(contextToken === undefined
+          ? {}
+          : { token: { access_token: contextToken, expires_in: 43200, token_type: 'Bearer' } }),
+      },
+    }),
+  });
+  return (await response.json()) as InvokeResult;
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** Routes of the front door: function + API Gateway path parameters. */
+function route(method: string, pathname: string): { fn: FunctionName; params?: Record<string, string> } | undefined {
+  const parts = pathname.split('/').filter(Boolean);
+  if (parts.length === 1 && FUNCTION_NAMES.includes(parts[0] as FunctionName)) return { fn: parts[0] as FunctionName };
+  if (parts[0] !== 'runs') return undefined;
+  if (parts.length === 1 && method === 'POST') return { fn: 'execute' };
+  const runId = parts[1] === undefined ? undefined : decodeURIComponent(parts[1]);
+  if (runId === undefined) return undefined;
+  if (parts.length === 2) return { fn: 'check', params: { runId } };
+  if (parts.length === 3 && parts[2] === 'cancel') return { fn: 'cancel', params: { runId } };
+  return undefined;
+}
+
+export async function startLocalPlatform(options: PlatformOptions): Promise<LocalPlatform> {
+  const emit = options.onLine ?? (() => undefined);
+  const hosts = new Map<FunctionName, Host>();
+  const extra: Host[] = [];
+  await Promise.all(
+    FUNCTION_NAMES.map(async (name) => {
+      hosts.set(name, await startHost(name, options, 0));
+    }),
+  );
+  const host = (fn: FunctionName): Host => {
+    const found = hosts.get(fn);
+    if (found === undefined) throw new Error(`no function ${fn}`);
+    return found;
+  };
+  const invoke = (fn: FunctionName, event: unknown) => invokeHost(host(fn), event, options.contextToken);
+
+  // Queues.
+  const queues = new Map<'execute' | 'cancel', QueuedMessage[]>([
+    ['execute', []],
+    ['cancel', []],
+  ]);
+  const deadLetters: { fn: string; messageId: string; body: string }[] = [];
+  const batchSize = options.queue?.batchSize ?? 10;
+  const visibilityMs = options.queue?.visibilityMs ?? 5_000;
+  const maxReceiveCount = options.queue?.maxReceiveCount ?? 5;
+  const cutoffMs = options.queue?.cutoffMs ?? 200;
+  const busy = new Set<string>();
+  let closed = false;
+
+  const pollQueue = async (fn: 'execute' | 'cancel') => {
+    if (busy.has(fn) || closed) return;
+    const queue = queues.get(fn) ?? [];
+    const now = Date.now();
+    const visible = queue.filter((message) => message.visibleAt <= now).slice(0, batchSize);
+    if (visible.length === 0) return;
+    busy.add(fn);
+    try {
+      for (const message of visible) {
+        message.receiveCount++;
+        message.visibleAt = now + visibilityMs;
+      }
+      const event = queueEvent(
+        visible.map(
+          (m): QueueMessageInput => ({ messageId: m.messageId, body: m.body, sentAt: m.sentAt, receiveCount: m.receiveCount }),
+        ),
+      );
+      const result = await invoke(fn, event);
+      if (result.ok) {
+        // Success: the trigger deletes the whole batch.
+        queues.set(fn, (queues.get(fn) ?? []).filter((m) => !visible.includes(m)));
+      } else {
+        emit('platform', `queue trigger ${fn}: invocation failed (${result.errorMessage}); batch of ${visible.length} will be redelivered`);
+        for (const message of visible) {
+          if (message.receiveCount >= maxReceiveCount) {
+            deadLetters.push({ fn, messageId: message.messageId, body: message.body });
+            queues.set(fn, (queues.get(fn) ?? []).filter((m) => m !== message));
+            emit('platform', `queue ${fn}: message ${message.messageId} moved to the dead-letter queue`);
+          }
+        }
+      }
+    } catch (error) {
+      emit('platform', `queue trigger ${fn}: ${(error as Error).message}`);
+    } finally {
+      busy.delete(fn);
+    }
+  };
+  const queueTimer = setInterval(() => {
+    void pollQueue('execute');
+    void pollQueue('cancel');
+  }, cutoffMs);
+
+  const tick = async (now = new Date()) => {
+    const [execute, check] = await Promise.all([
+      invoke('execute', timerEvent({ now })),
+      invoke('check', timerEvent({ now })),
+    ]);
+    for (const [fn, result] of [
+      ['execute', execute],
+      ['check', check],
+    ] as const) {
+      if (!result.ok) emit('platform', `timer trigger ${fn}: invocation failed (${result.errorMessage})`);
+    }
+    return { execute, check };
+  };
+  const timerMs = options.timerMs ?? 60_000;
+  let timer: NodeJS.Timeout | undefined;
+  if (timerMs > 0) {
+    timer = setInterval(() => {
+      tick().catch((error: unknown) => emit('platform', `timer: ${(error as Error).message}`));
+    }, timerMs);
+  }
+
+  const send = (fn: 'execute' | 'cancel', body: string): string => {
+    const messageId = crypto.randomUUID();
+    queues.get(fn)?.push({ messageId, body, sentAt: new Date(), receiveCount: 0, visibleAt: Date.now() });
+    return messageId;
+  };
+
+  const server: Server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
+    try {
+      const body = await readBody(req);
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      const queueMatch = /^\/queues\/(execute|cancel)$/.exec(url.pathname);
+      if (queueMatch !== null && req.method === 'POST') {
+        const messageId = send(queueMatch[1] as 'execute' | 'cancel', body.toString('utf8'));
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ messageId }));
+        return;
+      }
+      const target = route(req.method ?? 'GET', url.pathname);
+      if (target === undefined) {
+        res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'no such route' }));
+        return;
+      }
+      const event = httpEvent({
+        method: req.method ?? 'GET',
+        headers: req.headers,
+        url: req.url ?? '/',
+        body,
+        ...(target.params === undefined ? {} : { pathParameters: target.params }),
+      });
+      const result = await invoke(target.fn, event);
+      if (!result.ok) {
+        // What the platform does with an unhandled exception (platform.md §6).
+        res
+          .writeHead(502, { 'content-type': 'application/json', 'X-Function-Error': 'true' })
+          .end(JSON.stringify({ errorMessage: result.errorMessage, errorType: result.errorType }));
+        return;
+      }
+      const answer = result.result as {
+        statusCode?: number;
+        headers?: Record<string, string>;
+        body?: string;
+        isBase64Encoded?: boolean;
+      } | null;
+      if (answer === null || typeof answer.statusCode !== 'number') {
+        res.writeHead(502, { 'content-type': 'application/json' }).end(JSON.stringify({ errorType: 'ProxyIntegrationError' }));
+        return;
+      }
+      const payload = answer.isBase64Encoded ? Buffer.from(answer.body ?? '', 'base64') : Buffer.from(answer.body ?? '');
+      res.writeHead(answer.statusCode, answer.headers ?? {}).end(payload);
+    } catch (error) {
+      res.writeHead(500).end(String((error as Error).message));
+    }
+  });
+  server.listen(options.port ?? 0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    invoke,
+    tick,
+    send,
+    deadLetters,
+    async drainQueues(timeoutMs = 30_000) {
+      const until = Date.now() + timeoutMs;
+      while (Date.now() < until) {
+        const pending = [...queues.values()].reduce((n, q) => n + q.length, 0);
+        if (pending === 0 && busy.size === 0) return;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      throw new Error('queues did not drain in time');
+    },
+    async addInstance(fn) {
+      const instance = await startHost(fn, options, extra.length + 1);
+      extra.push(instance);
+      return (event) => invokeHost(instance, event, options.contextToken);
+    },
+    async close() {
+      closed = true;
+      clearInterval(queueTimer);
+      if (timer !== undefined) clearInterval(timer);
+      server.close();
+      const all = [...hosts.values(), ...extra];
+      await Promise.all(
+        all.map(async (h) => {
+          if (h.child.exitCode !== null) return;
+          const exited = once(h.child, 'exit');
+          h.child.kill('SIGTERM');
+          await exited;
+        }),
+      );
+    },
+  };
+}

@@ -1,0 +1,208 @@
+import type { Dispatcher } from 'undici';
+import { DataSphereClient } from './api/datasphere-client.ts';
+import { createDispatcher } from './api/http-dispatcher.ts';
+import { createHttpTransport } from './api/http-transport.ts';
+import { OperationClient } from './api/operation-client.ts';
+import { createTokenProvider, type TokenContext } from './api/token-provider.ts';
+import type { TokenSource } from './api/token-source.ts';
+import { type Config, loadConfig } from './config.ts';
+import type { CoreDeps, NotifierPort } from './core/ports.ts';
+import { ConfigError } from './errors.ts';
+import { type LedgerSpec, openLedger } from './ledger/open-ledger.ts';
+import type { RunLedger } from './ledger/run-ledger.ts';
+import { createLogger, type Logger } from './log.ts';
+import { buildNotification } from './notify/notification.ts';
+import { buildSenders, createNotifier } from './notify/notifier.ts';
+
+/**
+ * The composition root of a function instance: config read once, one keep-alive dispatcher, the API
+ * clients, the ledger and the notifier, all created at most once per warm container and reused by
+ * every invocation. Handlers get per-invocation `CoreDeps` from `depsFor(context)`.
+ *
+ * A bad setting does not crash module load (the platform would answer callers with a stack trace):
+ * it is logged loudly at cold start and every invocation fails with the same CONFIG_ERROR naming it.
+ */
+
+export interface InvocationContext extends TokenContext {
+  readonly requestId?: string;
+  readonly functionName?: string;
+  readonly getRemainingTimeInMillis?: () => number;
+}
+
+export interface RuntimeOptions {
+  /** Only the check function delivers reports. */
+  readonly notify?: boolean;
+  readonly dispatcher?: Dispatcher;
+  readonly now?: () => Date;
+  readonly write?: (line: string) => void;
+  readonly cwd?: string;
+}
+
+export interface FunctionRuntime {
+  /** The logger (works even when the config is bad). */
+  readonly log: Logger;
+  /** The config, or throws the ConfigError found at cold start. */
+  config(): Config;
+  /** Everything the core needs for one invocation. */
+  depsFor(context: InvocationContext | undefined): CoreDeps;
+  /** An AbortSignal that fires `marginMs` before the invocation's time runs out. */
+  deadlineSignal(context: InvocationContext | undefined, marginMs?: number): AbortSignal | undefined;
+  close(): Promise<void>;
+}
+
+const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+  new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+
+export function createFunctionRuntime(
+  env: Readonly<Record<string, string | undefined>>,
+  options: RuntimeOptions = {},
+): FunctionRuntime {
+  const now = options.now ?? (() => new Date());
+  let config: Config | undefined;
+  let configError: ConfigError | undefined;
+  try {
+    config = loadConfig(env, options.cwd === undefined ? {} : { cwd: options.cwd });
+  } catch (error) {
+    configError =
+      error instanceof ConfigError ? error : new ConfigError('environment', (error as Error).message, { cause: error });
+  }
+  const log = createLogger({
+    level: config?.logLevel ?? 'info',
+    now,
+    ...(options.write === undefined ? {} : { write: options.write }),
+  });
+  if (configError !== undefined) log.error('invalid configuration', { error: configError });
+
+  let built:
+    | {
+        config: Config;
+        dispatcher: Dispatcher;
+        ownsDispatcher: boolean;
+        datasphere: DataSphereClient;
+        operations: OperationClient;
+        ledger: RunLedger;
+        notifier: NotifierPort | undefined;
+      }
+    | undefined;
+  // The latest invocation's service-account token. All invocations of a function version run as the
+  // same service account, so the freshest one serves shared clients (and the ledger) until it expires.
+  let contextToken: { token: string; expiresAt: number } | undefined;
+
+  const getConfig = (): Config => {
+    if (config === undefined) throw configError ?? new ConfigError('environment', 'could not be read');
+    return config;
+  };
+
+  const build = () => {
+    if (built !== undefined) return built;
+    const cfg = getConfig();
+    const dispatcher = options.dispatcher ?? createDispatcher();
+    const tokens = createTokenProvider({ env, dispatcher });
+    const fallback = tokens.forContext(undefined);
+    const token: TokenSource = {
+      getToken: async (signal) =>
+        contextToken !== undefined && contextToken.expiresAt > Date.now() ? contextToken.token : fallback.getToken(signal),
+    };
+    const transport = createHttpTransport({ dispatcher, token, sleep });
+    const notifier =
+      options.notify === true
+        ? adaptNotifier(
+            createNotifier(
+              buildSenders(
+                {
+                  ...(cfg.webhook === undefined
+                    ? {}
+                    : {
+                        webhook: {
+                          url: cfg.webhook.url,
+                          secretHeader: cfg.webhook.secretHeader,
+                          ...(cfg.webhook.secret === undefined ? {} : { secret: cfg.webhook.secret }),
+                        },
+                      }),
+                  ...(cfg.queue === undefined ? {} : { queue: { queueUrl: cfg.queue.url, credentials: cfg.queue.keys } }),
+                },
+                { dispatcher },
+              ),
+            ),
+          )
+        : undefined;
+    built = {
+      config: cfg,
+      dispatcher,
+      ownsDispatcher: options.dispatcher === undefined,
+      datasphere: new DataSphereClient({ transport, endpoint: cfg.datasphereEndpoint }),
+      operations: new OperationClient({ transport, endpoint: cfg.operationEndpoint }),
+      ledger: openLedger(ledgerSpec(cfg, token), { dispatcher }),
+      notifier,
+    };
+    return built;
+  };
+
+  return {
+    log,
+    config: getConfig,
+    depsFor(context) {
+      const parts = build();
+      const access = context?.token?.access_token;
+      if (typeof access === 'string' && access !== '') {
+        const lifetimeMs = (context?.token?.expires_in ?? 600) * 1000;
+        contextToken = { token: access, expiresAt: Date.now() + Math.max(0, lifetimeMs - 60_000) };
+      }
+      const requestId = context?.requestId;
+      return {
+        ledger: parts.ledger,
+        datasphere: parts.datasphere,
+        operations: parts.operations,
+        settings: parts.config,
+        log: requestId === undefined ? log : log.child({ request_id: requestId }),
+        now,
+        sleep,
+        ...(parts.notifier === undefined ? {} : { notifier: parts.notifier }),
+      };
+    },
+    deadlineSignal(context, marginMs = 5_000) {
+      const remaining = context?.getRemainingTimeInMillis?.();
+      if (typeof remaining !== 'number' || !Number.isFinite(remaining)) return undefined;
+      return AbortSignal.timeout(Math.max(1, remaining - marginMs));
+    },
+    async close() {
+      if (built === undefined) return;
+      await built.ledger.close?.();
+      if (built.ownsDispatcher) await built.dispatcher.close();
+      built = undefined;
+    },
+  };
+}
+
+function adaptNotifier(notifier: ReturnType<typeof createNotifier>): NotifierPort | undefined {
+  if (notifier.destinations.length === 0) return undefined;
+  return {
+    destinations: notifier.destinations,
+    deliver: (destination, record, signal) => notifier.deliver(destination, buildNotification(record), signal),
+  };
+}
+
+/** The Document API signs with static keys when they are set, else sends the IAM token (design.md §3). */
+function ledgerSpec(cfg: Config, token: TokenSource): LedgerSpec {
+  const store = cfg.runStore;
+  if (store.kind === 'file') return store;
+  const auth =
+    cfg.storeKeys === undefined
+      ? ({ kind: 'bearer', token: () => token.getToken() } as const)
+      : ({ kind: 'sigv4', accessKeyId: cfg.storeKeys.accessKeyId, secretAccessKey: cfg.storeKeys.secretAccessKey } as const);
+  return { kind: 'docapi', endpoint: store.endpoint, table: store.table, auth };
+}

@@ -1,0 +1,537 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
+import aws4 from 'aws4';
+import { type Dispatcher, request } from 'undici';
+import { isRunnerError, RunnerError } from '../errors.ts';
+import { errnoCode, ledgerError } from './ledger-error.ts';
+import { assertCreatable, assertUpdatable, detached, dueByMillis, dueMillis } from './record-checks.ts';
+import type { CreateResult, RunLedger } from './run-ledger.ts';
+import type { RunRecord } from './run-record.ts';
+
+/**
+ * The run ledger on a YDB serverless database through its DynamoDB-compatible Document API
+ * (`RUN_STORE=docapi:<endpoint>`). Only CreateTable, DescribeTable, PutItem (conditional), GetItem and
+ * Query are used: no transactions, streams or local indexes (YDB and dynalite lack some of them).
+ *
+ * Items (hash key `pk`, one table):
+ * - `run#<runId>`: `doc` (the record as JSON text), `version` (N), `wt` (a random token per write, to
+ *   recognise our own write after an ambiguous retry), `operationId` (S, when set), and, only while
+ *   the record carries `nextCheckAt`, `openShard` + `nextCheckAt` (normalised ISO): the keys of the
+ *   sparse GSI `open-index`. listDue/listOpen Query that index, so a sweep reads open runs only.
+ * - `op#<operationId>`: `runId`. Written BEFORE the run item that carries the operationId (so a
+ *   committed run is always findable) and checked against the run on read (a leftover entry from a
+ *   lost compare-and-set or a changed operationId finds nothing). A separate item instead of a second
+ *   GSI because an operationId never changes once set, while a GSI with ProjectionType ALL (the only
+ *   one YDB offers) would copy every record of the whole history and be rewritten on every check.
+ *
+ * create = PutItem `attribute_not_exists(pk)`; update = PutItem `version = :expected` (the common
+ * case also asserts the operationId is unchanged, so that only a change of it costs the extra write).
+ */
+export type DocApiAuth =
+  | {
+      readonly kind: 'sigv4';
+      readonly accessKeyId: string;
+      readonly secretAccessKey: string;
+      /** @default 'ru-central1' */
+      readonly region?: string;
+    }
+  | {
+      readonly kind: 'bearer';
+      /** The IAM token to send as `Authorization: Bearer`; called per request (tokens expire). */
+      readonly token: () => Promise<string>;
+    };
+
+export interface DocApiLedgerOptions {
+  /** Document API endpoint of the database, e.g. `https://docapi.serverless.yandexcloud.net/ru-central1/<cloud>/<db>`. */
+  readonly endpoint: string;
+  /** @default 'datasphere_runs' */
+  readonly table?: string;
+  readonly dispatcher: Dispatcher;
+  readonly auth: DocApiAuth;
+  /** Create the table (with its index) on first use when it is missing. @default true */
+  readonly createTable?: boolean;
+  /** Tries per request when throttled, on 5xx or a dropped connection. @default 4 */
+  readonly maxAttempts?: number;
+  /** @default 10000 */
+  readonly requestTimeoutMs?: number;
+  /** Longest wait for a new table to become ACTIVE. @default 60000 */
+  readonly tableReadyTimeoutMs?: number;
+  /** Items per Query page. @default 100 */
+  readonly pageSize?: number;
+  readonly sleep?: (ms: number) => Promise<void>;
+  readonly random?: () => number;
+  readonly now?: () => number;
+}
+
+/** Name of the sparse GSI over runs that carry `nextCheckAt`. */
+export const OPEN_INDEX = 'open-index';
+const OPEN_SHARD = 'open';
+const TARGET = 'DynamoDB_20120810';
+/** ISO strings sort like instants only between years 0000 and 9999: keep index keys inside. */
+const MIN_ISO_MS = -62_167_219_200_000; // 0000-01-01T00:00:00.000Z
+const MAX_ISO_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+const RETRYABLE_TYPES = new Set([
+  'ProvisionedThroughputExceededException',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'LimitExceededException',
+  'InternalServerError',
+  'InternalFailure',
+  'ServiceUnavailable',
+  // YDB rejects a write that meets another transaction on the item; it was not applied.
+  'TransactionConflictException',
+]);
+
+type AttributeValue = { readonly S: string } | { readonly N: string };
+type Item = Record<string, AttributeValue | undefined>;
+
+/** A Document API call that the service answered with an error. Carries no credential. */
+export class DocApiError extends RunnerError {
+  readonly action: string;
+  readonly awsType: string;
+  readonly statusCode: number;
+  constructor(action: string, table: string, statusCode: number, awsType: string, message: string) {
+    super(
+      'LEDGER_ERROR',
+      `Document API ${action} on table ${table} failed: ${awsType} (HTTP ${statusCode}): ${message}`,
+      {
+        details: { action, table, awsType, statusCode },
+      },
+    );
+    this.name = 'DocApiError';
+    this.action = action;
+    this.awsType = awsType;
+    this.statusCode = statusCode;
+  }
+}
+
+const isAwsError = (error: unknown, type: string): boolean =>
+  error instanceof DocApiError && error.awsType === type;
+
+/** Open the Document API ledger. No request is made before the first call. */
+export function createDocApiLedger(options: DocApiLedgerOptions): RunLedger {
+  const table = options.table ?? 'datasphere_runs';
+  const endpoint = parseEndpoint(options.endpoint);
+  const maxAttempts = Math.max(1, options.maxAttempts ?? 4);
+  const timeout = options.requestTimeoutMs ?? 10_000;
+  const pageSize = Math.max(1, options.pageSize ?? 100);
+  const sleep = options.sleep ?? ((ms: number) => delay(ms));
+  const random = options.random ?? Math.random;
+  const now = options.now ?? Date.now;
+  const secrets: string[] = options.auth.kind === 'sigv4' ? [options.auth.secretAccessKey] : [];
+
+  const redact = (text: string): string => {
+    let out = text
+      .replace(/Bearer\s+[^\s"',]+/gi, 'Bearer ***')
+      .replace(/Signature=[0-9a-f]+/gi, 'Signature=***')
+      .replace(/\bt1\.[A-Za-z0-9_.-]+/g, 't1.***');
+    for (const secret of secrets) if (secret.length >= 4) out = out.split(secret).join('***');
+    return out;
+  };
+
+  const headersFor = async (action: string, body: string): Promise<Record<string, string>> => {
+    const base = { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': `${TARGET}.${action}` };
+    const auth = options.auth;
+    if (auth.kind === 'bearer') {
+      let token: string;
+      try {
+        token = await auth.token();
+      } catch (error) {
+        if (isRunnerError(error)) throw error;
+        throw ledgerError(`Document API ${action}: no IAM token available`, error, { action });
+      }
+      if (!secrets.includes(token)) secrets.push(token);
+      return { ...base, authorization: `Bearer ${token}` };
+    }
+    const signed = aws4.sign(
+      {
+        host: endpoint.host,
+        path: endpoint.path,
+        method: 'POST',
+        service: 'dynamodb',
+        region: auth.region ?? 'ru-central1',
+        headers: base,
+        body,
+      },
+      { accessKeyId: auth.accessKeyId, secretAccessKey: auth.secretAccessKey },
+    );
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(signed.headers ?? {})) {
+      if (value !== undefined) headers[name.toLowerCase()] = String(value);
+    }
+    return headers;
+  };
+
+  type Attempt =
+    | { readonly ok: Record<string, unknown> }
+    | { readonly retry: boolean; readonly error: RunnerError };
+
+  const attempt = async (action: string, body: string): Promise<Attempt> => {
+    const headers = await headersFor(action, body);
+    let statusCode: number;
+    let text: string;
+    try {
+      const response = await request(endpoint.url, {
+        method: 'POST',
+        headers,
+        body,
+        dispatcher: options.dispatcher,
+        headersTimeout: timeout,
+        bodyTimeout: timeout,
+      });
+      statusCode = response.statusCode;
+      text = await response.body.text();
+    } catch (error) {
+      const reason = errnoCode(error) ?? (error instanceof Error ? error.message : String(error));
+      return {
+        retry: true,
+        error: ledgerError(`Document API ${action} on table ${table} failed: ${redact(reason)}`, error, {
+          action,
+          table,
+        }),
+      };
+    }
+    if (statusCode === 200) {
+      try {
+        return { ok: JSON.parse(text) as Record<string, unknown> };
+      } catch (error) {
+        return {
+          retry: false,
+          error: ledgerError(`Document API ${action} on table ${table}: answer is not JSON`, error, {
+            action,
+            table,
+          }),
+        };
+      }
+    }
+    const { type, message } = parseAwsError(text, statusCode);
+    return {
+      retry: statusCode >= 500 || RETRYABLE_TYPES.has(type),
+      error: new DocApiError(action, table, statusCode, type, redact(message)),
+    };
+  };
+
+  /** One Document API action, retried with jittered backoff when throttled, on 5xx or a dropped connection. */
+  const call = async (action: string, payload: object): Promise<Record<string, unknown>> => {
+    const body = JSON.stringify(payload);
+    for (let n = 1; ; n += 1) {
+      const result = await attempt(action, body);
+      if ('ok' in result) return result.ok;
+      if (!result.retry || n >= maxAttempts) throw result.error;
+      const base = Math.min(1_000, 50 * 2 ** (n - 1));
+      await sleep(base / 2 + random() * (base / 2));
+    }
+  };
+
+  const describe = async (): Promise<TableDescription | undefined> => {
+    try {
+      const out = await call('DescribeTable', { TableName: table });
+      return out.Table as TableDescription | undefined;
+    } catch (error) {
+      if (isAwsError(error, 'ResourceNotFoundException')) return undefined;
+      throw error;
+    }
+  };
+
+  const ensureTable = async (): Promise<void> => {
+    let description = await describe();
+    if (description === undefined) {
+      try {
+        await call('CreateTable', tableDefinition(table));
+      } catch (error) {
+        if (!isAwsError(error, 'ResourceInUseException')) throw error;
+      }
+    }
+    const started = now();
+    let wait = 25;
+    while (!isActive(description)) {
+      if (now() - started > (options.tableReadyTimeoutMs ?? 60_000)) {
+        throw ledgerError(`Document API table ${table} did not become ACTIVE in time`, undefined, { table });
+      }
+      await sleep(wait);
+      wait = Math.min(wait * 2, 1_000);
+      description = await describe();
+    }
+    if (!(description?.GlobalSecondaryIndexes ?? []).some((index) => index.IndexName === OPEN_INDEX)) {
+      throw ledgerError(
+        `Document API table ${table} exists without the ${OPEN_INDEX} index (hash openShard, range nextCheckAt): ` +
+          'it was not created by this product; use another RUN_STORE_TABLE',
+        undefined,
+        { table },
+      );
+    }
+  };
+
+  let tableReady: Promise<void> | undefined;
+  const ready = (): Promise<void> => {
+    if (options.createTable === false) return Promise.resolve();
+    tableReady ??= ensureTable().catch((error: unknown) => {
+      tableReady = undefined;
+      throw error;
+    });
+    return tableReady;
+  };
+
+  /** Conditional PutItem: false when the condition did not hold. */
+  const putIf = async (
+    item: Item,
+    condition: string,
+    names: Record<string, string>,
+    values?: Record<string, AttributeValue>,
+  ): Promise<boolean> => {
+    try {
+      await call('PutItem', {
+        TableName: table,
+        Item: item,
+        ConditionExpression: condition,
+        ExpressionAttributeNames: names,
+        ...(values === undefined ? {} : { ExpressionAttributeValues: values }),
+      });
+      return true;
+    } catch (error) {
+      if (isAwsError(error, 'ConditionalCheckFailedException')) return false;
+      throw error;
+    }
+  };
+
+  const getItem = async (pk: string): Promise<Item | undefined> => {
+    const out = await call('GetItem', { TableName: table, Key: { pk: { S: pk } }, ConsistentRead: true });
+    return out.Item as Item | undefined;
+  };
+
+  const decode = (item: Item): RunRecord => {
+    const doc = item.doc !== undefined && 'S' in item.doc ? item.doc.S : undefined;
+    try {
+      if (doc === undefined) throw new Error('no doc attribute');
+      return JSON.parse(doc) as RunRecord;
+    } catch (error) {
+      throw ledgerError(
+        `Document API table ${table}: item ${stringOf(item.pk)} holds no valid record`,
+        error,
+        {
+          table,
+        },
+      );
+    }
+  };
+
+  const putOperation = async (operationId: string, runId: string): Promise<void> => {
+    await call('PutItem', {
+      TableName: table,
+      Item: { pk: { S: `op#${operationId}` }, runId: { S: runId } },
+    });
+  };
+
+  const get = async (runId: string): Promise<RunRecord | undefined> => {
+    const item = await getItem(`run#${runId}`);
+    return item === undefined ? undefined : decode(item);
+  };
+
+  const queryOpen = async (dueBy: number | undefined, limit: number): Promise<RunRecord[]> => {
+    const found: RunRecord[] = [];
+    let start: unknown;
+    do {
+      const out = await call('Query', {
+        TableName: table,
+        IndexName: OPEN_INDEX,
+        KeyConditionExpression: dueBy === undefined ? '#s = :s' : '#s = :s AND #n <= :due',
+        ExpressionAttributeNames:
+          dueBy === undefined ? { '#s': 'openShard' } : { '#s': 'openShard', '#n': 'nextCheckAt' },
+        ExpressionAttributeValues: {
+          ':s': { S: OPEN_SHARD },
+          ...(dueBy === undefined ? {} : { ':due': { S: isoKey(dueBy) } }),
+        },
+        ScanIndexForward: true,
+        Limit: Math.min(pageSize, limit - found.length),
+        ...(start === undefined ? {} : { ExclusiveStartKey: start }),
+      });
+      for (const item of (out.Items as Item[] | undefined) ?? []) {
+        const record = decode(item);
+        const due = dueMillis(record);
+        // The index is eventually consistent: keep only what the record itself says is open and due.
+        if (due !== undefined && (dueBy === undefined || due <= dueBy) && found.length < limit)
+          found.push(record);
+      }
+      start = out.LastEvaluatedKey;
+    } while (start !== undefined && found.length < limit);
+    return found;
+  };
+
+  return {
+    async create(record): Promise<CreateResult> {
+      assertCreatable(record);
+      await ready();
+      if (record.operationId !== undefined) await putOperation(record.operationId, record.runId);
+      const token = randomUUID();
+      if (await putIf(runItem(record, token), 'attribute_not_exists(#pk)', { '#pk': 'pk' })) {
+        return { created: true, record: detached(record) };
+      }
+      const stored = await getItem(`run#${record.runId}`);
+      if (stored === undefined) {
+        throw ledgerError(
+          `Document API: create of run ${record.runId} conflicted, yet the run is missing`,
+          undefined,
+          {
+            table,
+          },
+        );
+      }
+      // Our own earlier attempt may have landed before a retry (5xx, dropped connection).
+      return { created: stringOf(stored.wt) === token, record: decode(stored) };
+    },
+
+    async get(runId) {
+      await ready();
+      return get(runId);
+    },
+
+    async findByOperationId(operationId) {
+      await ready();
+      const entry = await getItem(`op#${operationId}`);
+      const runId = stringOf(entry?.runId);
+      if (runId === undefined) return undefined;
+      const record = await get(runId);
+      return record?.operationId === operationId ? record : undefined;
+    },
+
+    async update(record) {
+      assertUpdatable(record);
+      await ready();
+      const next: RunRecord = { ...record, version: record.version + 1 };
+      const token = randomUUID();
+      const item = runItem(next, token);
+      const expected = { ':v': { N: String(record.version) } };
+      // Common case: the operationId is unchanged, so no operation entry needs writing.
+      const unchanged =
+        record.operationId === undefined
+          ? await putIf(
+              item,
+              '#v = :v AND attribute_not_exists(#op)',
+              { '#v': 'version', '#op': 'operationId' },
+              expected,
+            )
+          : await putIf(
+              item,
+              '#v = :v AND #op = :op',
+              { '#v': 'version', '#op': 'operationId' },
+              { ...expected, ':op': { S: record.operationId } },
+            );
+      if (unchanged) return detached(next);
+
+      const current = await getItem(`run#${record.runId}`);
+      if (current === undefined) return undefined;
+      if (stringOf(current.wt) === token) return decode(current);
+      if (numberOf(current.version) !== record.version) return undefined;
+      // Same version, so the operationId changes: make it findable before the run carries it.
+      if (record.operationId !== undefined) await putOperation(record.operationId, record.runId);
+      if (await putIf(item, '#v = :v', { '#v': 'version' }, expected)) return detached(next);
+      const after = await getItem(`run#${record.runId}`);
+      return after !== undefined && stringOf(after.wt) === token ? decode(after) : undefined;
+    },
+
+    async listDue(dueBy, limit) {
+      const by = dueByMillis(dueBy);
+      if (limit <= 0) return [];
+      await ready();
+      return queryOpen(by, limit);
+    },
+
+    async listOpen() {
+      await ready();
+      return queryOpen(undefined, Number.POSITIVE_INFINITY);
+    },
+  };
+}
+
+interface TableDescription {
+  readonly TableStatus?: string;
+  readonly GlobalSecondaryIndexes?: readonly { readonly IndexName?: string; readonly IndexStatus?: string }[];
+}
+
+function isActive(description: TableDescription | undefined): boolean {
+  return (
+    description?.TableStatus === 'ACTIVE' &&
+    (description.GlobalSecondaryIndexes ?? []).every(
+      (i) => i.IndexStatus === undefined || i.IndexStatus === 'ACTIVE',
+    )
+  );
+}
+
+function tableDefinition(table: string): object {
+  return {
+    TableName: table,
+    AttributeDefinitions: [
+      { AttributeName: 'pk', AttributeType: 'S' },
+      { AttributeName: 'openShard', AttributeType: 'S' },
+      { AttributeName: 'nextCheckAt', AttributeType: 'S' },
+    ],
+    KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+    BillingMode: 'PAY_PER_REQUEST',
+    GlobalSecondaryIndexes: [
+      {
+        IndexName: OPEN_INDEX,
+        KeySchema: [
+          { AttributeName: 'openShard', KeyType: 'HASH' },
+          { AttributeName: 'nextCheckAt', KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'ALL' },
+      },
+    ],
+  };
+}
+
+function runItem(record: RunRecord, token: string): Item {
+  const item: Item = {
+    pk: { S: `run#${record.runId}` },
+    doc: { S: JSON.stringify(record) },
+    version: { N: String(record.version) },
+    wt: { S: token },
+  };
+  if (record.operationId !== undefined) item.operationId = { S: record.operationId };
+  const due = dueMillis(record);
+  if (due !== undefined) {
+    item.openShard = { S: OPEN_SHARD };
+    item.nextCheckAt = { S: isoKey(due) };
+  }
+  return item;
+}
+
+/** Index key for an instant: fixed-width ISO (so string order is time order). */
+function isoKey(ms: number): string {
+  return new Date(Math.min(Math.max(ms, MIN_ISO_MS), MAX_ISO_MS)).toISOString();
+}
+
+function stringOf(value: AttributeValue | undefined): string | undefined {
+  return value !== undefined && 'S' in value ? value.S : undefined;
+}
+
+function numberOf(value: AttributeValue | undefined): number | undefined {
+  return value !== undefined && 'N' in value ? Number(value.N) : undefined;
+}
+
+function parseEndpoint(endpoint: string): { url: string; host: string; path: string } {
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch (error) {
+    throw ledgerError(`Document API endpoint "${endpoint}" is not a URL`, error);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw ledgerError(`Document API endpoint "${endpoint}" must use http or https`);
+  }
+  return { url: url.href, host: url.host, path: `${url.pathname}${url.search}` };
+}
+
+/** `__type` is `com.amazonaws.dynamodb.v20120810#Name` (or just `Name`); some services say `Message`. */
+function parseAwsError(text: string, statusCode: number): { type: string; message: string } {
+  try {
+    const body = JSON.parse(text) as { __type?: unknown; message?: unknown; Message?: unknown };
+    const type =
+      typeof body.__type === 'string' ? (body.__type.split('#').pop() ?? body.__type) : `HTTP ${statusCode}`;
+    const message =
+      typeof body.message === 'string' ? body.message : typeof body.Message === 'string' ? body.Message : '';
+    return { type, message };
+  } catch {
+    return { type: `HTTP ${statusCode}`, message: text.slice(0, 200) };
+  }
+}

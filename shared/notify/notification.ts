@@ -1,0 +1,40 @@
+import { RunnerError } from '../errors.ts';
+import { FINAL_STATUSES, type RunRecord } from '../ledger/run-record.ts';
+import { type PublicRun, toPublicRun } from './public-run.ts';
+
+/** The one event type this product sends. */
+export const RUN_FINISHED = 'run.finished';
+
+/**
+ * What every destination receives when a run reaches a final status. The payload is a pure function
+ * of the record (no send time, no attempt number), so a retried delivery carries byte-identical JSON
+ * and an HMAC over it stays the same.
+ */
+export interface RunNotification {
+  readonly type: typeof RUN_FINISHED;
+  /** `<runId>:<status>`: stable across retries and sweeps, for receivers to deduplicate on. */
+  readonly deliveryId: string;
+  readonly run: PublicRun;
+}
+
+/** The delivery id of a report of `record`: `<runId>:<status>`. */
+export function deliveryIdOf(record: Pick<RunRecord, 'runId' | 'status'>): string {
+  return `${record.runId}:${record.status}`;
+}
+
+/**
+ * The notification for a finished run. Throws a RunnerError `INTERNAL` for a record that is not in a
+ * final status: reporting a RUNNING run as finished would be a bug in the caller.
+ */
+export function buildNotification(record: RunRecord): RunNotification {
+  if (!FINAL_STATUSES.has(record.status)) {
+    throw new RunnerError(
+      'INTERNAL',
+      `run ${record.runId} is ${record.status}, not finished: nothing to report`,
+      {
+        details: { runId: record.runId, status: record.status },
+      },
+    );
+  }
+  return { type: RUN_FINISHED, deliveryId: deliveryIdOf(record), run: toPublicRun(record) };
+}

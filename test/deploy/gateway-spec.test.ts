@@ -1,0 +1,212 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { parse } from 'yaml';
+import { type GatewayIds, renderGatewaySpec } from '../../deploy/gateway-spec.ts';
+import { ERROR_CODES } from '../../shared/errors.ts';
+import { RUN_STATUSES, TRIGGER_KINDS } from '../../shared/ledger/run-record.ts';
+import { resolveRef, type Schema, validate } from './mini-schema.ts';
+
+const root = join(import.meta.dirname, '..', '..');
+const specText = readFileSync(join(root, 'api-gateway', 'openapi.yaml'), 'utf8');
+const spec = parse(specText) as Record<string, unknown>;
+const schemas = (spec.components as { schemas: Record<string, Schema> }).schemas;
+const paths = spec.paths as Record<string, Record<string, Record<string, unknown>>>;
+
+const IDS: GatewayIds = {
+  executeFunctionId: 'd4efakeexecute000001',
+  checkFunctionId: 'd4efakecheck00000002',
+  cancelFunctionId: 'd4efakecancel0000003',
+  invokerServiceAccountId: 'ajefakeinvoker000002',
+};
+
+/** The run request fields of design.md §4. */
+const RUN_REQUEST_FIELDS = [
+  'projectId',
+  'notebookId',
+  'inputVariables',
+  'outputVariableNames',
+  'spec',
+  'sparkConnectorId',
+  'dockerId',
+  'timeoutSeconds',
+  'concurrency',
+  'idempotencyKey',
+];
+/** The run record fields of design.md §5. */
+const RUN_RECORD_FIELDS = [
+  'runId',
+  'operationId',
+  'projectId',
+  'notebookId',
+  'status',
+  'executionStatus',
+  'error',
+  'createdAt',
+  'updatedAt',
+  'finishedAt',
+  'deadline',
+  'trigger',
+];
+
+const runRequest = (value: unknown): string[] => validate(value, schemas.RunRequest ?? {}, spec);
+
+describe('the API Gateway specification', () => {
+  it('is OpenAPI 3.0 with the three operations and their methods', () => {
+    assert.match(String(spec.openapi), /^3\.0\./);
+    assert.deepEqual(Object.keys(paths).sort(), ['/runs', '/runs/{runId}', '/runs/{runId}/cancel']);
+    assert.deepEqual(Object.keys(paths['/runs'] ?? {}).sort(), ['get', 'post']);
+    assert.deepEqual(Object.keys(paths['/runs/{runId}'] ?? {}), ['get']);
+    assert.deepEqual(Object.keys(paths['/runs/{runId}/cancel'] ?? {}), ['post']);
+  });
+
+  it('routes every operation to the right function through the invoker account, payload format 0.1', () => {
+    const routes: Record<string, string> = {
+      'POST /runs': '${var.executeFunctionId}',
+      'GET /runs': '${var.checkFunctionId}',
+      'GET /runs/{runId}': '${var.checkFunctionId}',
+      'POST /runs/{runId}/cancel': '${var.cancelFunctionId}',
+    };
+    for (const [route, functionId] of Object.entries(routes)) {
+      const [method = '', path = ''] = route.split(' ');
+      const integration = paths[path]?.[method.toLowerCase()]?.['x-yc-apigateway-integration'];
+      assert.deepEqual(
+        integration,
+        {
+          type: 'cloud_functions',
+          function_id: functionId,
+          tag: '$latest',
+          service_account_id: '${var.invokerServiceAccountId}',
+          payload_format_version: '0.1',
+        },
+        route,
+      );
+    }
+  });
+
+  it('declares the answers the product gives: 202/400/403/409/502/503 for a start, 404 for an unknown run', () => {
+    const codes = (path: string, method: string): string[] =>
+      Object.keys((paths[path]?.[method]?.responses ?? {}) as object).sort();
+    assert.deepEqual(codes('/runs', 'post'), ['202', '400', '403', '409', '502', '503']);
+    assert.ok(codes('/runs/{runId}', 'get').includes('200') && codes('/runs/{runId}', 'get').includes('404'));
+    assert.ok(codes('/runs/{runId}/cancel', 'post').includes('404'));
+    const header = (paths['/runs']?.post?.parameters as { $ref?: string }[])[0];
+    assert.equal(resolveRef(spec, header?.$ref ?? '').name, 'Idempotency-Key');
+    assert.equal(resolveRef(spec, header?.$ref ?? '').required, false);
+  });
+
+  it('describes exactly the run request fields of design.md, and nothing else', () => {
+    assert.deepEqual(
+      Object.keys((schemas.RunRequest?.properties ?? {}) as object).sort(),
+      [...RUN_REQUEST_FIELDS].sort(),
+    );
+    assert.deepEqual(schemas.RunRequest?.required, ['projectId', 'notebookId']);
+    assert.equal(schemas.RunRequest?.additionalProperties, false);
+  });
+
+  it('accepts a full run request and rejects an unknown field, naming it', () => {
+    assert.deepEqual(
+      runRequest({
+        projectId: 'bt1fakeproject000000',
+        notebookId: 'notebooks/train.ipynb',
+        inputVariables: { EPOCHS: 3, MODE: 'fast', DRY: false },
+        outputVariableNames: ['score'],
+        spec: 'c1.4',
+        sparkConnectorId: 'sc1',
+        dockerId: 'dock1',
+        timeoutSeconds: 3600,
+        concurrency: 'skip',
+        idempotencyKey: 'k-1',
+      }),
+      [],
+    );
+    assert.deepEqual(runRequest({ projectId: 'p1', notebookId: 'nb.ipynb', notebook: 'typo' }), [
+      '$.notebook: unknown field',
+    ]);
+  });
+
+  it('rejects the values design.md rules out', () => {
+    assert.deepEqual(runRequest({ notebookId: 'nb' }), ['$.projectId: required']);
+    assert.deepEqual(runRequest({ projectId: 'p'.repeat(51), notebookId: 'nb' }), ['$.projectId: too long']);
+    assert.deepEqual(runRequest({ projectId: 'p', notebookId: 'nb', timeoutSeconds: 604801 }), [
+      '$.timeoutSeconds: above maximum',
+    ]);
+    assert.deepEqual(runRequest({ projectId: 'p', notebookId: 'nb', timeoutSeconds: 1.5 }), [
+      '$.timeoutSeconds: expected integer, got 1.5',
+    ]);
+    assert.equal(runRequest({ projectId: 'p', notebookId: 'nb', concurrency: 'queue' }).length, 1);
+    assert.equal(
+      runRequest({ projectId: 'p', notebookId: 'nb', inputVariables: { A: { nested: 1 } } }).length,
+      1,
+    );
+    assert.equal(runRequest({ projectId: 'p', notebookId: 'nb', dockerId: 'd'.repeat(51) }).length, 1);
+  });
+
+  it('mentions every run record field, with the statuses and trigger kinds the ledger uses', () => {
+    const properties = (schemas.RunRecord?.properties ?? {}) as Record<string, Schema>;
+    const missing = RUN_RECORD_FIELDS.filter((field) => !(field in properties));
+    assert.deepEqual(missing, []);
+    assert.deepEqual(properties.status?.enum, [...RUN_STATUSES]);
+    assert.deepEqual(properties.trigger?.enum, [...TRIGGER_KINDS]);
+  });
+
+  it('describes the error body {"error": {"code", "message"}} with every stable error code', () => {
+    const body = { error: { code: 'RUN_NOT_FOUND', message: 'no run r1' } };
+    assert.deepEqual(validate(body, schemas.Error ?? {}, spec), []);
+    assert.equal(validate({ error: { code: 'NOPE', message: 'x' } }, schemas.Error ?? {}, spec).length, 1);
+    const codes = (
+      (schemas.Error?.properties as Record<string, Schema>).error?.properties as Record<string, Schema>
+    ).code?.enum;
+    assert.deepEqual(codes, [...ERROR_CODES]);
+    const conflict = { error: { code: 'RUN_ALREADY_RUNNING', message: 'running' }, run: { runId: 'r1' } };
+    assert.ok(validate(conflict, schemas.ConflictError ?? {}, spec).some((p) => p.startsWith('$.run.')));
+  });
+
+  it('validates a real-shaped run record', () => {
+    const record = {
+      runId: '6f1c1a52-8d3c-5e1b-9a7e-0c2d4b6a8f10',
+      operationId: 'bt1fakeoperation0000',
+      projectId: 'bt1fakeproject000000',
+      notebookId: 'nb.ipynb',
+      status: 'FAILED',
+      executionStatus: 'ERROR',
+      error: { code: 13, message: 'kernel died' },
+      createdAt: '2025-06-01T12:00:00.000Z',
+      updatedAt: '2025-06-01T12:10:00.000Z',
+      finishedAt: '2025-06-01T12:10:00.000Z',
+      deadline: '2025-06-02T12:00:00.000Z',
+      trigger: 'queue',
+    };
+    assert.deepEqual(validate(record, schemas.RunRecord ?? {}, spec), []);
+  });
+});
+
+describe('rendering the gateway specification', () => {
+  it('fills in every function id and the invoker account, leaving no variable behind', () => {
+    const rendered = renderGatewaySpec(specText, IDS);
+    assert.doesNotMatch(rendered, /\$\{var\./);
+    const doc = parse(rendered) as typeof spec;
+    const integration = (path: string, method: string): Record<string, unknown> =>
+      (doc.paths as typeof paths)[path]?.[method]?.['x-yc-apigateway-integration'] as Record<string, unknown>;
+    assert.equal(integration('/runs', 'post').function_id, IDS.executeFunctionId);
+    assert.equal(integration('/runs/{runId}', 'get').function_id, IDS.checkFunctionId);
+    assert.equal(integration('/runs/{runId}/cancel', 'post').function_id, IDS.cancelFunctionId);
+    assert.equal(integration('/runs', 'post').service_account_id, IDS.invokerServiceAccountId);
+    const variables = (doc['x-yc-apigateway'] as { variables: Record<string, { default: string }> })
+      .variables;
+    assert.equal(variables.executeFunctionId?.default, IDS.executeFunctionId);
+    assert.equal(variables.invokerServiceAccountId?.default, IDS.invokerServiceAccountId);
+  });
+
+  it('refuses a malformed id and a variable without a value', () => {
+    assert.throws(
+      () => renderGatewaySpec(specText, { ...IDS, checkFunctionId: 'REPLACE ME' }),
+      /checkFunctionId/,
+    );
+    assert.throws(
+      () => renderGatewaySpec(`${specText}\nx-extra: \${var.unknownThing}\n`, IDS),
+      /\$\{var\.unknownThing\}, which has no value/,
+    );
+  });
+});
