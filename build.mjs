@@ -22,7 +22,10 @@ async function loadJobs() {
   return { path, jobs };
 }
 
-export async function build({ outDir = resolve(root, process.env.BUILD_OUT_DIR ?? 'dist'), quiet = false } = {}) {
+export async function build({
+  outDir = resolve(root, process.env.BUILD_OUT_DIR ?? 'dist'),
+  quiet = false,
+} = {}) {
   let loaded;
   try {
     loaded = await loadJobs();
@@ -63,7 +66,9 @@ export async function build({ outDir = resolve(root, process.env.BUILD_OUT_DIR ?
     const jobsNote = `${loaded.jobs.length} job(s) from ${loaded.path.replace(`${root}/`, '')}`;
     console.log(`built ${FUNCTIONS.length} bundles into ${outDir.replace(`${root}/`, '')} (${jobsNote})`);
     for (const r of results) {
-      console.log(`  ${r.fn.padEnd(8)} index.js ${(r.bytes / 1024).toFixed(1).padStart(7)} KB   zip ${(r.zipBytes / 1024).toFixed(1).padStart(6)} KB`);
+      console.log(
+        `  ${r.fn.padEnd(8)} index.js ${(r.bytes / 1024).toFixed(1).padStart(7)} KB   zip ${(r.zipBytes / 1024).toFixed(1).padStart(6)} KB`,
+      );
     }
   }
   return results;

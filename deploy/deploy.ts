@@ -70,6 +70,10 @@ async function main(): Promise<number> {
   try {
     expected = expectedDeployment(config, ctx);
     problems.push(...checkTriggers(expected.triggers));
+  } catch (error) {
+    problems.push(error instanceof Error ? error.message : String(error));
+  }
+  try {
     for (const [key, environment] of Object.entries(functionEnvironments(config, ctx))) {
       problems.push(...checkFunctionEnvironment(key, environment));
     }

@@ -66,7 +66,9 @@ export function httpEvent(input: HttpEventInput) {
   const multiValueQueryStringParameters: Record<string, string[]> = {};
   for (const [key, value] of url.searchParams) {
     queryStringParameters[key] = value;
-    (multiValueQueryStringParameters[key] ??= []).push(value);
+    const values = multiValueQueryStringParameters[key] ?? [];
+    values.push(value);
+    multiValueQueryStringParameters[key] = values;
   }
   const contentType = (headers['Content-Type'] ?? '').toLowerCase();
   const isJson = contentType.includes('application/json') || contentType.startsWith('text/');
@@ -99,7 +101,9 @@ export function httpEvent(input: HttpEventInput) {
 const id20 = () => randomUUID().replace(/-/g, '').slice(0, 20);
 
 /** A timer trigger message (`payload` only when given: plugin-made timers send none). */
-export function timerEvent(options: { now?: Date; payload?: string; eventId?: string; triggerId?: string } = {}) {
+export function timerEvent(
+  options: { now?: Date; payload?: string; eventId?: string; triggerId?: string } = {},
+) {
   const now = options.now ?? new Date();
   return {
     messages: [

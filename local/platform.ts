@@ -100,13 +100,21 @@ async function startHost(name: FunctionName, options: PlatformOptions, instance:
       if (line.startsWith('@@function-host ')) resolve((JSON.parse(line.slice(16)) as { port: number }).port);
       else emit(source, line);
     });
-    createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', (line) => emit(`${source}!`, line));
-    child.once('exit', (code) => reject(new Error(`function ${name} exited with code ${code} before it was ready`)));
+    createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', (line) =>
+      emit(`${source}!`, line),
+    );
+    child.once('exit', (code) =>
+      reject(new Error(`function ${name} exited with code ${code} before it was ready`)),
+    );
   });
   return { name, child, port };
 }
 
-async function invokeHost(host: Host, event: unknown, contextToken: string | undefined): Promise<InvokeResult> {
+async function invokeHost(
+  host: Host,
+  event: unknown,
+  contextToken: string | undefined,
+): Promise<InvokeResult> {
   const response = await fetch(`http://127.0.0.1:${host.port}/invoke`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -130,9 +138,13 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
 }
 
 /** Routes of the front door: function + API Gateway path parameters. */
-function route(method: string, pathname: string): { fn: FunctionName; params?: Record<string, string> } | undefined {
+function route(
+  method: string,
+  pathname: string,
+): { fn: FunctionName; params?: Record<string, string> } | undefined {
   const parts = pathname.split('/').filter(Boolean);
-  if (parts.length === 1 && FUNCTION_NAMES.includes(parts[0] as FunctionName)) return { fn: parts[0] as FunctionName };
+  if (parts.length === 1 && FUNCTION_NAMES.includes(parts[0] as FunctionName))
+    return { fn: parts[0] as FunctionName };
   if (parts[0] !== 'runs') return undefined;
   if (parts.length === 1 && method === 'POST') return { fn: 'execute' };
   const runId = parts[1] === undefined ? undefined : decodeURIComponent(parts[1]);
@@ -185,19 +197,33 @@ export async function startLocalPlatform(options: PlatformOptions): Promise<Loca
       }
       const event = queueEvent(
         visible.map(
-          (m): QueueMessageInput => ({ messageId: m.messageId, body: m.body, sentAt: m.sentAt, receiveCount: m.receiveCount }),
+          (m): QueueMessageInput => ({
+            messageId: m.messageId,
+            body: m.body,
+            sentAt: m.sentAt,
+            receiveCount: m.receiveCount,
+          }),
         ),
       );
       const result = await invoke(fn, event);
       if (result.ok) {
         // Success: the trigger deletes the whole batch.
-        queues.set(fn, (queues.get(fn) ?? []).filter((m) => !visible.includes(m)));
+        queues.set(
+          fn,
+          (queues.get(fn) ?? []).filter((m) => !visible.includes(m)),
+        );
       } else {
-        emit('platform', `queue trigger ${fn}: invocation failed (${result.errorMessage}); batch of ${visible.length} will be redelivered`);
+        emit(
+          'platform',
+          `queue trigger ${fn}: invocation failed (${result.errorMessage}); batch of ${visible.length} will be redelivered`,
+        );
         for (const message of visible) {
           if (message.receiveCount >= maxReceiveCount) {
             deadLetters.push({ fn, messageId: message.messageId, body: message.body });
-            queues.set(fn, (queues.get(fn) ?? []).filter((m) => m !== message));
+            queues.set(
+              fn,
+              (queues.get(fn) ?? []).filter((m) => m !== message),
+            );
             emit('platform', `queue ${fn}: message ${message.messageId} moved to the dead-letter queue`);
           }
         }
@@ -252,7 +278,9 @@ export async function startLocalPlatform(options: PlatformOptions): Promise<Loca
       }
       const target = route(req.method ?? 'GET', url.pathname);
       if (target === undefined) {
-        res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'no such route' }));
+        res
+          .writeHead(404, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ error: 'no such route' }));
         return;
       }
       const event = httpEvent({
@@ -277,10 +305,14 @@ export async function startLocalPlatform(options: PlatformOptions): Promise<Loca
         isBase64Encoded?: boolean;
       } | null;
       if (answer === null || typeof answer.statusCode !== 'number') {
-        res.writeHead(502, { 'content-type': 'application/json' }).end(JSON.stringify({ errorType: 'ProxyIntegrationError' }));
+        res
+          .writeHead(502, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ errorType: 'ProxyIntegrationError' }));
         return;
       }
-      const payload = answer.isBase64Encoded ? Buffer.from(answer.body ?? '', 'base64') : Buffer.from(answer.body ?? '');
+      const payload = answer.isBase64Encoded
+        ? Buffer.from(answer.body ?? '', 'base64')
+        : Buffer.from(answer.body ?? '');
       res.writeHead(answer.statusCode, answer.headers ?? {}).end(payload);
     } catch (error) {
       res.writeHead(500).end(String((error as Error).message));

@@ -104,7 +104,8 @@ function parseRunStore(env: Env, inCloudFunctions: boolean, cwd: string): RunSto
   }
   if (raw.startsWith('file:')) {
     const dir = raw.slice('file:'.length);
-    if (!dir.startsWith('/')) throw new ConfigError('RUN_STORE', `file store needs an absolute dir, got "${dir}"`);
+    if (!dir.startsWith('/'))
+      throw new ConfigError('RUN_STORE', `file store needs an absolute dir, got "${dir}"`);
     if (inCloudFunctions) {
       throw new ConfigError(
         'RUN_STORE',
@@ -205,7 +206,11 @@ export function loadConfig(env: Env, options: { cwd?: string } = {}): Config {
     webhook:
       webhookUrl === undefined
         ? undefined
-        : { url: httpUrl(env, 'NOTIFY_WEBHOOK_URL'), secret: text(env, 'NOTIFY_WEBHOOK_SECRET'), secretHeader },
+        : {
+            url: httpUrl(env, 'NOTIFY_WEBHOOK_URL'),
+            secret: text(env, 'NOTIFY_WEBHOOK_SECRET'),
+            secretHeader,
+          },
     queue,
     logLevel: logLevel as LogLevelName,
     inCloudFunctions,

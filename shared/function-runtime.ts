@@ -78,7 +78,9 @@ export function createFunctionRuntime(
     config = loadConfig(env, options.cwd === undefined ? {} : { cwd: options.cwd });
   } catch (error) {
     configError =
-      error instanceof ConfigError ? error : new ConfigError('environment', (error as Error).message, { cause: error });
+      error instanceof ConfigError
+        ? error
+        : new ConfigError('environment', (error as Error).message, { cause: error });
   }
   const log = createLogger({
     level: config?.logLevel ?? 'info',
@@ -115,7 +117,9 @@ export function createFunctionRuntime(
     const fallback = tokens.forContext(undefined);
     const token: TokenSource = {
       getToken: async (signal) =>
-        contextToken !== undefined && contextToken.expiresAt > Date.now() ? contextToken.token : fallback.getToken(signal),
+        contextToken !== undefined && contextToken.expiresAt > Date.now()
+          ? contextToken.token
+          : fallback.getToken(signal),
     };
     const transport = createHttpTransport({ dispatcher, token, sleep });
     const notifier =
@@ -133,7 +137,9 @@ export function createFunctionRuntime(
                           ...(cfg.webhook.secret === undefined ? {} : { secret: cfg.webhook.secret }),
                         },
                       }),
-                  ...(cfg.queue === undefined ? {} : { queue: { queueUrl: cfg.queue.url, credentials: cfg.queue.keys } }),
+                  ...(cfg.queue === undefined
+                    ? {}
+                    : { queue: { queueUrl: cfg.queue.url, credentials: cfg.queue.keys } }),
                 },
                 { dispatcher },
               ),
@@ -192,7 +198,8 @@ function adaptNotifier(notifier: ReturnType<typeof createNotifier>): NotifierPor
   if (notifier.destinations.length === 0) return undefined;
   return {
     destinations: notifier.destinations,
-    deliver: (destination, record, signal) => notifier.deliver(destination, buildNotification(record), signal),
+    deliver: (destination, record, signal) =>
+      notifier.deliver(destination, buildNotification(record), signal),
   };
 }
 
@@ -203,6 +210,10 @@ function ledgerSpec(cfg: Config, token: TokenSource): LedgerSpec {
   const auth =
     cfg.storeKeys === undefined
       ? ({ kind: 'bearer', token: () => token.getToken() } as const)
-      : ({ kind: 'sigv4', accessKeyId: cfg.storeKeys.accessKeyId, secretAccessKey: cfg.storeKeys.secretAccessKey } as const);
+      : ({
+          kind: 'sigv4',
+          accessKeyId: cfg.storeKeys.accessKeyId,
+          secretAccessKey: cfg.storeKeys.secretAccessKey,
+        } as const);
   return { kind: 'docapi', endpoint: store.endpoint, table: store.table, auth };
 }

@@ -1,4 +1,5 @@
 import type { LogLevelName } from './config.ts';
+import { redactSecrets } from './redact.ts';
 
 /**
  * One JSON line per event, in the shape Yandex Cloud Logging parses as a structured log: `msg` and
@@ -25,16 +26,8 @@ const RANK: Record<LogLevelName, number> = { debug: 10, info: 20, warn: 30, erro
 const MAX_LINE = 60 * 1024;
 const SECRET_KEY = /(token|secret|password|authorization|credential|signature|api[-_]?key)/i;
 
-/** Masks IAM tokens, bearer credentials and session tokens inside free text. */
-export function redactText(text: string): string {
-  return text
-    .replace(/\bt1\.[A-Za-z0-9_.=-]{8,}/g, 't1.[REDACTED]')
-    .replace(/\b(Bearer|Api-Key)\s+[^\s"',]+/gi, '$1 [REDACTED]')
-    .replace(
-      /("?(?:sessionToken|access_token|iamToken|secretAccessKey|secret)"?\s*[:=]\s*"?)[^"&\s,}]+/gi,
-      '$1[REDACTED]',
-    );
-}
+/** Masks IAM tokens, bearer credentials and session tokens inside free text (see redact.ts). */
+export const redactText = redactSecrets;
 
 /** Deep copy of `value` safe to log: secret-named fields replaced, strings scrubbed, errors flattened. */
 export function redactValue(value: unknown, depth = 0): unknown {

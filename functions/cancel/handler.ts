@@ -1,7 +1,11 @@
 import { cancelRun } from '../../shared/core/cancel-run.ts';
 import { toPublicRun } from '../../shared/core/public-run.ts';
 import { InvalidRequestError } from '../../shared/errors.ts';
-import { createFunctionRuntime, type FunctionRuntime, type InvocationContext } from '../../shared/function-runtime.ts';
+import {
+  createFunctionRuntime,
+  type FunctionRuntime,
+  type InvocationContext,
+} from '../../shared/function-runtime.ts';
 import { bodyJson, runLookup } from '../../shared/triggers/http-request.ts';
 import { jsonResult } from '../../shared/triggers/http-response.ts';
 import { answerHttp, classifyOrDrop, runBatch } from '../../shared/triggers/invocation.ts';
@@ -19,17 +23,28 @@ export function createHandler(runtime: FunctionRuntime) {
         if (request.httpMethod.toUpperCase() !== 'POST') {
           return jsonResult(
             405,
-            { error: { code: 'INVALID_REQUEST', message: `method ${request.httpMethod} is not allowed; use POST` } },
+            {
+              error: {
+                code: 'INVALID_REQUEST',
+                message: `method ${request.httpMethod} is not allowed; use POST`,
+              },
+            },
             { Allow: 'POST' },
           );
         }
-        const record = await cancelRun(runLookup(request, bodyJson(request)), runtime.depsFor(context), signal);
+        const record = await cancelRun(
+          runLookup(request, bodyJson(request)),
+          runtime.depsFor(context),
+          signal,
+        );
         return jsonResult(202, toPublicRun(record));
       });
     }
     const deps = runtime.depsFor(context);
     if (classified.kind === 'timer') {
-      deps.log.error('cancel has no timer entry point; event dropped', { messages: classified.messages.length });
+      deps.log.error('cancel has no timer entry point; event dropped', {
+        messages: classified.messages.length,
+      });
       return { dropped: classified.messages.length };
     }
     return runBatch(
@@ -43,7 +58,10 @@ export function createHandler(runtime: FunctionRuntime) {
           try {
             value = JSON.parse(body);
           } catch (error) {
-            throw new InvalidRequestError(`messages.${index}.details.message.body`, `is not valid JSON (${(error as Error).message})`);
+            throw new InvalidRequestError(
+              `messages.${index}.details.message.body`,
+              `is not valid JSON (${(error as Error).message})`,
+            );
           }
           const fake = { httpMethod: 'POST' } as const;
           const record = await cancelRun(runLookup(fake, value), deps, signal);

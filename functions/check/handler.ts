@@ -1,7 +1,11 @@
 import { getRun } from '../../shared/core/get-run.ts';
 import { toPublicRun } from '../../shared/core/public-run.ts';
 import { sweep } from '../../shared/core/sweep.ts';
-import { createFunctionRuntime, type FunctionRuntime, type InvocationContext } from '../../shared/function-runtime.ts';
+import {
+  createFunctionRuntime,
+  type FunctionRuntime,
+  type InvocationContext,
+} from '../../shared/function-runtime.ts';
 import { asRunnerError } from '../../shared/triggers/error-response.ts';
 import { bodyJson, runLookup } from '../../shared/triggers/http-request.ts';
 import { jsonResult } from '../../shared/triggers/http-response.ts';
@@ -25,7 +29,9 @@ export function createHandler(runtime: FunctionRuntime) {
     }
     const deps = runtime.depsFor(context);
     if (classified.kind === 'queue') {
-      deps.log.error('check has no queue entry point; batch dropped', { messages: classified.messages.length });
+      deps.log.error('check has no queue entry point; batch dropped', {
+        messages: classified.messages.length,
+      });
       return { dropped: classified.messages.length };
     }
     try {

@@ -4,7 +4,11 @@ import type { DedupeSource } from '../../shared/core/run-identity.ts';
 import { type StartRunInput, startRun } from '../../shared/core/start-run.ts';
 import { tick } from '../../shared/core/tick.ts';
 import { InvalidRequestError } from '../../shared/errors.ts';
-import { createFunctionRuntime, type FunctionRuntime, type InvocationContext } from '../../shared/function-runtime.ts';
+import {
+  createFunctionRuntime,
+  type FunctionRuntime,
+  type InvocationContext,
+} from '../../shared/function-runtime.ts';
 import type { RunRequest } from '../../shared/ledger/run-record.ts';
 import { getEmbeddedJobs } from '../../shared/schedule/embedded-jobs.ts';
 import type { JobDefinition } from '../../shared/schedule/jobs-file.ts';
@@ -13,11 +17,7 @@ import { bodyJson, header } from '../../shared/triggers/http-request.ts';
 import { type HttpResult, jsonResult } from '../../shared/triggers/http-response.ts';
 import { answerHttp, classifyOrDrop, runBatch } from '../../shared/triggers/invocation.ts';
 import { parseRunRequestInput, parseRunRequestJson } from '../../shared/triggers/run-request.ts';
-import {
-  type HttpEvent,
-  queueMessageParts,
-  timerCreatedAt,
-} from '../../shared/triggers/trigger-event.ts';
+import { type HttpEvent, queueMessageParts, timerCreatedAt } from '../../shared/triggers/trigger-event.ts';
 
 /** execute: starts notebook runs from HTTP, timer (payload, or a tick of the jobs file) and queue triggers. */
 export function createHandler(runtime: FunctionRuntime, jobs: readonly JobDefinition<RunRequest>[]) {
@@ -26,7 +26,9 @@ export function createHandler(runtime: FunctionRuntime, jobs: readonly JobDefini
     if (classified === undefined) return { dropped: 1 };
     const signal = runtime.deadlineSignal(context);
     if (classified.kind === 'http') {
-      return answerHttp(runtime.log, () => startFromHttp(classified.event, runtime.depsFor(context), context, signal));
+      return answerHttp(runtime.log, () =>
+        startFromHttp(classified.event, runtime.depsFor(context), context, signal),
+      );
     }
     const deps = runtime.depsFor(context);
     if (classified.kind === 'timer') {
@@ -76,7 +78,11 @@ export function createHandler(runtime: FunctionRuntime, jobs: readonly JobDefini
 /** A rejected start is final (its FAILED record is in the ledger): triggers log it and move on. */
 async function start(input: StartRunInput, deps: CoreDeps, signal: AbortSignal | undefined): Promise<void> {
   const result = await startRun(input, deps, signal);
-  deps.log.info('start handled', { runId: result.record.runId, outcome: result.outcome, status: result.record.status });
+  deps.log.info('start handled', {
+    runId: result.record.runId,
+    outcome: result.outcome,
+    status: result.record.status,
+  });
 }
 
 async function startFromHttp(
@@ -94,11 +100,22 @@ async function startFromHttp(
   }
   const parsed = parseRunRequestInput(bodyJson(event) ?? {}, '');
   const headerKey = header(event, 'Idempotency-Key')?.trim();
-  if (headerKey !== undefined && headerKey !== '' && parsed.idempotencyKey !== undefined && headerKey !== parsed.idempotencyKey) {
-    throw new InvalidRequestError('idempotencyKey', 'differs from the Idempotency-Key header; send one of them');
+  if (
+    headerKey !== undefined &&
+    headerKey !== '' &&
+    parsed.idempotencyKey !== undefined &&
+    headerKey !== parsed.idempotencyKey
+  ) {
+    throw new InvalidRequestError(
+      'idempotencyKey',
+      'differs from the Idempotency-Key header; send one of them',
+    );
   }
   if (headerKey !== undefined && (headerKey.length > 128 || !/^[\x21-\x7e]+$/.test(headerKey))) {
-    throw new InvalidRequestError('Idempotency-Key', 'must be 1..128 printable ASCII characters without spaces');
+    throw new InvalidRequestError(
+      'Idempotency-Key',
+      'must be 1..128 printable ASCII characters without spaces',
+    );
   }
   const key = headerKey || parsed.idempotencyKey;
   const requestId = event.requestContext?.requestId ?? context?.requestId ?? crypto.randomUUID();

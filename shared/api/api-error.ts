@@ -1,5 +1,5 @@
 import { RunnerError, type RunnerErrorOptions } from '../errors.ts';
-import { redactSecrets } from './redact.ts';
+import { redactSecrets } from '../redact.ts';
 import { httpStatusText, rpcCodeName } from './rpc-codes.ts';
 
 /** Which Yandex API a call went to; named in every message. */

@@ -48,7 +48,7 @@ export {
   OPEN_PROJECT_STATUSES,
   ResponseShapeError,
 } from './protojson.ts';
-export { redactSecrets } from './redact.ts';
+export { redactSecrets } from '../redact.ts';
 export type { AttemptOutcome, RetryPolicy, RetryPolicyOptions } from './retry-policy.ts';
 export {
   createRetryPolicy,

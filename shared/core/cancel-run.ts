@@ -17,11 +17,14 @@ export async function cancelRun(lookup: RunLookup, deps: CoreDeps, signal?: Abor
   if (record.status === 'STARTING' || record.operationId === undefined) {
     const result = await commit(deps, record, (latest) => {
       if (latest.status !== 'STARTING') return undefined;
-      const leaseExpired = latest.nextCheckAt === undefined || Date.parse(latest.nextCheckAt) <= now.getTime();
+      const leaseExpired =
+        latest.nextCheckAt === undefined || Date.parse(latest.nextCheckAt) <= now.getTime();
       const marked = touch(latest, now, { cancelRequestedAt: now.toISOString(), cancelReason: 'user' });
       // Nobody holds the start: it will not start, so it is cancelled now.
       return leaseExpired
-        ? finished(marked, now, 'CANCELLED', { error: { code: 'CANCELLED', message: 'cancelled before it started' } })
+        ? finished(marked, now, 'CANCELLED', {
+            error: { code: 'CANCELLED', message: 'cancelled before it started' },
+          })
         : marked;
     });
     // It became RUNNING meanwhile: cancel the operation.

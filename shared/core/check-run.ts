@@ -1,5 +1,5 @@
 import { isRunnerError } from '../errors.ts';
-import { FINAL_STATUSES, type DeliveryState, type RunRecord } from '../ledger/run-record.ts';
+import { type DeliveryState, FINAL_STATUSES, type RunRecord } from '../ledger/run-record.ts';
 import { MAX_DELIVERY_ATTEMPTS, nextCheckAt, nextDeliveryAt } from './check-schedule.ts';
 import { outcomeOf } from './operation-outcome.ts';
 import type { CoreDeps } from './ports.ts';
@@ -33,7 +33,12 @@ export async function checkRun(record: RunRecord, deps: CoreDeps, options: Check
   else if (current.status === 'RUNNING') current = await checkRunning(current, deps, options);
   else if (FINAL_STATUSES.has(current.status) && options.settle) return settle(current, deps, options);
   // A run that has just ended is settled in the same pass: its report goes out without waiting a tick.
-  if (options.settle && current !== record && FINAL_STATUSES.has(current.status) && current.nextCheckAt !== undefined) {
+  if (
+    options.settle &&
+    current !== record &&
+    FINAL_STATUSES.has(current.status) &&
+    current.nextCheckAt !== undefined
+  ) {
     return settle(current, deps, options, false);
   }
   return current;
@@ -109,7 +114,10 @@ async function checkRunning(record: RunRecord, deps: CoreDeps, options: CheckOpt
         record,
         (latest) =>
           latest.status === 'RUNNING'
-            ? touch(latest, now, { checks, nextCheckAt: nextCheckAt(now, checks, deadline, deps.settings).toISOString() })
+            ? touch(latest, now, {
+                checks,
+                nextCheckAt: nextCheckAt(now, checks, deadline, deps.settings).toISOString(),
+              })
             : undefined,
         options.attempts,
       )
@@ -183,7 +191,12 @@ async function timeOut(
 }
 
 /** Finished runs: follow the operation until done (re-sending Cancel for timed-out runs), deliver reports. */
-async function settle(record: RunRecord, deps: CoreDeps, options: CheckOptions, followUp = true): Promise<RunRecord> {
+async function settle(
+  record: RunRecord,
+  deps: CoreDeps,
+  options: CheckOptions,
+  followUp = true,
+): Promise<RunRecord> {
   let operationDone = record.operationDone === true || record.operationId === undefined;
   let followUpChecks = record.checks;
   // followUp is false right after this pass ended the run: the operation was just read or cancelled.
@@ -238,7 +251,9 @@ async function settle(record: RunRecord, deps: CoreDeps, options: CheckOptions, 
           ...(abandoned ? {} : { nextAttemptAt: nextDeliveryAt(deps.now(), attempts).toISOString() }),
         };
         deps.log[abandoned ? 'error' : 'warn'](
-          abandoned ? 'run report abandoned after repeated failures' : 'run report delivery failed; will retry',
+          abandoned
+            ? 'run report abandoned after repeated failures'
+            : 'run report delivery failed; will retry',
           { ...runFields(current), destination: name, attempts, error },
         );
       }

@@ -13,7 +13,11 @@ export async function getRun(lookup: RunLookup, deps: CoreDeps, signal?: AbortSi
   const record = await findRun(lookup, deps);
   if (record.status !== 'RUNNING') return record;
   try {
-    return await checkRun(record, deps, { settle: false, attempts: 2, ...(signal === undefined ? {} : { signal }) });
+    return await checkRun(record, deps, {
+      settle: false,
+      attempts: 2,
+      ...(signal === undefined ? {} : { signal }),
+    });
   } catch (error) {
     deps.log.warn('status refresh failed; answering the stored record', { ...runFields(record), error });
     return record;

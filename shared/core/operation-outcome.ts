@@ -28,7 +28,10 @@ export function executionStatusOf(response: AnyMessage | undefined): string | un
 }
 
 export function outcomeOf(operation: Operation<AnyMessage, AnyMessage>): OperationOutcome {
-  const error = operation.error === undefined ? undefined : { code: operation.error.code, message: operation.error.message };
+  const error =
+    operation.error === undefined
+      ? undefined
+      : { code: operation.error.code, message: operation.error.message };
   if (!operation.done) return error === undefined ? { done: false } : { done: false, earlyError: error };
   if (error !== undefined) {
     return { done: true, status: error.code === 1 ? 'CANCELLED' : 'FAILED', error };

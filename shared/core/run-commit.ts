@@ -82,7 +82,10 @@ export function runFields(record: RunRecord): Record<string, unknown> {
 }
 
 function logTransition(deps: Pick<CoreDeps, 'log'>, before: RunRecord, after: RunRecord): void {
-  if (before.status !== after.status || (before.operationId === undefined && after.operationId !== undefined)) {
+  if (
+    before.status !== after.status ||
+    (before.operationId === undefined && after.operationId !== undefined)
+  ) {
     const level = after.status === 'FAILED' || after.status === 'TIMED_OUT' ? 'warn' : 'info';
     deps.log[level]('run status changed', {
       ...runFields(after),

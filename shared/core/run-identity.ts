@@ -9,7 +9,10 @@ import type { RunRequest } from '../ledger/run-record.ts';
 
 /** A name-based UUID (version 5 layout, SHA-1) of `purpose` and `name`. */
 export function deterministicUuid(purpose: string, name: string): string {
-  const bytes = createHash('sha1').update(`datasphere-runner/${purpose}\u0000${name}`).digest().subarray(0, 16);
+  const bytes = createHash('sha1')
+    .update(`datasphere-runner/${purpose}\u0000${name}`)
+    .digest()
+    .subarray(0, 16);
   bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x50;
   bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80;
   const hex = bytes.toString('hex');
@@ -57,5 +60,7 @@ function canonical(value: unknown): unknown {
 
 /** SHA-256 of the canonical JSON of a request: one key reused for another request is refused. */
 export function requestHashOf(request: RunRequest): string {
-  return createHash('sha256').update(JSON.stringify(canonical(request))).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify(canonical(request)))
+    .digest('hex');
 }

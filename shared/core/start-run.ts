@@ -45,12 +45,20 @@ const ACTIVATION_WAIT_MS = 45_000;
  *    dedupe key, so a redelivery after a crash between the API call and the ledger write gets the same
  *    operation back instead of a second run.
  */
-export async function startRun(input: StartRunInput, deps: CoreDeps, signal?: AbortSignal): Promise<StartRunResult> {
+export async function startRun(
+  input: StartRunInput,
+  deps: CoreDeps,
+  signal?: AbortSignal,
+): Promise<StartRunResult> {
   const { request } = input;
   if (!isProjectAllowed(deps.settings.allowedProjects, request.projectId)) {
-    throw new RunnerError('PROJECT_NOT_ALLOWED', `projectId: project ${request.projectId} is not in ALLOWED_PROJECTS`, {
-      details: { field: 'projectId', projectId: request.projectId },
-    });
+    throw new RunnerError(
+      'PROJECT_NOT_ALLOWED',
+      `projectId: project ${request.projectId} is not in ALLOWED_PROJECTS`,
+      {
+        details: { field: 'projectId', projectId: request.projectId },
+      },
+    );
   }
   const dedupeKey = dedupeKeyOf(input.dedupe);
   const runId = runIdFor(dedupeKey);
@@ -141,7 +149,8 @@ export async function takeStartLease(record: RunRecord, deps: CoreDeps): Promise
     deps,
     record,
     (latest) =>
-      latest.status === 'STARTING' && (latest.nextCheckAt === undefined || Date.parse(latest.nextCheckAt) <= now.getTime())
+      latest.status === 'STARTING' &&
+      (latest.nextCheckAt === undefined || Date.parse(latest.nextCheckAt) <= now.getTime())
         ? touch(latest, now, { nextCheckAt: leaseUntil(now, deps).toISOString() })
         : undefined,
     0,
@@ -153,12 +162,18 @@ export async function takeStartLease(record: RunRecord, deps: CoreDeps): Promise
  * Runs the start of a claimed record (this caller holds its lease): activation, Execute, then the
  * ledger write. Used by startRun and by the sweep's recovery of stale claims.
  */
-export async function driveStart(record: RunRecord, deps: CoreDeps, signal?: AbortSignal): Promise<StartRunResult> {
+export async function driveStart(
+  record: RunRecord,
+  deps: CoreDeps,
+  signal?: AbortSignal,
+): Promise<StartRunResult> {
   const now = deps.now();
   if (record.cancelRequestedAt !== undefined) {
     const result = await commit(deps, record, (latest) =>
       latest.status === 'STARTING'
-        ? finished(latest, now, 'CANCELLED', { error: { code: 'CANCELLED', message: 'cancelled before it started' } })
+        ? finished(latest, now, 'CANCELLED', {
+            error: { code: 'CANCELLED', message: 'cancelled before it started' },
+          })
         : undefined,
     );
     return { record: result.record, outcome: 'existing' };
@@ -184,7 +199,9 @@ export async function driveStart(record: RunRecord, deps: CoreDeps, signal?: Abo
       {
         notebookId: request.notebookId,
         ...(request.inputVariables === undefined ? {} : { inputVariables: { ...request.inputVariables } }),
-        ...(request.outputVariableNames === undefined ? {} : { outputVariableNames: [...request.outputVariableNames] }),
+        ...(request.outputVariableNames === undefined
+          ? {}
+          : { outputVariableNames: [...request.outputVariableNames] }),
         ...(request.spec === undefined ? {} : { spec: request.spec }),
         ...(request.sparkConnectorId === undefined ? {} : { sparkConnectorId: request.sparkConnectorId }),
       },
@@ -210,9 +227,14 @@ export async function driveStart(record: RunRecord, deps: CoreDeps, signal?: Abo
     });
     if (result.record.cancelRequestedAt !== undefined && result.record.status === 'RUNNING') {
       // A cancel arrived while Execute was in flight: pass it on now that there is an operation.
-      await deps.operations.cancel(operation.id, signal === undefined ? {} : { signal }).catch((error: unknown) => {
-        deps.log.warn('cancel after start failed; the sweep will retry', { ...runFields(result.record), error });
-      });
+      await deps.operations
+        .cancel(operation.id, signal === undefined ? {} : { signal })
+        .catch((error: unknown) => {
+          deps.log.warn('cancel after start failed; the sweep will retry', {
+            ...runFields(result.record),
+            error,
+          });
+        });
     }
     return { record: result.record, outcome: 'started' };
   } catch (error) {
@@ -220,7 +242,9 @@ export async function driveStart(record: RunRecord, deps: CoreDeps, signal?: Abo
     // Transient: release the lease so a redelivery (or the sweep) can try again with the same key.
     const retryAt = deps.now();
     await commit(deps, record, (latest) =>
-      latest.status === 'STARTING' ? touch(latest, retryAt, { nextCheckAt: retryAt.toISOString() }) : undefined,
+      latest.status === 'STARTING'
+        ? touch(latest, retryAt, { nextCheckAt: retryAt.toISOString() })
+        : undefined,
     ).catch(() => undefined);
     throw error;
   }
@@ -253,7 +277,10 @@ async function activateImage(
   deps: CoreDeps,
   signal?: AbortSignal,
 ): Promise<RunnerError | undefined> {
-  const opts = { idempotencyKey: activateKeyFor(record.dedupeKey), ...(signal === undefined ? {} : { signal }) };
+  const opts = {
+    idempotencyKey: activateKeyFor(record.dedupeKey),
+    ...(signal === undefined ? {} : { signal }),
+  };
   let operation = await deps.datasphere.activateDockerImage({ projectId: record.projectId, dockerId }, opts);
   const started = deps.now().getTime();
   let delay = 500;
@@ -275,6 +302,10 @@ async function activateImage(
       { details: { rpcCode: operation.error.code } },
     );
   }
-  deps.log.info('docker image activated', { ...runFields(record), dockerId, activationOperationId: operation.id });
+  deps.log.info('docker image activated', {
+    ...runFields(record),
+    dockerId,
+    activationOperationId: operation.id,
+  });
   return undefined;
 }

@@ -7,12 +7,23 @@ import { dedupeKeyOf, runIdFor } from './run-identity.ts';
 import { startRun } from './start-run.ts';
 
 export type TickResult =
-  | { readonly job: string; readonly slot: string; readonly result: 'started' | 'pending'; readonly runId: string }
+  | {
+      readonly job: string;
+      readonly slot: string;
+      readonly result: 'started' | 'pending';
+      readonly runId: string;
+    }
   | {
       readonly job: string;
       readonly slot?: string;
       readonly result: 'skipped';
-      readonly reason: 'already-started' | 'still-running' | 'too-old' | 'no-slot' | 'not-allowed' | 'rejected';
+      readonly reason:
+        | 'already-started'
+        | 'still-running'
+        | 'too-old'
+        | 'no-slot'
+        | 'not-allowed'
+        | 'rejected';
       readonly runId?: string;
     }
   | { readonly job: string; readonly slot: string; readonly result: 'error'; readonly error: unknown };
@@ -37,7 +48,12 @@ export async function tick(
     const name = entry.job.name;
     if (!isDue(entry)) {
       const slot = entry.slot?.toISOString();
-      results.push({ job: name, result: 'skipped', reason: entry.skipped, ...(slot === undefined ? {} : { slot }) });
+      results.push({
+        job: name,
+        result: 'skipped',
+        reason: entry.skipped,
+        ...(slot === undefined ? {} : { slot }),
+      });
       await logTooOld(entry.job, entry.slot, now, deps);
       continue;
     }
@@ -62,17 +78,30 @@ export async function tick(
         results.push({ job: name, slot, result: 'skipped', reason: 'rejected', runId });
       } else {
         deps.log.info('scheduled run started', { job: name, slot, runId, outcome: started.outcome });
-        results.push({ job: name, slot, result: started.outcome === 'started' ? 'started' : 'pending', runId });
+        results.push({
+          job: name,
+          slot,
+          result: started.outcome === 'started' ? 'started' : 'pending',
+          runId,
+        });
       }
     } catch (error) {
       if (isRunnerError(error) && error.code === 'RUN_ALREADY_RUNNING') {
-        deps.log.info('scheduled slot skipped: the previous run is still running', { job: name, slot, error });
+        deps.log.info('scheduled slot skipped: the previous run is still running', {
+          job: name,
+          slot,
+          error,
+        });
         results.push({ job: name, slot, result: 'skipped', reason: 'still-running' });
       } else if (isRunnerError(error) && error.code === 'PROJECT_NOT_ALLOWED') {
         deps.log.error('scheduled slot skipped: project not allowed', { job: name, slot, error });
         results.push({ job: name, slot, result: 'skipped', reason: 'not-allowed' });
       } else {
-        deps.log.error('scheduled run could not be started; the tick will be retried', { job: name, slot, error });
+        deps.log.error('scheduled run could not be started; the tick will be retried', {
+          job: name,
+          slot,
+          error,
+        });
         results.push({ job: name, slot, result: 'error', error });
         transient ??= error;
       }

@@ -1,4 +1,4 @@
-import { sign } from 'aws4';
+import aws4 from 'aws4';
 import type { Dispatcher } from 'undici';
 import { ConfigError } from '../errors.ts';
 import { type AttemptResult, postOnce } from './http-attempt.ts';
@@ -135,7 +135,7 @@ export function createQueueSender(options: QueueSenderOptions): Sender {
       return { headers: { ...base, 'x-yacloud-subjecttoken': token }, secrets: [token] };
     }
     // Signed per attempt: a fresh X-Amz-Date keeps retries clear of RequestExpired.
-    const signed = sign(
+    const signed = aws4.sign(
       {
         host: endpoint.host,
         path: endpointPath,

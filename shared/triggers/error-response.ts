@@ -1,5 +1,5 @@
-import { type ErrorCode, isRunnerError, RunnerError } from '../errors.ts';
 import type { LogLevelName } from '../config.ts';
+import { type ErrorCode, isRunnerError, RunnerError } from '../errors.ts';
 
 /**
  * The one place that decides, per error code: the HTTP status, the log level, whether the message may
@@ -83,7 +83,16 @@ function apiFacts(error: RunnerError): Record<string, unknown> | undefined {
   const e = error as unknown as Record<string, unknown>;
   if (typeof e.rpc !== 'string') return undefined;
   const facts: Record<string, unknown> = {};
-  for (const key of ['api', 'rpc', 'httpStatus', 'rpcCode', 'rpcName', 'apiMessage', 'requestId', 'serverTraceId']) {
+  for (const key of [
+    'api',
+    'rpc',
+    'httpStatus',
+    'rpcCode',
+    'rpcName',
+    'apiMessage',
+    'requestId',
+    'serverTraceId',
+  ]) {
     if (e[key] !== undefined) facts[key] = e[key];
   }
   return facts;
@@ -92,5 +101,7 @@ function apiFacts(error: RunnerError): Record<string, unknown> | undefined {
 /** Wraps an unknown thrown value so it can be logged and answered uniformly. */
 export function asRunnerError(error: unknown): RunnerError {
   if (isRunnerError(error)) return error;
-  return new RunnerError('INTERNAL', error instanceof Error ? error.message : String(error), { cause: error });
+  return new RunnerError('INTERNAL', error instanceof Error ? error.message : String(error), {
+    cause: error,
+  });
 }

@@ -69,8 +69,12 @@ export function runLookup(event: HttpEvent, body: unknown): { runId: string } | 
   }
   const operationId = parameter(event, 'operationId', body);
   if (operationId !== undefined) {
-    if (operationId.length > 100) throw new InvalidRequestError('operationId', 'is too long (at most 100 characters)');
+    if (operationId.length > 100)
+      throw new InvalidRequestError('operationId', 'is too long (at most 100 characters)');
     return { operationId };
   }
-  throw new InvalidRequestError('runId', 'is required (in the path, the query string or the body), or give operationId');
+  throw new InvalidRequestError(
+    'runId',
+    'is required (in the path, the query string or the body), or give operationId',
+  );
 }

@@ -10,8 +10,17 @@ export interface HttpResult {
 
 const JSON_HEADERS = { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' };
 
-export function jsonResult(statusCode: number, body: unknown, headers: Record<string, string> = {}): HttpResult {
-  return { statusCode, headers: { ...JSON_HEADERS, ...headers }, body: JSON.stringify(body), isBase64Encoded: false };
+export function jsonResult(
+  statusCode: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): HttpResult {
+  return {
+    statusCode,
+    headers: { ...JSON_HEADERS, ...headers },
+    body: JSON.stringify(body),
+    isBase64Encoded: false,
+  };
 }
 
 /** The HTTP answer for a thrown error, its status from the one error table. */

@@ -1,7 +1,7 @@
 import type { Logger } from '../log.ts';
-import { classifyEvent, type TriggerEvent } from './trigger-event.ts';
 import { asRunnerError, isTransient, policyOf } from './error-response.ts';
 import { errorResult, type HttpResult } from './http-response.ts';
+import { classifyEvent, type TriggerEvent } from './trigger-event.ts';
 
 /**
  * Runs an HTTP invocation: any throw becomes a JSON error answer with the status of the one error
@@ -13,7 +13,11 @@ export async function answerHttp(log: Logger, work: () => Promise<HttpResult>): 
     return await work();
   } catch (error) {
     const policy = policyOf(error);
-    log[policy.level]('request failed', { code: policy.code, status: policy.status, error: asRunnerError(error) });
+    log[policy.level]('request failed', {
+      code: policy.code,
+      status: policy.status,
+      error: asRunnerError(error),
+    });
     return errorResult(error);
   }
 }
@@ -30,7 +34,11 @@ export interface BatchItem {
  * other messages, and is rethrown at the end so the platform redelivers the batch (deduplication makes
  * the messages already handled no-ops).
  */
-export async function runBatch(log: Logger, kind: string, items: readonly BatchItem[]): Promise<BatchSummary> {
+export async function runBatch(
+  log: Logger,
+  kind: string,
+  items: readonly BatchItem[],
+): Promise<BatchSummary> {
   let transient: unknown;
   let dropped = 0;
   let done = 0;
@@ -41,7 +49,10 @@ export async function runBatch(log: Logger, kind: string, items: readonly BatchI
     } catch (error) {
       const policy = policyOf(error);
       if (isTransient(error)) {
-        log.error(`${kind} message failed; the batch will be redelivered`, { messageId: item.id, error: asRunnerError(error) });
+        log.error(`${kind} message failed; the batch will be redelivered`, {
+          messageId: item.id,
+          error: asRunnerError(error),
+        });
         transient ??= error;
       } else {
         dropped++;

@@ -27,7 +27,10 @@ const runRequestSchema = v.strictObject(
     inputVariables: v.optional(
       v.pipe(
         v.record(
-          v.pipe(v.string(), v.regex(ENV_NAME, 'names must be environment variable names ([A-Za-z_][A-Za-z0-9_]*)')),
+          v.pipe(
+            v.string(),
+            v.regex(ENV_NAME, 'names must be environment variable names ([A-Za-z_][A-Za-z0-9_]*)'),
+          ),
           v.union(
             [v.string(), v.pipe(v.number(), v.finite('must be a finite number')), v.boolean()],
             'must be a string, a number or a boolean',
@@ -96,11 +99,15 @@ export function parseRunRequestInput(value: unknown, fieldPrefix = ''): ParsedRu
   const result = v.safeParse(runRequestSchema, value, { abortEarly: true });
   if (!result.success) {
     const issue = result.issues[0];
-    throw issue === undefined ? new InvalidRequestError(fieldPrefix, 'is invalid') : toInvalid(issue, fieldPrefix);
+    throw issue === undefined
+      ? new InvalidRequestError(fieldPrefix, 'is invalid')
+      : toInvalid(issue, fieldPrefix);
   }
   const { idempotencyKey, ...rest } = result.output;
   // Drop undefined members so canonical hashing and exactOptionalPropertyTypes agree.
-  const request = Object.fromEntries(Object.entries(rest).filter(([, item]) => item !== undefined)) as unknown as RunRequest;
+  const request = Object.fromEntries(
+    Object.entries(rest).filter(([, item]) => item !== undefined),
+  ) as unknown as RunRequest;
   return { request, idempotencyKey };
 }
 

@@ -26,12 +26,20 @@ export interface HttpEvent {
 }
 
 export interface TimerMessage {
-  readonly event_metadata: { readonly event_id: string; readonly event_type: string; readonly created_at: string };
+  readonly event_metadata: {
+    readonly event_id: string;
+    readonly event_type: string;
+    readonly created_at: string;
+  };
   readonly details: { readonly trigger_id?: string; readonly payload?: string };
 }
 
 export interface QueueMessage {
-  readonly event_metadata: { readonly event_id: string; readonly event_type: string; readonly created_at?: string };
+  readonly event_metadata: {
+    readonly event_id: string;
+    readonly event_type: string;
+    readonly created_at?: string;
+  };
   readonly details: {
     readonly queue_id?: string;
     readonly message: {
@@ -61,7 +69,10 @@ export function classifyEvent(event: unknown): TriggerEvent {
   if (typeof event.httpMethod === 'string') return { kind: 'http', event: event as unknown as HttpEvent };
   const messages = event.messages;
   if (!Array.isArray(messages) || messages.length === 0) {
-    throw new InvalidRequestError('event', 'is neither an HTTP event (httpMethod) nor a trigger event (messages[])');
+    throw new InvalidRequestError(
+      'event',
+      'is neither an HTTP event (httpMethod) nor a trigger event (messages[])',
+    );
   }
   const types = new Set<string>();
   messages.forEach((message, index) => {
@@ -79,13 +90,17 @@ export function classifyEvent(event: unknown): TriggerEvent {
   const [type] = types;
   if (type === TIMER_TYPE) return { kind: 'timer', messages: messages as TimerMessage[] };
   if (type === QUEUE_TYPE) return { kind: 'queue', messages: messages as QueueMessage[] };
-  throw new InvalidRequestError('messages.0.event_metadata.event_type', `"${type}" is not a timer or queue event`);
+  throw new InvalidRequestError(
+    'messages.0.event_metadata.event_type',
+    `"${type}" is not a timer or queue event`,
+  );
 }
 
 /** The message id and body of one queue message, or an error naming what is missing. */
 export function queueMessageParts(message: QueueMessage, index: number): { messageId: string; body: string } {
   const inner = isObject(message.details.message) ? message.details.message : undefined;
-  const messageId = typeof inner?.message_id === 'string' ? inner.message_id : message.event_metadata.event_id;
+  const messageId =
+    typeof inner?.message_id === 'string' ? inner.message_id : message.event_metadata.event_id;
   if (typeof inner?.body !== 'string') {
     throw new InvalidRequestError(`messages.${index}.details.message.body`, 'is missing');
   }
@@ -97,7 +112,10 @@ export function timerCreatedAt(message: TimerMessage, index: number): Date {
   const raw = message.event_metadata.created_at;
   const date = typeof raw === 'string' ? new Date(raw) : undefined;
   if (date === undefined || Number.isNaN(date.getTime())) {
-    throw new InvalidRequestError(`messages.${index}.event_metadata.created_at`, 'is not an RFC 3339 timestamp');
+    throw new InvalidRequestError(
+      `messages.${index}.event_metadata.created_at`,
+      'is not an RFC 3339 timestamp',
+    );
   }
   return date;
 }

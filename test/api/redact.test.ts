@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { bodySnippet } from '../../shared/api/api-error.ts';
-import { redactSecrets } from '../../shared/api/redact.ts';
+import { redactSecrets } from '../../shared/redact.ts';
 
 const IAM = `t1.9euelZqKyc2Nk5GSj5Wdm8_Kx5aQ-3rnes6fkZuNzpHPkpaeyJCcnZvOm5aXx5aWzg.${'A'.repeat(86)}==`;
 

@@ -1,19 +1,29 @@
 // Test doubles for the core: a fake DataSphere + Operation API with real idempotency-key semantics,
 // a clock the test moves, and a logger that keeps its lines.
 import type { AnyMessage, Operation } from '../../shared/api/protojson.ts';
+import {
+  type CoreDeps,
+  type CoreSettings,
+  DEFAULT_SETTINGS,
+  type NotifierPort,
+} from '../../shared/core/ports.ts';
 import { RunnerError } from '../../shared/errors.ts';
 import { createInMemoryLedger } from '../../shared/ledger/in-memory-ledger.ts';
 import type { RunLedger } from '../../shared/ledger/run-ledger.ts';
 import type { RunRecord } from '../../shared/ledger/run-record.ts';
 import { createLogger } from '../../shared/log.ts';
-import { type CoreDeps, type CoreSettings, DEFAULT_SETTINGS, type NotifierPort } from '../../shared/core/ports.ts';
 
 export class ApiFailure extends RunnerError {
   readonly rpcCode: number;
   readonly httpStatus: number;
   readonly retryable: boolean;
   readonly apiMessage: string;
-  constructor(httpStatus: number, rpcCode: number, message: string, retryable = httpStatus === 429 || httpStatus >= 500) {
+  constructor(
+    httpStatus: number,
+    rpcCode: number,
+    message: string,
+    retryable = httpStatus === 429 || httpStatus >= 500,
+  ) {
     super('API_ERROR', `fake API failed: ${httpStatus} (code ${rpcCode}): ${message}`);
     this.rpcCode = rpcCode;
     this.httpStatus = httpStatus;
@@ -60,16 +70,28 @@ export class FakeApi {
 
   readonly datasphere = {
     execute: async (projectId: string, body: unknown, opts: { idempotencyKey: string }) => {
-      this.calls.push({ rpc: 'execute', idempotencyKey: opts.idempotencyKey, body: { projectId, ...(body as object) } });
+      this.calls.push({
+        rpc: 'execute',
+        idempotencyKey: opts.idempotencyKey,
+        body: { projectId, ...(body as object) },
+      });
       this.fail('execute');
       for (const op of this.operations.values()) {
         if (op.kind === 'execute' && op.idempotencyKey === opts.idempotencyKey) return this.toOperation(op);
       }
-      const op: FakeOperation = { id: `op${++this.counter}`, done: false, idempotencyKey: opts.idempotencyKey, kind: 'execute' };
+      const op: FakeOperation = {
+        id: `op${++this.counter}`,
+        done: false,
+        idempotencyKey: opts.idempotencyKey,
+        kind: 'execute',
+      };
       this.operations.set(op.id, op);
       return this.toOperation(op);
     },
-    activateDockerImage: async (input: { projectId: string; dockerId: string }, opts: { idempotencyKey: string }) => {
+    activateDockerImage: async (
+      input: { projectId: string; dockerId: string },
+      opts: { idempotencyKey: string },
+    ) => {
       this.calls.push({ rpc: 'activate', idempotencyKey: opts.idempotencyKey, body: input });
       this.fail('activate');
       const op: FakeOperation = {
@@ -102,7 +124,11 @@ export class FakeApi {
   };
 
   /** Ends an operation: `OK`/`ERROR`/`ABORTED` as executionStatus, or an operation error code. */
-  finish(id: string, outcome: 'OK' | 'ERROR' | 'ABORTED' | { code: number; message: string }, done = true): void {
+  finish(
+    id: string,
+    outcome: 'OK' | 'ERROR' | 'ABORTED' | { code: number; message: string },
+    done = true,
+  ): void {
     const op = this.operations.get(id);
     if (op === undefined) throw new Error(`no operation ${id}`);
     op.done = done;
@@ -170,4 +196,7 @@ export function harness(
   return { api, clock, ledger, lines, deps, logged: (msg) => lines.filter((line) => line.msg === msg) };
 }
 
-export const REQUEST = { projectId: 'p1', notebookId: '/home/jupyter/datasphere/project/daily.ipynb' } as const;
+export const REQUEST = {
+  projectId: 'p1',
+  notebookId: '/home/jupyter/datasphere/project/daily.ipynb',
+} as const;

@@ -2,18 +2,20 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { cancelRun } from '../../shared/core/cancel-run.ts';
 import { getRun } from '../../shared/core/get-run.ts';
-import type { RunRequest } from '../../shared/ledger/run-record.ts';
 import { startRun } from '../../shared/core/start-run.ts';
 import { sweep } from '../../shared/core/sweep.ts';
 import { tick } from '../../shared/core/tick.ts';
 import { isRunnerError } from '../../shared/errors.ts';
+import type { RunRequest } from '../../shared/ledger/run-record.ts';
 import type { JobDefinition } from '../../shared/schedule/jobs-file.ts';
 import { ApiFailure, harness, REQUEST } from './core-fixtures.ts';
 
 describe('getRun', () => {
   it('answers a running run refreshed from the API, by runId or operationId', async () => {
     const h = harness();
-    const run = (await startRun({ request: REQUEST, trigger: 'http', dedupe: { kind: 'key', key: 'k' } }, h.deps)).record;
+    const run = (
+      await startRun({ request: REQUEST, trigger: 'http', dedupe: { kind: 'key', key: 'k' } }, h.deps)
+    ).record;
     h.api.finish(run.operationId ?? '', 'OK');
     const byId = await getRun({ runId: run.runId }, h.deps);
     assert.equal(byId.status, 'SUCCEEDED');
@@ -24,14 +26,19 @@ describe('getRun', () => {
   it('is RUN_NOT_FOUND for an unknown run or an operation it did not start', async () => {
     const h = harness();
     for (const lookup of [{ runId: 'nope' }, { operationId: 'foreign-op' }]) {
-      await assert.rejects(getRun(lookup, h.deps), (e: unknown) => isRunnerError(e) && e.code === 'RUN_NOT_FOUND');
+      await assert.rejects(
+        getRun(lookup, h.deps),
+        (e: unknown) => isRunnerError(e) && e.code === 'RUN_NOT_FOUND',
+      );
     }
     assert.equal(h.api.calls.length, 0);
   });
 
   it('answers the stored record when the refresh fails', async () => {
     const h = harness();
-    const run = (await startRun({ request: REQUEST, trigger: 'http', dedupe: { kind: 'key', key: 'k' } }, h.deps)).record;
+    const run = (
+      await startRun({ request: REQUEST, trigger: 'http', dedupe: { kind: 'key', key: 'k' } }, h.deps)
+    ).record;
     h.api.failures.get = [() => new ApiFailure(503, 14, 'down'), () => new ApiFailure(503, 14, 'down')];
     assert.equal((await getRun({ runId: run.runId }, h.deps)).status, 'RUNNING');
   });
@@ -40,7 +47,9 @@ describe('getRun', () => {
 describe('cancelRun', () => {
   it('sends Operation.Cancel and the run becomes CANCELLED once the operation is done', async () => {
     const h = harness();
-    const run = (await startRun({ request: REQUEST, trigger: 'http', dedupe: { kind: 'key', key: 'k' } }, h.deps)).record;
+    const run = (
+      await startRun({ request: REQUEST, trigger: 'http', dedupe: { kind: 'key', key: 'k' } }, h.deps)
+    ).record;
     const answered = await cancelRun({ runId: run.runId }, h.deps);
     assert.equal(answered.status, 'RUNNING');
     assert.equal(answered.cancelReason, 'user');
@@ -54,7 +63,9 @@ describe('cancelRun', () => {
 
   it('is idempotent on a finished run and never calls the API for it', async () => {
     const h = harness();
-    const run = (await startRun({ request: REQUEST, trigger: 'http', dedupe: { kind: 'key', key: 'k' } }, h.deps)).record;
+    const run = (
+      await startRun({ request: REQUEST, trigger: 'http', dedupe: { kind: 'key', key: 'k' } }, h.deps)
+    ).record;
     h.api.finish(run.operationId ?? '', 'OK');
     await sweep(h.deps);
     const answered = await cancelRun({ runId: run.runId }, h.deps);
@@ -64,15 +75,22 @@ describe('cancelRun', () => {
 
   it('passes on an API refusal of the cancel', async () => {
     const h = harness();
-    const run = (await startRun({ request: REQUEST, trigger: 'http', dedupe: { kind: 'key', key: 'k' } }, h.deps)).record;
+    const run = (
+      await startRun({ request: REQUEST, trigger: 'http', dedupe: { kind: 'key', key: 'k' } }, h.deps)
+    ).record;
     h.api.failures.cancel = [() => new ApiFailure(403, 7, 'denied')];
-    await assert.rejects(cancelRun({ runId: run.runId }, h.deps), (e: unknown) => isRunnerError(e) && e.code === 'API_ERROR');
+    await assert.rejects(
+      cancelRun({ runId: run.runId }, h.deps),
+      (e: unknown) => isRunnerError(e) && e.code === 'API_ERROR',
+    );
   });
 
   it('cancels a run that is still starting and will not be started', async () => {
     const h = harness();
     h.api.failures.execute = [() => new ApiFailure(503, 14, 'down')];
-    await assert.rejects(startRun({ request: REQUEST, trigger: 'http', dedupe: { kind: 'key', key: 'k' } }, h.deps));
+    await assert.rejects(
+      startRun({ request: REQUEST, trigger: 'http', dedupe: { kind: 'key', key: 'k' } }, h.deps),
+    );
     const [record] = await h.ledger.listOpen();
     assert.ok(record);
     const answered = await cancelRun({ runId: record.runId }, h.deps);
@@ -83,7 +101,11 @@ describe('cancelRun', () => {
 });
 
 describe('tick', () => {
-  const job = (name: string, schedule: string, concurrency: 'skip' | 'allow' = 'skip'): JobDefinition<RunRequest> => ({
+  const job = (
+    name: string,
+    schedule: string,
+    concurrency: 'skip' | 'allow' = 'skip',
+  ): JobDefinition<RunRequest> => ({
     name,
     schedule,
     concurrency,
@@ -98,10 +120,16 @@ describe('tick', () => {
     await tick(jobs, new Date(Date.parse('2026-06-01T03:07:00Z')), h.deps);
     const results = await tick(jobs, new Date(Date.parse('2026-06-01T03:15:00Z')), h.deps);
     assert.equal(h.api.count('execute'), 1);
-    assert.deepEqual(results[0] && { result: results[0].result, reason: 'reason' in results[0] ? results[0].reason : undefined }, {
-      result: 'skipped',
-      reason: 'already-started',
-    });
+    assert.deepEqual(
+      results[0] && {
+        result: results[0].result,
+        reason: 'reason' in results[0] ? results[0].reason : undefined,
+      },
+      {
+        result: 'skipped',
+        reason: 'already-started',
+      },
+    );
     const [record] = await h.ledger.listOpen();
     assert.deepEqual(record?.job, { name: 'nightly', slot: '2026-06-01T03:00:00.000Z' });
     assert.equal(record?.trigger, 'schedule');
@@ -116,7 +144,10 @@ describe('tick', () => {
     const tooLate = await tick(jobs, new Date('2026-06-01T03:16:00Z'), h2.deps);
     assert.equal(tooLate[0]?.result, 'skipped');
     assert.equal(h2.api.count('execute'), 0);
-    assert.equal(h2.logged('scheduled slot skipped: too old (missed by more than the catch-up window)').length, 1);
+    assert.equal(
+      h2.logged('scheduled slot skipped: too old (missed by more than the catch-up window)').length,
+      1,
+    );
   });
 
   it('with concurrency skip, does not start a new slot while the previous run is running', async () => {
@@ -125,7 +156,10 @@ describe('tick', () => {
     await tick(jobs, new Date('2026-06-01T10:00:00Z'), h.deps);
     const second = await tick(jobs, new Date('2026-06-01T10:05:00Z'), h.deps);
     assert.equal(second[0]?.result, 'skipped');
-    assert.equal('reason' in (second[0] ?? {}) ? (second[0] as { reason: string }).reason : '', 'still-running');
+    assert.equal(
+      'reason' in (second[0] ?? {}) ? (second[0] as { reason: string }).reason : '',
+      'still-running',
+    );
     assert.equal(h.api.count('execute'), 1);
     assert.equal(h.logged('scheduled slot skipped: the previous run is still running').length, 1);
     // Once it has finished, the next slot starts.

@@ -15,12 +15,23 @@ describe('startRun', () => {
     assert.equal(result.record.status, 'RUNNING');
     assert.equal(result.record.runId, runIdFor('key:k1'));
     assert.equal(result.record.operationId, 'op1');
-    assert.equal(result.record.nextCheckAt, h.clock.now().toISOString(), 'due at the first sweep after the start');
+    assert.equal(
+      result.record.nextCheckAt,
+      h.clock.now().toISOString(),
+      'due at the first sweep after the start',
+    );
     assert.equal(result.record.deadline, new Date(h.clock.ms + 86400_000).toISOString());
     assert.deepEqual(h.api.calls, [
-      { rpc: 'execute', idempotencyKey: executeKeyFor('key:k1'), body: { projectId: 'p1', notebookId: REQUEST.notebookId } },
+      {
+        rpc: 'execute',
+        idempotencyKey: executeKeyFor('key:k1'),
+        body: { projectId: 'p1', notebookId: REQUEST.notebookId },
+      },
     ]);
-    assert.match(executeKeyFor('key:k1'), /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.match(
+      executeKeyFor('key:k1'),
+      /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+    );
     const stored = await h.ledger.get(result.record.runId);
     assert.equal(stored?.status, 'RUNNING');
     assert.equal(h.logged('run status changed').length, 1);
@@ -60,7 +71,9 @@ describe('startRun', () => {
   it('starts one run for many concurrent deliveries of one key', async () => {
     const h = harness();
     const results = await Promise.all(
-      Array.from({ length: 8 }, () => startRun({ request: REQUEST, trigger: 'queue', dedupe: viaKey('burst') }, h.deps)),
+      Array.from({ length: 8 }, () =>
+        startRun({ request: REQUEST, trigger: 'queue', dedupe: viaKey('burst') }, h.deps),
+      ),
     );
     assert.equal(h.api.count('execute'), 1);
     assert.equal(new Set(results.map((r) => r.record.runId)).size, 1);
@@ -71,8 +84,14 @@ describe('startRun', () => {
     const h = harness();
     await startRun({ request: REQUEST, trigger: 'http', dedupe: viaKey('k') }, h.deps);
     await assert.rejects(
-      startRun({ request: { ...REQUEST, notebookId: 'other.ipynb' }, trigger: 'http', dedupe: viaKey('k') }, h.deps),
-      (error: unknown) => isRunnerError(error) && error.code === 'IDEMPOTENCY_KEY_REUSED' && /idempotencyKey/.test(error.message),
+      startRun(
+        { request: { ...REQUEST, notebookId: 'other.ipynb' }, trigger: 'http', dedupe: viaKey('k') },
+        h.deps,
+      ),
+      (error: unknown) =>
+        isRunnerError(error) &&
+        error.code === 'IDEMPOTENCY_KEY_REUSED' &&
+        /idempotencyKey/.test(error.message),
     );
     assert.equal(h.api.count('execute'), 1);
   });
@@ -91,14 +110,21 @@ describe('startRun', () => {
     const h = harness();
     const first = await startRun({ request: REQUEST, trigger: 'http', dedupe: viaKey('a') }, h.deps);
     await assert.rejects(
-      startRun({ request: { ...REQUEST, concurrency: 'skip' }, trigger: 'http', dedupe: viaKey('b') }, h.deps),
+      startRun(
+        { request: { ...REQUEST, concurrency: 'skip' }, trigger: 'http', dedupe: viaKey('b') },
+        h.deps,
+      ),
       (error: unknown) =>
         isRunnerError(error) &&
         error.code === 'RUN_ALREADY_RUNNING' &&
-        (error.details?.run as { runId: string }).runId === first.record.runId,
+        (error.details?.run as { runId?: string } | undefined)?.runId === first.record.runId,
     );
     const other = await startRun(
-      { request: { ...REQUEST, notebookId: 'other.ipynb', concurrency: 'skip' }, trigger: 'http', dedupe: viaKey('c') },
+      {
+        request: { ...REQUEST, notebookId: 'other.ipynb', concurrency: 'skip' },
+        trigger: 'http',
+        dedupe: viaKey('c'),
+      },
       h.deps,
     );
     assert.equal(other.outcome, 'started');
@@ -176,7 +202,11 @@ describe('startRun', () => {
       ['activate', 'get', 'get', 'execute'],
     );
     assert.deepEqual(h.api.calls[0]?.body, { projectId: 'p1', dockerId: 'img1' });
-    assert.equal((h.api.calls[3]?.body as Record<string, unknown>).dockerId, undefined, 'dockerId is not an Execute field');
+    assert.equal(
+      (h.api.calls[3]?.body as Record<string, unknown> | undefined)?.dockerId,
+      undefined,
+      'dockerId is not an Execute field',
+    );
   });
 
   it('fails the run when the Docker image activation fails', async () => {

@@ -4,10 +4,13 @@ import { nextCheckAt } from '../../shared/core/check-schedule.ts';
 import { DEFAULT_SETTINGS } from '../../shared/core/ports.ts';
 import { startRun } from '../../shared/core/start-run.ts';
 import { sweep } from '../../shared/core/sweep.ts';
-import { ApiFailure, harness, RecordingNotifier, REQUEST } from './core-fixtures.ts';
+import { ApiFailure, harness, REQUEST, RecordingNotifier } from './core-fixtures.ts';
 
 async function started(h: ReturnType<typeof harness>, key = 'k', request: object = REQUEST) {
-  const result = await startRun({ request: request as typeof REQUEST, trigger: 'http', dedupe: { kind: 'key', key } }, h.deps);
+  const result = await startRun(
+    { request: request as typeof REQUEST, trigger: 'http', dedupe: { kind: 'key', key } },
+    h.deps,
+  );
   return result.record;
 }
 
@@ -29,12 +32,16 @@ describe('sweep', () => {
       assert.ok(after?.finishedAt);
       const reports = h.logged('run finished');
       assert.equal(reports.length, 1);
-      assert.equal((reports[0]?.run as { status: string }).status, status);
+      assert.equal((reports[0]?.run as { status?: string } | undefined)?.status, status);
       assert.equal(reports[0]?.operationId, run.operationId);
       h.clock.advance(120);
       await sweep(h.deps);
       assert.equal(h.logged('run finished').length, 1, 'never reported twice');
-      assert.equal(await h.ledger.get(run.runId).then((r) => r?.nextCheckAt), undefined, 'settled: out of the index');
+      assert.equal(
+        await h.ledger.get(run.runId).then((r) => r?.nextCheckAt),
+        undefined,
+        'settled: out of the index',
+      );
     });
   }
 
@@ -92,7 +99,9 @@ describe('sweep', () => {
   it('backs off between checks, caps the interval and never schedules past the deadline', () => {
     const now = new Date('2026-01-01T00:00:00Z');
     const far = new Date('2027-01-01T00:00:00Z');
-    const delays = [1, 2, 3, 4, 10].map((checks) => (nextCheckAt(now, checks, far, DEFAULT_SETTINGS).getTime() - now.getTime()) / 1000);
+    const delays = [1, 2, 3, 4, 10].map(
+      (checks) => (nextCheckAt(now, checks, far, DEFAULT_SETTINGS).getTime() - now.getTime()) / 1000,
+    );
     assert.deepEqual(delays, [20, 40, 60, 60, 60]);
     const soon = new Date(now.getTime() + 5000);
     assert.equal(nextCheckAt(now, 9, soon, DEFAULT_SETTINGS).getTime(), soon.getTime());
@@ -135,7 +144,8 @@ describe('sweep', () => {
   it('never reports one ending twice when two sweeps overlap', async () => {
     const h = harness();
     const runs = [];
-    for (let i = 0; i < 10; i++) runs.push(await started(h, `k${i}`, { ...REQUEST, notebookId: `nb${i}.ipynb` }));
+    for (let i = 0; i < 10; i++)
+      runs.push(await started(h, `k${i}`, { ...REQUEST, notebookId: `nb${i}.ipynb` }));
     for (const run of runs) h.api.finish(run.operationId ?? '', 'OK');
     await Promise.all([sweep(h.deps), sweep(h.deps), sweep(h.deps)]);
     assert.equal(h.logged('run finished').length, 10);
@@ -176,7 +186,9 @@ describe('sweep', () => {
   it('re-drives a start whose starter died, with the same Idempotency-Key', async () => {
     const h = harness({ settings: { startRecoverySeconds: 30 } });
     h.api.failures.execute = [() => new ApiFailure(503, 14, 'unavailable')];
-    await assert.rejects(startRun({ request: REQUEST, trigger: 'timer', dedupe: { kind: 'timer', eventId: 'e1' } }, h.deps));
+    await assert.rejects(
+      startRun({ request: REQUEST, trigger: 'timer', dedupe: { kind: 'timer', eventId: 'e1' } }, h.deps),
+    );
     await sweep(h.deps);
     const keys = h.api.calls.filter((c) => c.rpc === 'execute').map((c) => c.idempotencyKey);
     assert.equal(keys.length, 2);

@@ -50,6 +50,9 @@ const RUN_RECORD_FIELDS = [
   'trigger',
 ];
 
+/** The gateway variable reference `$ {var.<name>}` (no space), written without a template-looking literal. */
+const v = (name: string): string => ['$', '{var.', name, '}'].join('');
+
 const runRequest = (value: unknown): string[] => validate(value, schemas.RunRequest ?? {}, spec);
 
 describe('the API Gateway specification', () => {
@@ -63,10 +66,10 @@ describe('the API Gateway specification', () => {
 
   it('routes every operation to the right function through the invoker account, payload format 0.1', () => {
     const routes: Record<string, string> = {
-      'POST /runs': '${var.executeFunctionId}',
-      'GET /runs': '${var.checkFunctionId}',
-      'GET /runs/{runId}': '${var.checkFunctionId}',
-      'POST /runs/{runId}/cancel': '${var.cancelFunctionId}',
+      'POST /runs': v('executeFunctionId'),
+      'GET /runs': v('checkFunctionId'),
+      'GET /runs/{runId}': v('checkFunctionId'),
+      'POST /runs/{runId}/cancel': v('cancelFunctionId'),
     };
     for (const [route, functionId] of Object.entries(routes)) {
       const [method = '', path = ''] = route.split(' ');
@@ -77,7 +80,7 @@ describe('the API Gateway specification', () => {
           type: 'cloud_functions',
           function_id: functionId,
           tag: '$latest',
-          service_account_id: '${var.invokerServiceAccountId}',
+          service_account_id: v('invokerServiceAccountId'),
           payload_format_version: '0.1',
         },
         route,
@@ -91,7 +94,7 @@ describe('the API Gateway specification', () => {
     assert.deepEqual(codes('/runs', 'post'), ['202', '400', '403', '409', '502', '503']);
     assert.ok(codes('/runs/{runId}', 'get').includes('200') && codes('/runs/{runId}', 'get').includes('404'));
     assert.ok(codes('/runs/{runId}/cancel', 'post').includes('404'));
-    const header = (paths['/runs']?.post?.parameters as { $ref?: string }[])[0];
+    const header = ((paths['/runs']?.post?.parameters ?? []) as { $ref?: string }[])[0];
     assert.equal(resolveRef(spec, header?.$ref ?? '').name, 'Idempotency-Key');
     assert.equal(resolveRef(spec, header?.$ref ?? '').required, false);
   });
@@ -155,9 +158,8 @@ describe('the API Gateway specification', () => {
     const body = { error: { code: 'RUN_NOT_FOUND', message: 'no run r1' } };
     assert.deepEqual(validate(body, schemas.Error ?? {}, spec), []);
     assert.equal(validate({ error: { code: 'NOPE', message: 'x' } }, schemas.Error ?? {}, spec).length, 1);
-    const codes = (
-      (schemas.Error?.properties as Record<string, Schema>).error?.properties as Record<string, Schema>
-    ).code?.enum;
+    const errorSchema = resolveRef(spec, '#/components/schemas/Error/properties/error/properties/code');
+    const codes = errorSchema.enum;
     assert.deepEqual(codes, [...ERROR_CODES]);
     const conflict = { error: { code: 'RUN_ALREADY_RUNNING', message: 'running' }, run: { runId: 'r1' } };
     assert.ok(validate(conflict, schemas.ConflictError ?? {}, spec).some((p) => p.startsWith('$.run.')));

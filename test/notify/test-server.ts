@@ -49,7 +49,10 @@ export async function startServer(
 }
 
 /** A sleep that records the waits asked for and returns at once (never a real wait in tests). */
-export function recordingSleep(): { sleep: (ms: number, signal?: AbortSignal) => Promise<void>; waits: number[] } {
+export function recordingSleep(): {
+  sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  waits: number[];
+} {
   const waits: number[] = [];
   return {
     waits,

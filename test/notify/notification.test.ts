@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { isRunnerError } from '../../shared/errors.ts';
+import { buildNotification, deliveryIdOf, RUN_FINISHED } from '../../shared/notify/notification.ts';
+import { toPublicRun } from '../../shared/notify/public-run.ts';
+import { finishedRecord } from './run-fixture.ts';
+
+const INTERNAL = [
+  'requestHash',
+  'dedupeKey',
+  'checks',
+  'notFoundCount',
+  'notifications',
+  'version',
+  'nextCheckAt',
+  'request',
+  'operationDone',
+  'reportedAt',
+];
+
+describe('toPublicRun', () => {
+  it('leaves out every internal field of the record', () => {
+    const run = toPublicRun(finishedRecord()) as unknown as Record<string, unknown>;
+    for (const field of INTERNAL) assert.equal(field in run, false, field);
+  });
+
+  it('keeps the public fields in the order of the design, and omits absent optional ones', () => {
+    const run = toPublicRun(
+      finishedRecord({
+        status: 'FAILED',
+        executionStatus: 'ERROR',
+        error: { code: 13, message: 'kernel died' },
+      }),
+    );
+    assert.deepEqual(Object.keys(run), [
+      'runId',
+      'operationId',
+      'projectId',
+      'notebookId',
+      'status',
+      'executionStatus',
+      'error',
+      'createdAt',
+      'updatedAt',
+      'startedAt',
+      'finishedAt',
+      'deadline',
+      'trigger',
+    ]);
+    assert.deepEqual(run.error, { code: 13, message: 'kernel died' });
+  });
+
+  it('carries the job, cancel time and reason when the run has them', () => {
+    const run = toPublicRun(
+      finishedRecord({
+        status: 'TIMED_OUT',
+        job: { name: 'nightly', slot: '2026-05-01T03:00:00.000Z' },
+        cancelRequestedAt: '2026-05-02T10:00:00.000Z',
+        cancelReason: 'deadline',
+      }),
+    );
+    assert.deepEqual(run.job, { name: 'nightly', slot: '2026-05-01T03:00:00.000Z' });
+    assert.equal(run.cancelReason, 'deadline');
+    assert.equal(run.cancelRequestedAt, '2026-05-02T10:00:00.000Z');
+  });
+});
+
+describe('buildNotification', () => {
+  it('wraps the public run with the event type and a delivery id of runId:status', () => {
+    const record = finishedRecord();
+    const notification = buildNotification(record);
+    assert.equal(notification.type, RUN_FINISHED);
+    assert.equal(notification.type, 'run.finished');
+    assert.equal(notification.deliveryId, `${record.runId}:SUCCEEDED`);
+    assert.deepEqual(notification.run, toPublicRun(record));
+  });
+
+  it('is a pure function of the record, so every retry sends the same bytes', () => {
+    const record = finishedRecord();
+    assert.equal(JSON.stringify(buildNotification(record)), JSON.stringify(buildNotification({ ...record })));
+    // Delivery bookkeeping changes between sweeps; the payload must not.
+    const later = { ...record, version: 12, notifications: { webhook: { delivered: false, attempts: 3 } } };
+    assert.equal(JSON.stringify(buildNotification(later)), JSON.stringify(buildNotification(record)));
+  });
+
+  it('gives each final status of a run its own delivery id', () => {
+    assert.notEqual(
+      deliveryIdOf(finishedRecord({ status: 'CANCELLED' })),
+      deliveryIdOf(finishedRecord({ status: 'TIMED_OUT' })),
+    );
+  });
+
+  it('refuses a run that has not finished', () => {
+    for (const status of ['STARTING', 'RUNNING'] as const) {
+      assert.throws(
+        () => buildNotification(finishedRecord({ status })),
+        (error) => isRunnerError(error) && error.code === 'INTERNAL' && error.message.includes(status),
+      );
+    }
+  });
+});
