@@ -44,7 +44,9 @@ for (const [fn, { event, expect }] of Object.entries(cases)) {
     const lastLine = out.trim().split('\n').pop();
     const result = JSON.parse(lastLine);
     const ok = result.statusCode === expect && JSON.parse(result.body).error?.code !== undefined;
-    console.log(`${ok ? 'ok  ' : 'FAIL'} ${fn}: loads in ${result.loadMs.toFixed(1)} ms, answers ${result.statusCode} ${result.body}`);
+    console.log(
+      `${ok ? 'ok  ' : 'FAIL'} ${fn}: loads in ${result.loadMs.toFixed(1)} ms, answers ${result.statusCode} ${result.body}`,
+    );
     if (!ok) failed++;
   } catch (error) {
     console.log(`FAIL ${fn}: ${error.message}`);

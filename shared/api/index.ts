@@ -1,3 +1,4 @@
+export { redactSecrets } from '../redact.ts';
 export type { ApiErrorCode, ApiErrorFacts, ApiName } from './api-error.ts';
 export { ApiError, bodySnippet, isApiError } from './api-error.ts';
 export type {
@@ -48,7 +49,6 @@ export {
   OPEN_PROJECT_STATUSES,
   ResponseShapeError,
 } from './protojson.ts';
-export { redactSecrets } from '../redact.ts';
 export type { AttemptOutcome, RetryPolicy, RetryPolicyOptions } from './retry-policy.ts';
 export {
   createRetryPolicy,

@@ -9,7 +9,12 @@ export const RUN_STATUSES = ['STARTING', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANC
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
 /** Statuses after which the run's outcome is decided (the operation may still need a Cancel/Get). */
-export const FINAL_STATUSES: ReadonlySet<RunStatus> = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT']);
+export const FINAL_STATUSES: ReadonlySet<RunStatus> = new Set([
+  'SUCCEEDED',
+  'FAILED',
+  'CANCELLED',
+  'TIMED_OUT',
+]);
 
 export const TRIGGER_KINDS = ['http', 'timer', 'queue', 'schedule'] as const;
 export type TriggerKind = (typeof TRIGGER_KINDS)[number];
