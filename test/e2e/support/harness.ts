@@ -1,0 +1,311 @@
+/**
+ * What every end-to-end test needs: the BUILT bundles (built into a temp dir), the DataSphere emulator,
+ * the local platform running each bundle in its own process, every log line collected, an HTTP client
+ * for the front door that keeps every answer, and bounded polling.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { build } from '../../../build.mjs';
+import { type Emulator, type EmulatorOptions, startEmulator } from '../../../local/emulator/emulator.ts';
+import { type LocalPlatform, type PlatformOptions, startLocalPlatform } from '../../../local/platform.ts';
+
+/** The real-shaped trigger events (`/work/shared/fixtures/events`, next to the repository). */
+export const FIXTURES_DIR = join(import.meta.dirname, '../../../../shared/fixtures/events');
+/** The DataSphere project every fixture names; allowed through ALLOWED_PROJECTS, the fixtures stay as they are. */
+export const FIXTURE_PROJECT = 'bt1q7c5m2k9r4v0h8e3s';
+/** The project the tests' own requests use. */
+export const PROJECT = 'p-e2e';
+
+/** A fresh copy of a fixture event (tests may change their copy). */
+export function fixture<T = Record<string, unknown>>(name: string): T {
+  return JSON.parse(readFileSync(join(FIXTURES_DIR, name), 'utf8')) as T;
+}
+
+export interface BuiltBundles {
+  /** `<dir>/dist`: what `startLocalPlatform` runs. */
+  readonly distDir: string;
+  /** The temp dir holding the bundles (and room for a ledger, a jobs file...). */
+  readonly dir: string;
+  remove(): void;
+}
+
+/** A temp dir removed by `remove()`. */
+export function tempDir(prefix = 'ds-e2e-'): { readonly path: string; remove(): void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/**
+ * Builds the three bundles into a new temp dir, with `jobsFile` embedded into execute (the build reads
+ * JOBS_FILE from the environment, so it is set for the duration of the build only).
+ */
+export async function buildBundles(options: { jobsFile?: string; dir?: string } = {}): Promise<BuiltBundles> {
+  const dir = options.dir ?? tempDir().path;
+  const distDir = join(dir, 'dist');
+  const saved = process.env.JOBS_FILE;
+  if (options.jobsFile === undefined) delete process.env.JOBS_FILE;
+  else process.env.JOBS_FILE = options.jobsFile;
+  try {
+    await build({ outDir: distDir, quiet: true });
+  } finally {
+    if (saved === undefined) delete process.env.JOBS_FILE;
+    else process.env.JOBS_FILE = saved;
+  }
+  return { distDir, dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export interface LogEntry {
+  /** `execute`, `check#2`, `cancel!` (stderr), `platform`, `emulator`. */
+  readonly source: string;
+  readonly text: string;
+  /** The parsed line, when it is a JSON log line. */
+  readonly json: Record<string, unknown> | undefined;
+}
+
+/** Every line the functions, the platform and the emulator wrote. */
+export class LogBook {
+  readonly entries: LogEntry[] = [];
+
+  readonly add = (source: string, text: string): void => {
+    let json: Record<string, unknown> | undefined;
+    try {
+      const parsed: unknown = JSON.parse(text);
+      if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) {
+        json = parsed as Record<string, unknown>;
+      }
+    } catch {
+      json = undefined;
+    }
+    this.entries.push({ source, text, json });
+  };
+
+  /** JSON lines with this `msg` (and, when given, about this run). */
+  lines(msg: string, runId?: string): Record<string, unknown>[] {
+    return this.entries
+      .map((entry) => entry.json)
+      .filter(
+        (json): json is Record<string, unknown> =>
+          json !== undefined && json.msg === msg && (runId === undefined || json.runId === runId),
+      );
+  }
+
+  /** How many times the run was reported finished (`"msg": "run finished"`), by any instance. */
+  finishedCount(runId: string): number {
+    return this.lines('run finished', runId).length;
+  }
+
+  /** The run's latest status as the functions logged it (`run claimed` / `run status changed`). */
+  statusOf(runId: string): string | undefined {
+    let status: string | undefined;
+    for (const entry of this.entries) {
+      const json = entry.json;
+      if (json?.runId !== runId) continue;
+      if (json.msg === 'run status changed' || json.msg === 'run claimed') status = json.status as string;
+    }
+    return status;
+  }
+
+  /** The text of every line, for searching (secrets). */
+  allText(): string {
+    return this.entries.map((entry) => `${entry.source} ${entry.text}`).join('\n');
+  }
+
+  /** A readable tail for assertion messages. */
+  tail(count = 40): string {
+    return this.entries
+      .slice(-count)
+      .map((entry) => `${entry.source}: ${entry.text}`)
+      .join('\n');
+  }
+}
+
+export interface HttpAnswer {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly text: string;
+  /** The body parsed as JSON (undefined when it is not JSON). */
+  readonly json: Record<string, any> | undefined;
+}
+
+export interface RequestOptions {
+  readonly headers?: Record<string, string>;
+  /** A value is sent as JSON; a string as it is. */
+  readonly body?: unknown;
+}
+
+export interface HarnessOptions {
+  readonly distDir: string;
+  /** Function environment; DATASPHERE_ENDPOINT/OPERATION_ENDPOINT and test defaults are added. */
+  readonly env: Readonly<Record<string, string>>;
+  readonly emulator?: EmulatorOptions;
+  readonly contextToken?: string;
+  readonly queue?: PlatformOptions['queue'];
+  readonly functionEnv?: PlatformOptions['functionEnv'];
+  /** Shared with another harness, so one book holds every line. */
+  readonly logs?: LogBook;
+}
+
+export interface Harness {
+  readonly emulator: Emulator;
+  readonly platform: LocalPlatform;
+  readonly logs: LogBook;
+  /** Every front-door answer body (for the secret checks). */
+  readonly answers: string[];
+  request(method: string, path: string, options?: RequestOptions): Promise<HttpAnswer>;
+  /** `POST /execute` with a JSON run request; asserts nothing. */
+  execute(body: unknown, headers?: Record<string, string>): Promise<HttpAnswer>;
+  /** `GET /check?runId=…`. */
+  check(runId: string): Promise<HttpAnswer>;
+  /** Emulated Execute operations of one notebook. */
+  operationsOf(notebookId: string): ReturnType<Emulator['operations']>;
+  /** Requests the emulator received for Project.Execute in `projectId`. */
+  executeRequests(projectId: string): Emulator['requests'];
+  /** Timer ticks (execute + check) until the run's logged status is `status`. */
+  waitForStatus(runId: string, status: string, timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Settings that make every tick check every running run, and log everything. */
+export const FAST_CHECKS: Readonly<Record<string, string>> = {
+  CHECK_INTERVAL_SECONDS: '1',
+  CHECK_MAX_INTERVAL_SECONDS: '1',
+  CHECK_DUE_SLACK_SECONDS: '2',
+  LOG_LEVEL: 'debug',
+};
+
+/** Starts an emulator and the platform running the built bundles against it. */
+export async function startHarness(options: HarnessOptions): Promise<Harness> {
+  const logs = options.logs ?? new LogBook();
+  const emulator = await startEmulator({
+    durationMs: 150,
+    cancelDelayMs: 50,
+    ...options.emulator,
+    log: (line) => logs.add('emulator', line),
+  });
+  let platform: LocalPlatform;
+  try {
+    platform = await startLocalPlatform({
+      distDir: options.distDir,
+      env: {
+        ...FAST_CHECKS,
+        YC_IAM_TOKEN: 't1.test-token',
+        ...options.env,
+        DATASPHERE_ENDPOINT: emulator.url,
+        OPERATION_ENDPOINT: emulator.url,
+      },
+      timerMs: 0,
+      onLine: logs.add,
+      ...(options.contextToken === undefined ? {} : { contextToken: options.contextToken }),
+      ...(options.queue === undefined ? {} : { queue: options.queue }),
+      ...(options.functionEnv === undefined ? {} : { functionEnv: options.functionEnv }),
+    });
+  } catch (error) {
+    await emulator.close();
+    throw error;
+  }
+  const answers: string[] = [];
+
+  const request = async (method: string, path: string, opts: RequestOptions = {}): Promise<HttpAnswer> => {
+    const headers: Record<string, string> = { ...opts.headers };
+    let body: string | undefined;
+    if (typeof opts.body === 'string') body = opts.body;
+    else if (opts.body !== undefined) {
+      body = JSON.stringify(opts.body);
+      headers['content-type'] ??= 'application/json';
+    }
+    const response = await fetch(`${platform.url}${path}`, {
+      method,
+      headers,
+      ...(body === undefined ? {} : { body }),
+    });
+    const text = await response.text();
+    answers.push(text);
+    let json: Record<string, any> | undefined;
+    try {
+      json = JSON.parse(text) as Record<string, any>;
+    } catch {
+      json = undefined;
+    }
+    return { status: response.status, headers: response.headers, text, json };
+  };
+
+  const harness: Harness = {
+    emulator,
+    platform,
+    logs,
+    answers,
+    request,
+    execute: (body, headers = {}) => request('POST', '/execute', { body, headers }),
+    check: (runId) => request('GET', `/check?runId=${encodeURIComponent(runId)}`),
+    operationsOf: (notebookId) =>
+      emulator.operations().filter((op) => op.kind === 'execute' && op.notebookId === notebookId),
+    executeRequests: (projectId) =>
+      emulator.requests.filter((r) => r.method === 'POST' && r.path === `/datasphere/v2/projects/${projectId}:execute`),
+    async waitForStatus(runId, status, timeoutMs = 15_000) {
+      await eventually(
+        `run ${runId} to become ${status}`,
+        async () => {
+          if (logs.statusOf(runId) === status) return true;
+          await platform.tick();
+          return logs.statusOf(runId) === status;
+        },
+        { timeoutMs, describe: () => `last logged status ${logs.statusOf(runId)}\n${logs.tail()}` },
+      );
+    },
+    async close() {
+      await platform.close();
+      await emulator.close();
+    },
+  };
+  return harness;
+}
+
+export interface EventuallyOptions {
+  /** @default 15000 */
+  readonly timeoutMs?: number;
+  /** Pause between probes. @default 50 */
+  readonly intervalMs?: number;
+  /** Extra text for the failure message. */
+  readonly describe?: () => string;
+}
+
+/** Probes until it returns something other than undefined/false; fails after `timeoutMs`. */
+export async function eventually<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
+  options: EventuallyOptions = {},
+): Promise<T> {
+  const until = Date.now() + (options.timeoutMs ?? 15_000);
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined && value !== false) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > until) {
+      const extra = options.describe?.() ?? '';
+      const cause = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
+      throw new Error(`timed out waiting for ${what}${cause}${extra === '' ? '' : `\n${extra}`}`);
+    }
+    await pause(options.intervalMs ?? 50);
+  }
+}
+
+/** A short real pause between polls (never used to wait for an outcome). */
+export function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The JSON body of a raw HTTP invocation result (`platform.invoke` of an HTTP event). */
+export function invocationAnswer(result: { ok: boolean; result?: unknown; errorMessage?: string }): {
+  statusCode: number;
+  headers: Record<string, string>;
+  json: Record<string, any>;
+} {
+  if (!result.ok) throw new Error(`the invocation failed: ${result.errorMessage}`);
+  const answer = result.result as { statusCode: number; headers?: Record<string, string>; body: string };
+  return { statusCode: answer.statusCode, headers: answer.headers ?? {}, json: JSON.parse(answer.body) };
+}
