@@ -5,7 +5,7 @@
  *   node --import tsx deploy/render-gateway-spec.ts [--stage prod] [--out .serverless/gateway.yaml]
  *
  * Then: yc serverless api-gateway create --name datasphere-runner-prod --spec .serverless/gateway.yaml
- * (or `update --name … --spec …`). See docs/deploy.md.
+ * (or `update --name … --spec …`). See README.md, "Deploying to Yandex Cloud".
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';

@@ -146,7 +146,7 @@ function route(
   if (parts.length === 1 && FUNCTION_NAMES.includes(parts[0] as FunctionName))
     return { fn: parts[0] as FunctionName };
   if (parts[0] !== 'runs') return undefined;
-  if (parts.length === 1 && method === 'POST') return { fn: 'execute' };
+  if (parts.length === 1) return { fn: method === 'POST' ? 'execute' : 'check' };
   const runId = parts[1] === undefined ? undefined : decodeURIComponent(parts[1]);
   if (runId === undefined) return undefined;
   if (parts.length === 2) return { fn: 'check', params: { runId } };
