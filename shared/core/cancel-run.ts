@@ -1,6 +1,6 @@
 import { FINAL_STATUSES, type RunRecord } from '../ledger/run-record.ts';
 import { findRun, type RunLookup } from './find-run.ts';
-import { outcomeOf } from './operation-outcome.ts';
+import { outcomeFields, outcomeOf } from './operation-outcome.ts';
 import type { CoreDeps } from './ports.ts';
 import { commit, finished, touch } from './run-commit.ts';
 
@@ -43,11 +43,7 @@ export async function cancelRun(lookup: RunLookup, deps: CoreDeps, signal?: Abor
       nextCheckAt: after.toISOString(),
     });
     if (!outcome.done) return marked;
-    return finished(marked, after, outcome.status, {
-      operationDone: true,
-      ...(outcome.executionStatus === undefined ? {} : { executionStatus: outcome.executionStatus }),
-      ...(outcome.error === undefined ? {} : { error: outcome.error }),
-    });
+    return finished(marked, after, outcome.status, outcomeFields(outcome));
   });
   return result.record;
 }

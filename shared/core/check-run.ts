@@ -1,7 +1,7 @@
 import { isRunnerError } from '../errors.ts';
 import { type DeliveryState, FINAL_STATUSES, type RunRecord } from '../ledger/run-record.ts';
 import { MAX_DELIVERY_ATTEMPTS, nextCheckAt, nextDeliveryAt } from './check-schedule.ts';
-import { outcomeOf } from './operation-outcome.ts';
+import { outcomeFields, outcomeOf } from './operation-outcome.ts';
 import type { CoreDeps } from './ports.ts';
 import { commit, finished, runFields, touch, without } from './run-commit.ts';
 import { driveStart, takeStartLease } from './start-run.ts';
@@ -63,94 +63,62 @@ async function checkRunning(record: RunRecord, deps: CoreDeps, options: CheckOpt
   const deadline = new Date(record.deadline);
   if (deadline.getTime() <= now.getTime()) return timeOut(record, operationId, deps, options);
 
+  // Every change below applies only while the run is still RUNNING (another writer may have ended it).
+  const whileRunning = (change: (latest: RunRecord) => RunRecord) =>
+    commit(
+      deps,
+      record,
+      (latest) => (latest.status === 'RUNNING' ? change(latest) : undefined),
+      options.attempts,
+    ).then((result) => result.record);
+  const later = (checks: number) => nextCheckAt(now, checks, deadline, deps.settings).toISOString();
+
   let operation: Awaited<ReturnType<CoreDeps['operations']['get']>>;
   try {
     operation = await deps.operations.get(operationId, opts(options.signal));
   } catch (error) {
     const checks = record.checks + 1;
-    if (isNotFound(error)) {
-      const since = Date.parse(record.startedAt ?? record.createdAt);
-      if (now.getTime() - since <= deps.settings.notFoundGraceSeconds * 1000) {
-        // A fresh operation may not be visible on every replica yet (go-sdk skips early NOT_FOUNDs too).
-        return (
-          await commit(
-            deps,
-            record,
-            (latest) =>
-              latest.status === 'RUNNING'
-                ? touch(latest, now, {
-                    checks,
-                    notFoundCount: (latest.notFoundCount ?? 0) + 1,
-                    nextCheckAt: nextCheckAt(now, checks, deadline, deps.settings).toISOString(),
-                  })
-                : undefined,
-            options.attempts,
-          )
-        ).record;
-      }
-      return (
-        await commit(
-          deps,
-          record,
-          (latest) =>
-            latest.status === 'RUNNING'
-              ? finished(latest, now, 'FAILED', {
-                  checks,
-                  operationDone: true,
-                  error: {
-                    code: 5,
-                    message: `operation ${operationId} is not found by Operation.Get ${deps.settings.notFoundGraceSeconds} s after the start`,
-                  },
-                })
-              : undefined,
-          options.attempts,
-        )
-      ).record;
+    if (!isNotFound(error)) {
+      deps.log.warn('run check failed; will check again', { ...runFields(record), error });
+      return whileRunning((latest) => touch(latest, now, { checks, nextCheckAt: later(checks) }));
     }
-    deps.log.warn('run check failed; will check again', { ...runFields(record), error });
-    return (
-      await commit(
-        deps,
-        record,
-        (latest) =>
-          latest.status === 'RUNNING'
-            ? touch(latest, now, {
-                checks,
-                nextCheckAt: nextCheckAt(now, checks, deadline, deps.settings).toISOString(),
-              })
-            : undefined,
-        options.attempts,
-      )
-    ).record;
+    const since = Date.parse(record.startedAt ?? record.createdAt);
+    if (now.getTime() - since <= deps.settings.notFoundGraceSeconds * 1000) {
+      // A fresh operation may not be visible on every replica yet (go-sdk skips early NOT_FOUNDs too).
+      return whileRunning((latest) =>
+        touch(latest, now, {
+          checks,
+          notFoundCount: (latest.notFoundCount ?? 0) + 1,
+          nextCheckAt: later(checks),
+        }),
+      );
+    }
+    return whileRunning((latest) =>
+      finished(latest, now, 'FAILED', {
+        checks,
+        operationDone: true,
+        error: {
+          code: 5,
+          message: `operation ${operationId} is not found by Operation.Get ${deps.settings.notFoundGraceSeconds} s after the start`,
+        },
+      }),
+    );
   }
 
   const outcome = outcomeOf(operation);
   const checked = deps.now();
-  return (
-    await commit(
-      deps,
-      record,
-      (latest) => {
-        if (latest.status !== 'RUNNING') return undefined;
-        const checks = latest.checks + 1;
-        const base = without(latest, 'notFoundCount');
-        if (!outcome.done) {
-          return touch(base, checked, {
-            checks,
-            ...(outcome.earlyError === undefined ? {} : { error: outcome.earlyError }),
-            nextCheckAt: nextCheckAt(checked, checks, deadline, deps.settings).toISOString(),
-          });
-        }
-        return finished(without(base, 'error'), checked, outcome.status, {
-          checks,
-          operationDone: true,
-          ...(outcome.executionStatus === undefined ? {} : { executionStatus: outcome.executionStatus }),
-          ...(outcome.error === undefined ? {} : { error: outcome.error }),
-        });
-      },
-      options.attempts,
-    )
-  ).record;
+  return whileRunning((latest) => {
+    const checks = latest.checks + 1;
+    const base = without(latest, 'notFoundCount');
+    if (!outcome.done) {
+      return touch(base, checked, {
+        checks,
+        ...(outcome.earlyError === undefined ? {} : { error: outcome.earlyError }),
+        nextCheckAt: nextCheckAt(checked, checks, deadline, deps.settings).toISOString(),
+      });
+    }
+    return finished(without(base, 'error'), checked, outcome.status, { checks, ...outcomeFields(outcome) });
+  });
 }
 
 /** Past its deadline: ask Yandex to cancel and record TIMED_OUT at once; later sweeps follow up. */

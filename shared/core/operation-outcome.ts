@@ -61,3 +61,16 @@ export function outcomeOf(operation: Operation<AnyMessage, AnyMessage>): Operati
       };
   }
 }
+
+/** The record fields a finished outcome sets (only those present: optional fields are never `undefined`). */
+export function outcomeFields(outcome: Extract<OperationOutcome, { done: true }>): {
+  operationDone: true;
+  executionStatus?: string;
+  error?: RunError;
+} {
+  return {
+    operationDone: true,
+    ...(outcome.executionStatus === undefined ? {} : { executionStatus: outcome.executionStatus }),
+    ...(outcome.error === undefined ? {} : { error: outcome.error }),
+  };
+}

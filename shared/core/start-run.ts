@@ -1,7 +1,7 @@
 import { isProjectAllowed } from '../config.ts';
 import { isRunnerError, RunnerError } from '../errors.ts';
 import type { RunRecord, RunRequest, TriggerKind } from '../ledger/run-record.ts';
-import { outcomeOf } from './operation-outcome.ts';
+import { outcomeFields, outcomeOf } from './operation-outcome.ts';
 import type { CoreDeps } from './ports.ts';
 import { toPublicRun } from './public-run.ts';
 import { commit, finished, runFields, touch, without } from './run-commit.ts';
@@ -219,11 +219,7 @@ export async function driveStart(
       });
       const outcome = outcomeOf(operation);
       if (!outcome.done) return running;
-      return finished(running, startedAt, outcome.status, {
-        operationDone: true,
-        ...(outcome.executionStatus === undefined ? {} : { executionStatus: outcome.executionStatus }),
-        ...(outcome.error === undefined ? {} : { error: outcome.error }),
-      });
+      return finished(running, startedAt, outcome.status, outcomeFields(outcome));
     });
     if (result.record.cancelRequestedAt !== undefined && result.record.status === 'RUNNING') {
       // A cancel arrived while Execute was in flight: pass it on now that there is an operation.
