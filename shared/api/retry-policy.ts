@@ -1,3 +1,9 @@
+import {
+  errorCodeOf,
+  NETWORK_ERROR_CODES,
+  parseRetryAfter,
+  TIMEOUT_ERROR_CODES,
+} from '../net/transient-failure.ts';
 import { RETRYABLE_HTTP_STATUSES, rpcCodeInfo } from './rpc-codes.ts';
 
 /** What one HTTP attempt ended with, as far as retrying is concerned. */
@@ -74,57 +80,7 @@ export function isTransient(outcome: AttemptOutcome): boolean {
   return outcome.rpcCode === undefined || rpcCodeInfo(outcome.rpcCode)?.retryable !== false;
 }
 
-/**
- * Error codes of dropped or refused connections (node and undici). Timeouts are listed apart in
- * TIMEOUT_ERROR_CODES. Anything else (TLS failures, ENOTFOUND, invalid arguments) is not retried.
- */
-export const NETWORK_ERROR_CODES: ReadonlySet<string> = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ECONNABORTED',
-  'EPIPE',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'EHOSTUNREACH',
-  'EHOSTDOWN',
-  'EAI_AGAIN',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
-  'ETIMEDOUT',
-]);
-
-/** Error codes of an answer that did not come (or finish) in time. */
-export const TIMEOUT_ERROR_CODES: ReadonlySet<string> = new Set([
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
-]);
-
-/** The `code` of an error or of its `cause` chain (undici wraps socket errors), if any. */
-export function errorCodeOf(error: unknown): string | undefined {
-  let current: unknown = error;
-  for (let depth = 0; depth < 4 && typeof current === 'object' && current !== null; depth++) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string' && (NETWORK_ERROR_CODES.has(code) || TIMEOUT_ERROR_CODES.has(code)))
-      return code;
-    current = (current as { cause?: unknown }).cause;
-  }
-  const top = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
-  return typeof top === 'string' ? top : undefined;
-}
-
-/**
- * A Retry-After header in ms: delta-seconds (`"120"`) or an HTTP date (`"Wed, 21 Oct 2026 07:28:00
- * GMT"`, relative to `nowMs`). Undefined for a missing or unreadable value.
- */
-export function parseRetryAfter(value: string | undefined, nowMs: number): number | undefined {
-  if (value === undefined) return undefined;
-  const trimmed = value.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
-  if (!/[a-z]/i.test(trimmed)) return undefined;
-  const at = Date.parse(trimmed);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
-}
+export { errorCodeOf, NETWORK_ERROR_CODES, parseRetryAfter, TIMEOUT_ERROR_CODES };
 
 /** A ProtoJSON Duration (`"2s"`, `"1.5s"`) in ms, for `google.rpc.RetryInfo.retryDelay`. */
 export function parseDurationMs(value: unknown): number | undefined {

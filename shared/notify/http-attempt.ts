@@ -1,4 +1,5 @@
 import type { Dispatcher } from 'undici';
+import { errorCodeOf, NETWORK_ERROR_CODES, TIMEOUT_ERROR_CODES } from '../net/transient-failure.ts';
 
 /** How one HTTP POST attempt ended. Never throws: every outcome is a value. */
 export type AttemptResult =
@@ -42,43 +43,7 @@ class AttemptTimeout extends Error {
   }
 }
 
-/**
- * Error codes of dropped, refused or reset connections that a later attempt may not meet again.
- * Anything else (ENOTFOUND, TLS certificate errors, invalid arguments) fails the delivery at once.
- */
-const TRANSIENT_NETWORK_CODES: ReadonlySet<string> = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ECONNABORTED',
-  'EPIPE',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'EHOSTUNREACH',
-  'EHOSTDOWN',
-  'EAI_AGAIN',
-  'ETIMEDOUT',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CLOSED',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
-]);
-
-const TIMEOUT_CODES: ReadonlySet<string> = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
-
-/** The most telling `code` in an error and its `cause` chain (undici wraps socket errors). */
-export function errorCodeOf(error: unknown): string | undefined {
-  let first: string | undefined;
-  let current: unknown = error;
-  for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth++) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string') {
-      if (TRANSIENT_NETWORK_CODES.has(code) || TIMEOUT_CODES.has(code)) return code;
-      first ??= code;
-    }
-    current = (current as { cause?: unknown }).cause;
-  }
-  return first;
-}
+export { errorCodeOf };
 
 /** One POST through `dispatcher`, bounded by `timeoutMs` for connect, headers and body together. */
 export async function postOnce(dispatcher: Dispatcher, req: PostRequest): Promise<AttemptResult> {
@@ -104,11 +69,11 @@ export async function postOnce(dispatcher: Dispatcher, req: PostRequest): Promis
     if (controller.signal.reason instanceof AttemptTimeout)
       return { kind: 'timeout', error: controller.signal.reason };
     const code = errorCodeOf(error);
-    if (code !== undefined && TIMEOUT_CODES.has(code)) return { kind: 'timeout', error };
+    if (code !== undefined && TIMEOUT_ERROR_CODES.has(code)) return { kind: 'timeout', error };
     return {
       kind: 'network',
       errorCode: code ?? 'UNKNOWN',
-      transient: code !== undefined && TRANSIENT_NETWORK_CODES.has(code),
+      transient: code !== undefined && NETWORK_ERROR_CODES.has(code),
       error,
     };
   } finally {

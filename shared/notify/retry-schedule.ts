@@ -1,4 +1,3 @@
-import { setTimeout as delay } from 'node:timers/promises';
 import { ConfigError } from '../errors.ts';
 
 /** In-call retry settings of a sender. The sweep retries failed deliveries later on its own schedule. */
@@ -70,20 +69,4 @@ function positiveInteger(setting: string, value: number, min: number, max: numbe
   return value;
 }
 
-/**
- * A Retry-After header in ms: delta-seconds (`"120"`) or an HTTP date relative to `nowMs`. Undefined
- * for a missing or unreadable value (the normal backoff applies then).
- */
-export function parseRetryAfter(value: string | undefined, nowMs: number): number | undefined {
-  if (value === undefined) return undefined;
-  const trimmed = value.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
-  if (!/[a-z]/i.test(trimmed)) return undefined;
-  const at = Date.parse(trimmed);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
-}
-
-/** Waits `ms`; rejects as soon as `signal` aborts. */
-export function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return delay(ms, undefined, signal ? { signal } : {});
-}
+export { abortableSleep as defaultSleep, parseRetryAfter } from '../net/transient-failure.ts';
