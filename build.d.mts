@@ -1,5 +1,16 @@
 // Types of build.mjs for the TypeScript callers (local runner, tests, bench).
 export declare const FUNCTIONS: readonly ['execute', 'check', 'cancel'];
+/** The esbuild settings shared by the function bundles and the bench's comparison handlers. */
+export declare const ESBUILD_OPTIONS: Readonly<{
+  bundle: true;
+  platform: 'node';
+  format: 'cjs';
+  target: 'node22';
+  minify: true;
+  metafile: true;
+  legalComments: 'eof';
+  logLevel: 'warning';
+}>;
 export interface BuiltBundle {
   readonly fn: string;
   readonly bytes: number;

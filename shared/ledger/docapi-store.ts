@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import aws4 from 'aws4';
-import { type Dispatcher, request } from 'undici';
+import type { Dispatcher } from 'undici';
 import { isRunnerError, RunnerError } from '../errors.ts';
 import { errnoCode, ledgerError } from './ledger-error.ts';
 import { assertCreatable, assertUpdatable, detached, dueByMillis, dueMillis } from './record-checks.ts';
@@ -171,11 +171,13 @@ export function createDocApiLedger(options: DocApiLedgerOptions): RunLedger {
     let statusCode: number;
     let text: string;
     try {
-      const response = await request(endpoint.url, {
+      // dispatcher.request, not undici's request(): the runtime's dispatcher is node's http client.
+      const response = await options.dispatcher.request({
+        origin: endpoint.origin,
+        path: endpoint.path,
         method: 'POST',
         headers,
         body,
-        dispatcher: options.dispatcher,
         headersTimeout: timeout,
         bodyTimeout: timeout,
       });
@@ -509,7 +511,7 @@ function numberOf(value: AttributeValue | undefined): number | undefined {
   return value !== undefined && 'N' in value ? Number(value.N) : undefined;
 }
 
-function parseEndpoint(endpoint: string): { url: string; host: string; path: string } {
+function parseEndpoint(endpoint: string): { origin: string; host: string; path: string } {
   let url: URL;
   try {
     url = new URL(endpoint);
@@ -519,7 +521,7 @@ function parseEndpoint(endpoint: string): { url: string; host: string; path: str
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     throw ledgerError(`Document API endpoint "${endpoint}" must use http or https`);
   }
-  return { url: url.href, host: url.host, path: `${url.pathname}${url.search}` };
+  return { origin: url.origin, host: url.host, path: `${url.pathname}${url.search}` };
 }
 
 /** `__type` is `com.amazonaws.dynamodb.v20120810#Name` (or just `Name`); some services say `Message`. */

@@ -1,0 +1,42 @@
+// One function instance for the benchmarks: plain node (no TypeScript loader, so its memory is the
+// bundle's own), `require`s a BUILT bundle once, then runs `handler(event, context)` for each IPC
+// message, answering with the result, the time the call took and the process's peak RSS so far.
+// Env: FUNCTION_BUNDLE (dist/<fn>/index.js), FUNCTION_TIMEOUT_MS, plus the function's own settings.
+'use strict';
+
+const { resolve } = require('node:path');
+
+const bundle = process.env.FUNCTION_BUNDLE;
+if (bundle === undefined) throw new Error('FUNCTION_BUNDLE is required');
+const timeoutMs = Number(process.env.FUNCTION_TIMEOUT_MS ?? 120_000);
+const { handler } = require(resolve(bundle));
+if (typeof handler !== 'function') throw new Error(`${bundle} does not export handler`);
+
+process.on('message', async (message) => {
+  const started = performance.now();
+  const startedAt = Date.now();
+  const context = {
+    requestId: `bench-${message.id}`,
+    functionName: 'bench',
+    token: { access_token: 't1.bench-token', expires_in: 43200, token_type: 'Bearer' },
+    getRemainingTimeInMillis: () => Math.max(0, timeoutMs - (Date.now() - startedAt)),
+  };
+  let answer;
+  try {
+    const result = await handler(message.event, context);
+    answer = { ok: true, result: result ?? null };
+  } catch (error) {
+    answer = { ok: false, error: String(error?.message ?? error) };
+  }
+  process.send({
+    id: message.id,
+    ...answer,
+    wallMs: performance.now() - started,
+    // Linux reports maxRSS in kilobytes.
+    maxRssBytes: process.resourceUsage().maxRSS * 1024,
+    memory: process.memoryUsage(),
+  });
+});
+process.send({ ready: true, maxRssBytes: process.resourceUsage().maxRSS * 1024 });
+// The parent closing the channel ends the instance (a normal exit, so --cpu-prof can write its file).
+process.on('disconnect', () => process.exit(0));
