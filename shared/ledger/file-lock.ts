@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { link, mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { type FileHandle, link, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { errnoCode, fileError, ledgerError } from './ledger-error.ts';
@@ -57,25 +57,38 @@ export async function acquireLock(path: string, options: FileLockOptions): Promi
 export async function tryLock(path: string, options: FileLockOptions): Promise<HeldLock | undefined> {
   const content = JSON.stringify({ token: randomUUID(), pid: process.pid, host: HOST, at: options.now() });
   const temp = `${path}.${randomUUID()}.tmp`;
-  await io('write lock', temp, () => writeWithDir(temp, content));
+  // The temp file stays open while the lock is held: its inode cannot be freed and reused meanwhile, so
+  // "is the lock still ours" is one stat() comparing inodes instead of reading the file back.
+  const handle = await io('write lock', temp, () => openWithDir(temp));
+  let held: HeldLock | undefined;
   try {
-    for (let attempt = 0; attempt < 3; attempt += 1) {
+    await io('write lock', temp, () => handle.write(content));
+    const { ino, dev } = await io('write lock', temp, () => handle.stat());
+    for (let attempt = 0; attempt < 3 && held === undefined; attempt += 1) {
       try {
         await link(temp, path);
-        return heldLock(path, content);
+        held = heldLock(path, handle, ino, dev);
       } catch (error) {
         if (errnoCode(error) !== 'EEXIST') throw fileError('lock', path, error);
+        if (!(await takeOverIfStale(path, options))) break;
       }
-      if (!(await takeOverIfStale(path, options))) return undefined;
     }
-    return undefined;
+    return held;
   } finally {
     await unlink(temp).catch(() => {});
+    if (held === undefined) await handle.close().catch(() => {});
   }
 }
 
-function heldLock(path: string, content: string): HeldLock {
-  const ours = async (): Promise<boolean> => (await readOrUndefined(path)) === content;
+function heldLock(path: string, handle: FileHandle, ino: number, dev: number): HeldLock {
+  const ours = async (): Promise<boolean> => {
+    try {
+      const info = await stat(path);
+      return info.ino === ino && info.dev === dev;
+    } catch {
+      return false;
+    }
+  };
   return {
     async assertHeld() {
       if (!(await ours())) {
@@ -85,8 +98,12 @@ function heldLock(path: string, content: string): HeldLock {
       }
     },
     async release() {
-      // Never remove a lock someone else took over: only our own content is unlinked.
-      if (await ours()) await unlink(path).catch(() => {});
+      // Never remove a lock someone else took over: only our own inode is unlinked.
+      try {
+        if (await ours()) await unlink(path).catch(() => {});
+      } finally {
+        await handle.close().catch(() => {});
+      }
     },
   };
 }
@@ -157,13 +174,13 @@ async function readOrUndefined(path: string): Promise<string | undefined> {
   }
 }
 
-async function writeWithDir(path: string, content: string): Promise<void> {
+async function openWithDir(path: string): Promise<FileHandle> {
   try {
-    await writeFile(path, content, { flag: 'wx' });
+    return await open(path, 'wx');
   } catch (error) {
     if (errnoCode(error) !== 'ENOENT') throw error;
     await mkdir(dirname(path), { recursive: true });
-    await writeFile(path, content, { flag: 'wx' });
+    return open(path, 'wx');
   }
 }
 
