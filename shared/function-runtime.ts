@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Dispatcher } from 'undici';
 import { DataSphereClient } from './api/datasphere-client.ts';
 import { createDispatcher } from './api/http-dispatcher.ts';
@@ -183,7 +184,10 @@ export function createFunctionRuntime(
     deadlineSignal(context, marginMs = 5_000) {
       const remaining = context?.getRemainingTimeInMillis?.();
       if (typeof remaining !== 'number' || !Number.isFinite(remaining)) return undefined;
-      return AbortSignal.timeout(Math.max(1, remaining - marginMs));
+      const signal = AbortSignal.timeout(Math.max(1, remaining - marginMs));
+      // One sweep has up to CHECK_CONCURRENCY calls listening on it at once; that is not a leak.
+      setMaxListeners(0, signal);
+      return signal;
     },
     async close() {
       if (built === undefined) return;
