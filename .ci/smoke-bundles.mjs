@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const fixtures = join(root, '..', 'shared', 'fixtures', 'events');
+const fixtures = join(root, 'test', 'fixtures', 'events');
 const httpFixture = JSON.parse(readFileSync(join(fixtures, 'http-url-json.json'), 'utf8'));
 
 const cases = {

@@ -21,11 +21,6 @@ export interface EconomyOptions {
   readonly settings?: Partial<CoreSettings>;
   /** For the jitter. @default a fixed-seed generator */
   readonly random?: () => number;
-  /**
-   * What-if only: moves each new run's first check this many seconds past its start (the core checks a
-   * new run at the first sweep after the start). Used to evaluate a proposed default. @default 0
-   */
-  readonly firstCheckDelaySeconds?: number;
 }
 
 export interface EconomyResult {
@@ -100,10 +95,6 @@ async function followOneRun(
     deps,
   );
   const runId = started.record.runId;
-  if (options.firstCheckDelaySeconds > 0) {
-    const first = new Date(START + options.firstCheckDelaySeconds * 1000).toISOString();
-    await ledger.update({ ...started.record, nextCheckAt: first });
-  }
   // Ticks run until the ledger knows the run ended (or well past the run, which is a failure to see it).
   for (let tick = 0; tick < (options.runSeconds / options.tickSeconds) * 4 + 10; tick++) {
     const jitter = options.jitterSeconds * options.random();
@@ -126,7 +117,6 @@ export async function simulateEconomy(options: EconomyOptions = {}): Promise<Eco
     tickSeconds,
     jitterSeconds: options.jitterSeconds ?? 0,
     random: options.random ?? seededRandom(42),
-    firstCheckDelaySeconds: options.firstCheckDelaySeconds ?? 0,
     settings: { ...DEFAULT_SETTINGS, ...options.settings },
   };
   let maxGets = 0;

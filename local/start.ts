@@ -93,6 +93,8 @@ const platform = await startLocalPlatform({
     // The emulator accepts any bearer token; in the cloud the token comes from the function's service account.
     YC_IAM_TOKEN: 'local-emulator-token',
     CHECK_INTERVAL_SECONDS: String(Math.max(1, Math.min(20, tickSeconds))),
+    // First check one tick after the start (75 s in the cloud, where a tick is a minute).
+    CHECK_FIRST_DELAY_SECONDS: String(tickSeconds),
     NOTIFY_WEBHOOK_URL: `http://127.0.0.1:${webhookPort}/reports`,
     NOTIFY_WEBHOOK_SECRET: 'local-demo-secret',
     LOG_LEVEL: 'info',

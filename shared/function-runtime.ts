@@ -202,8 +202,14 @@ function adaptNotifier(notifier: ReturnType<typeof createNotifier>): NotifierPor
   if (notifier.destinations.length === 0) return undefined;
   return {
     destinations: notifier.destinations,
+    // The report carries the record as it was when it ended, so a retried delivery sends the same bytes
+    // (later bookkeeping only moves updatedAt).
     deliver: (destination, record, signal) =>
-      notifier.deliver(destination, buildNotification(record), signal),
+      notifier.deliver(
+        destination,
+        buildNotification({ ...record, updatedAt: record.reportedAt ?? record.updatedAt }),
+        signal,
+      ),
   };
 }
 

@@ -165,6 +165,10 @@ async function settle(
   options: CheckOptions,
   followUp = true,
 ): Promise<RunRecord> {
+  // Not due: another sweep has claimed it (to deliver its report) or it waits for a retry. This is what
+  // keeps a sweep that lost the race to end a run from settling (and reporting) it a second time.
+  const dueBy = deps.now().getTime() + deps.settings.checkDueSlackSeconds * 1000;
+  if (record.nextCheckAt === undefined || Date.parse(record.nextCheckAt) > dueBy) return record;
   let operationDone = record.operationDone === true || record.operationId === undefined;
   let followUpChecks = record.checks;
   // followUp is false right after this pass ended the run: the operation was just read or cancelled.

@@ -41,6 +41,7 @@ export type CoreSettings = Pick<
   | 'allowedProjects'
   | 'runTimeoutSeconds'
   | 'checkConcurrency'
+  | 'checkFirstDelaySeconds'
   | 'checkIntervalSeconds'
   | 'checkMaxIntervalSeconds'
   | 'checkBackoffFactor'
@@ -67,6 +68,7 @@ export const DEFAULT_SETTINGS: CoreSettings = {
   allowedProjects: '*',
   runTimeoutSeconds: 86400,
   checkConcurrency: 32,
+  checkFirstDelaySeconds: 75,
   checkIntervalSeconds: 20,
   checkMaxIntervalSeconds: 60,
   checkBackoffFactor: 2,

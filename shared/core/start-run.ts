@@ -214,8 +214,14 @@ export async function driveStart(
         status: 'RUNNING',
         operationId: operation.id,
         startedAt: startedAt.toISOString(),
-        // Due at the first sweep after the start.
-        nextCheckAt: startedAt.toISOString(),
+        // Not at once: a fresh operation is often not visible yet, and checking at the first sweep that
+        // comes a full tick after the start keeps a one-hour run within 60 Operation.Get calls.
+        nextCheckAt: new Date(
+          Math.min(
+            startedAt.getTime() + deps.settings.checkFirstDelaySeconds * 1000,
+            Date.parse(latest.deadline),
+          ),
+        ).toISOString(),
       });
       const outcome = outcomeOf(operation);
       if (!outcome.done) return running;

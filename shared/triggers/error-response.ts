@@ -1,5 +1,6 @@
 import type { LogLevelName } from '../config.ts';
 import { type ErrorCode, isRunnerError, RunnerError } from '../errors.ts';
+import { redactSecrets } from '../redact.ts';
 
 /**
  * The one place that decides, per error code: the HTTP status, the log level, whether the message may
@@ -71,7 +72,8 @@ export function errorBody(error: unknown): ErrorBody {
   return {
     error: {
       code: policy.code,
-      message: error.message,
+      // Messages may quote what the caller sent (an id): scrub it like any log line.
+      message: redactSecrets(error.message),
       ...(field === undefined ? {} : { field }),
       ...(api === undefined ? {} : { api }),
     },

@@ -26,6 +26,10 @@ const runRequestSchema = v.strictObject(
     notebookId: idString(200, 'the notebook path in project storage'),
     inputVariables: v.optional(
       v.pipe(
+        v.custom<Record<string, unknown>>(
+          (value) => typeof value === 'object' && value !== null && !Array.isArray(value),
+          'must be an object of string, number or boolean values',
+        ),
         v.record(
           v.pipe(
             v.string(),

@@ -187,7 +187,8 @@ export function harness(
     ledger,
     datasphere: api.datasphere,
     operations: api.operationsApi,
-    settings: { ...DEFAULT_SETTINGS, ...options.settings },
+    // Core tests sweep right after a start; the default first-check delay has its own test.
+    settings: { ...DEFAULT_SETTINGS, checkFirstDelaySeconds: 0, ...options.settings },
     log,
     now: clock.now,
     sleep: async (ms) => clock.advance(ms / 1000),

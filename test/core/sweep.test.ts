@@ -107,6 +107,16 @@ describe('sweep', () => {
     assert.equal(nextCheckAt(now, 9, soon, DEFAULT_SETTINGS).getTime(), soon.getTime());
   });
 
+  it('checks a new run first one tick plus the due slack after its start by default (75 s)', async () => {
+    const h = harness({ settings: { checkFirstDelaySeconds: DEFAULT_SETTINGS.checkFirstDelaySeconds } });
+    const run = await started(h);
+    assert.equal(run.nextCheckAt, new Date(h.clock.ms + 75_000).toISOString());
+    h.clock.advance(59);
+    assert.equal((await sweep(h.deps)).due, 0, 'a sweep within the first minute leaves it alone');
+    h.clock.advance(1);
+    assert.equal((await sweep(h.deps)).due, 1, 'due within the slack of the next tick');
+  });
+
   it('reads only due runs: a run checked a moment ago is not checked again', async () => {
     const h = harness();
     await started(h);

@@ -10,8 +10,8 @@ import { build } from '../../../build.mjs';
 import { type Emulator, type EmulatorOptions, startEmulator } from '../../../local/emulator/emulator.ts';
 import { type LocalPlatform, type PlatformOptions, startLocalPlatform } from '../../../local/platform.ts';
 
-/** The real-shaped trigger events (`/work/shared/fixtures/events`, next to the repository). */
-export const FIXTURES_DIR = join(import.meta.dirname, '../../../../shared/fixtures/events');
+/** The real-shaped trigger events (copied into the repository from the reference fixtures). */
+export const FIXTURES_DIR = join(import.meta.dirname, '../../fixtures/events');
 /** The DataSphere project every fixture names; allowed through ALLOWED_PROJECTS, the fixtures stay as they are. */
 export const FIXTURE_PROJECT = 'bt1q7c5m2k9r4v0h8e3s';
 /** The project the tests' own requests use. */
@@ -21,6 +21,9 @@ export const PROJECT = 'p-e2e';
 export function fixture<T = Record<string, unknown>>(name: string): T {
   return JSON.parse(readFileSync(join(FIXTURES_DIR, name), 'utf8')) as T;
 }
+
+// biome-ignore lint/suspicious/noExplicitAny: JSON answers are read field by field, each checked by an assertion.
+export type Json = Record<string, any>;
 
 export interface BuiltBundles {
   /** `<dir>/dist`: what `startLocalPlatform` runs. */
@@ -125,7 +128,7 @@ export interface HttpAnswer {
   readonly headers: Headers;
   readonly text: string;
   /** The body parsed as JSON (undefined when it is not JSON). */
-  readonly json: Record<string, any> | undefined;
+  readonly json: Json | undefined;
 }
 
 export interface RequestOptions {
@@ -169,6 +172,7 @@ export interface Harness {
 /** Settings that make every tick check every running run, and log everything. */
 export const FAST_CHECKS: Readonly<Record<string, string>> = {
   CHECK_INTERVAL_SECONDS: '1',
+  CHECK_FIRST_DELAY_SECONDS: '0',
   CHECK_MAX_INTERVAL_SECONDS: '1',
   CHECK_DUE_SLACK_SECONDS: '2',
   LOG_LEVEL: 'debug',
@@ -221,9 +225,9 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     });
     const text = await response.text();
     answers.push(text);
-    let json: Record<string, any> | undefined;
+    let json: Json | undefined;
     try {
-      json = JSON.parse(text) as Record<string, any>;
+      json = JSON.parse(text) as Json;
     } catch {
       json = undefined;
     }
@@ -241,7 +245,9 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     operationsOf: (notebookId) =>
       emulator.operations().filter((op) => op.kind === 'execute' && op.notebookId === notebookId),
     executeRequests: (projectId) =>
-      emulator.requests.filter((r) => r.method === 'POST' && r.path === `/datasphere/v2/projects/${projectId}:execute`),
+      emulator.requests.filter(
+        (r) => r.method === 'POST' && r.path === `/datasphere/v2/projects/${projectId}:execute`,
+      ),
     async waitForStatus(runId, status, timeoutMs = 15_000) {
       await eventually(
         `run ${runId} to become ${status}`,
@@ -303,7 +309,7 @@ export function pause(ms: number): Promise<void> {
 export function invocationAnswer(result: { ok: boolean; result?: unknown; errorMessage?: string }): {
   statusCode: number;
   headers: Record<string, string>;
-  json: Record<string, any>;
+  json: Json;
 } {
   if (!result.ok) throw new Error(`the invocation failed: ${result.errorMessage}`);
   const answer = result.result as { statusCode: number; headers?: Record<string, string>; body: string };

@@ -15,6 +15,7 @@ import {
   fixture,
   type Harness,
   invocationAnswer,
+  type Json,
   PROJECT,
   pause,
   startHarness,
@@ -72,7 +73,7 @@ export function describeLifecycle(storeName: string, makeEnv: () => Promise<Stor
       const answer = await h().execute({ projectId: PROJECT, ...body }, headers);
       assert.equal(answer.status, 202, answer.text);
       assert.match(answer.json?.runId, UUID);
-      return answer.json as Record<string, any>;
+      return answer.json as Json;
     }
 
     /** The run was reported finished exactly once, even after more sweeps. */
@@ -82,7 +83,7 @@ export function describeLifecycle(storeName: string, makeEnv: () => Promise<Stor
       await h().platform.tick();
       const lines = h().logs.lines('run finished', runId);
       assert.equal(lines.length, 1, `run ${runId} reported ${lines.length} times`);
-      const line = lines[0] as Record<string, any>;
+      const line = lines[0] as Json;
       assert.equal(line.status, status);
       assert.equal(line.run.runId, runId);
       assert.equal(line.run.status, status);
@@ -91,7 +92,9 @@ export function describeLifecycle(storeName: string, makeEnv: () => Promise<Stor
 
     /** The runId the functions logged when they claimed a run matching `where`. */
     async function claimedRunId(where: (line: Record<string, unknown>) => boolean): Promise<string> {
-      const line = await eventually('the "run claimed" line', () => h().logs.lines('run claimed').find(where));
+      const line = await eventually('the "run claimed" line', () =>
+        h().logs.lines('run claimed').find(where),
+      );
       return line.runId as string;
     }
 
@@ -106,7 +109,7 @@ export function describeLifecycle(storeName: string, makeEnv: () => Promise<Stor
         assert.equal(started.trigger, 'http');
         assert.equal(typeof started.operationId, 'string');
         await h().waitForStatus(started.runId, 'SUCCEEDED');
-        const record = (await h().check(started.runId)).json as Record<string, any>;
+        const record = (await h().check(started.runId)).json as Json;
         assert.equal(record.status, 'SUCCEEDED');
         assert.equal(record.executionStatus, 'OK');
         assert.equal(record.operationId, started.operationId);
@@ -121,7 +124,7 @@ export function describeLifecycle(storeName: string, makeEnv: () => Promise<Stor
         h().emulator.plan({ notebookId, outcome: 'ERROR', durationMs: 150 });
         const started = await start({ notebookId });
         await h().waitForStatus(started.runId, 'FAILED');
-        const record = (await h().check(started.runId)).json as Record<string, any>;
+        const record = (await h().check(started.runId)).json as Json;
         assert.equal(record.status, 'FAILED');
         assert.equal(record.executionStatus, 'ERROR');
         assert.equal(typeof record.error?.code, 'string');
@@ -133,7 +136,7 @@ export function describeLifecycle(storeName: string, makeEnv: () => Promise<Stor
         h().emulator.plan({ notebookId, outcome: 'OPERATION_ERROR', durationMs: 150 });
         const started = await start({ notebookId });
         await h().waitForStatus(started.runId, 'FAILED');
-        const record = (await h().check(started.runId)).json as Record<string, any>;
+        const record = (await h().check(started.runId)).json as Json;
         assert.equal(record.status, 'FAILED');
         assert.equal(record.error?.code, 13);
         assert.match(record.error?.message, /internal error/);
@@ -150,7 +153,7 @@ export function describeLifecycle(storeName: string, makeEnv: () => Promise<Stor
         assert.equal(cancelled.json?.cancelReason, 'user');
         assert.equal(typeof cancelled.json?.cancelRequestedAt, 'string');
         await h().waitForStatus(started.runId, 'CANCELLED');
-        const record = (await h().check(started.runId)).json as Record<string, any>;
+        const record = (await h().check(started.runId)).json as Json;
         assert.equal(record.status, 'CANCELLED');
         assert.equal(record.executionStatus, 'ABORTED');
         const [operation] = h().operationsOf(notebookId);
@@ -165,7 +168,7 @@ export function describeLifecycle(storeName: string, makeEnv: () => Promise<Stor
         const started = await start({ notebookId, timeoutSeconds: 1 });
         assert.equal(Date.parse(started.deadline) - Date.parse(started.createdAt), 1000);
         await h().waitForStatus(started.runId, 'TIMED_OUT');
-        const record = (await h().check(started.runId)).json as Record<string, any>;
+        const record = (await h().check(started.runId)).json as Json;
         assert.equal(record.status, 'TIMED_OUT');
         assert.equal(record.cancelReason, 'deadline');
         assert.equal(record.error?.code, 'DEADLINE_EXCEEDED');
@@ -193,7 +196,7 @@ export function describeLifecycle(storeName: string, makeEnv: () => Promise<Stor
         assert.equal(run.status, 'FAILED');
         assert.equal(run.error.code, 5);
         assert.equal(executeCount(MISSING_PROJECT) - before, 1, 'a 4xx is not retried');
-        const record = (await h().check(run.runId)).json as Record<string, any>;
+        const record = (await h().check(run.runId)).json as Json;
         assert.equal(record.status, 'FAILED');
         assert.equal(record.error.code, 5);
         await assertReportedOnce(run.runId, 'FAILED');
@@ -238,7 +241,7 @@ export function describeLifecycle(storeName: string, makeEnv: () => Promise<Stor
         const result = await h().platform.invoke('execute', event);
         assert.deepEqual(result, { ok: true, result: { messages: 1, done: 1, dropped: 0 } });
         const runId = await claimedRunId((line) => line.trigger === 'timer');
-        const record = (await h().check(runId)).json as Record<string, any>;
+        const record = (await h().check(runId)).json as Json;
         assert.equal(record.trigger, 'timer');
         assert.equal(record.projectId, FIXTURE_PROJECT);
         assert.equal(Date.parse(record.deadline) - Date.parse(record.createdAt), 7200_000);
@@ -297,11 +300,14 @@ export function describeLifecycle(storeName: string, makeEnv: () => Promise<Stor
         assert.equal(result.ok, true, result.errorMessage);
         const summary = result.result as Record<string, number>;
         assert.ok((summary.due ?? 0) >= 1 && (summary.finished ?? 0) >= 1, JSON.stringify(summary));
-        await eventually('the sweep to log SUCCEEDED', () => h().logs.statusOf(started.runId) === 'SUCCEEDED');
-        const line = h()
+        await eventually(
+          'the sweep to log SUCCEEDED',
+          () => h().logs.statusOf(started.runId) === 'SUCCEEDED',
+        );
+        const reporters = h()
           .logs.entries.filter((e) => e.json?.runId === started.runId && e.json?.msg === 'run finished')
           .map((e) => e.source);
-        assert.deepEqual(line, ['check']);
+        assert.deepEqual(reporters, ['check']);
       });
 
       it('check over HTTP answers by runId in the query, by operationId in the query and by the gateway path', async () => {
@@ -330,7 +336,7 @@ export function describeLifecycle(storeName: string, makeEnv: () => Promise<Stor
 
       it('cancel answers over HTTP by query, gateway path and body, and from a queue message', async () => {
         const names = ['cancel-query', 'cancel-path', 'cancel-body', 'cancel-queue'];
-        const runs: Record<string, any>[] = [];
+        const runs: Json[] = [];
         for (const name of names) {
           h().emulator.plan({ notebookId: nb(name), durationMs: LONG_MS });
           runs.push(await start({ notebookId: nb(name) }));
@@ -371,7 +377,10 @@ export function describeLifecycle(storeName: string, makeEnv: () => Promise<Stor
         const notebookId = nb('dup-sequential');
         const before = executeCount();
         const first = await start({ notebookId }, { 'Idempotency-Key': `seq-${storeName}` });
-        const second = await h().execute({ projectId: PROJECT, notebookId }, { 'Idempotency-Key': `seq-${storeName}` });
+        const second = await h().execute(
+          { projectId: PROJECT, notebookId },
+          { 'Idempotency-Key': `seq-${storeName}` },
+        );
         assert.equal(second.status, 202);
         assert.equal(second.json?.runId, first.runId);
         assert.equal(second.headers.get('idempotent-replayed'), 'true');
@@ -461,19 +470,23 @@ export function describeLifecycle(storeName: string, makeEnv: () => Promise<Stor
         const redeliveries = () =>
           h().logs.entries.filter(
             (e) =>
-              e.source === 'platform' && /queue trigger execute: .*batch of 3 will be redelivered/.test(e.text),
+              e.source === 'platform' &&
+              /queue trigger execute: .*batch of 3 will be redelivered/.test(e.text),
           ).length;
         h().platform.send('execute', JSON.stringify({ projectId: PROJECT, notebookId: good[0] }));
         h().platform.send('execute', JSON.stringify({ projectId: FLAKY_PROJECT, notebookId: flaky }));
         h().platform.send('execute', JSON.stringify({ projectId: PROJECT, notebookId: good[1] }));
-        await eventually('the batch to be redelivered twice', () => redeliveries() >= 2, { timeoutMs: 30_000 });
+        await eventually('the batch to be redelivered twice', () => redeliveries() >= 2, {
+          timeoutMs: 30_000,
+        });
         // The good messages started once; their redeliveries found them in the ledger.
         for (const notebookId of good) assert.equal(h().operationsOf(notebookId).length, 1, notebookId);
         assert.equal(executeCount() - before, 2);
         assert.equal(h().operationsOf(flaky).length, 0);
         h().emulator.clearFaults();
         await h().platform.drainQueues(30_000);
-        for (const notebookId of [...good, flaky]) assert.equal(h().operationsOf(notebookId).length, 1, notebookId);
+        for (const notebookId of [...good, flaky])
+          assert.equal(h().operationsOf(notebookId).length, 1, notebookId);
         assert.equal(executeCount() - before, 2);
         assert.deepEqual(h().platform.deadLetters, []);
         const claims = h()
@@ -510,7 +523,13 @@ export function describeLifecycle(storeName: string, makeEnv: () => Promise<Stor
       it('Execute answering 503 twice is retried and starts one operation', async () => {
         const notebookId = nb('fault-503');
         const before = executeCount();
-        h().emulator.inject({ kind: 'status', status: 503, method: 'POST', path: `/projects/${PROJECT}:execute`, times: 2 });
+        h().emulator.inject({
+          kind: 'status',
+          status: 503,
+          method: 'POST',
+          path: `/projects/${PROJECT}:execute`,
+          times: 2,
+        });
         const started = await start({ notebookId });
         assert.equal(started.status, 'RUNNING');
         assert.deepEqual(
@@ -542,7 +561,12 @@ export function describeLifecycle(storeName: string, makeEnv: () => Promise<Stor
       it('Execute answering 403 leaves a FAILED run, answers 502 and is not retried', async () => {
         const notebookId = nb('fault-403');
         const before = executeCount();
-        h().emulator.inject({ kind: 'status', status: 403, method: 'POST', path: `/projects/${PROJECT}:execute` });
+        h().emulator.inject({
+          kind: 'status',
+          status: 403,
+          method: 'POST',
+          path: `/projects/${PROJECT}:execute`,
+        });
         const key = `forbidden-${storeName}`;
         const answer = await h().execute({ projectId: PROJECT, notebookId }, { 'Idempotency-Key': key });
         assert.equal(answer.status, 502, answer.text);
@@ -553,7 +577,7 @@ export function describeLifecycle(storeName: string, makeEnv: () => Promise<Stor
         assert.equal(answer.json?.run.status, 'FAILED');
         assert.equal(executeCount() - before, 1, 'a 403 is sent once');
         const runId = answer.json?.run.runId as string;
-        const record = (await h().check(runId)).json as Record<string, any>;
+        const record = (await h().check(runId)).json as Json;
         assert.equal(record.status, 'FAILED');
         assert.equal(record.error.code, 7);
         // The same key again answers the failed run and sends nothing.
@@ -586,7 +610,8 @@ export function describeLifecycle(storeName: string, makeEnv: () => Promise<Stor
           assert.equal(started.status, 202, started.text);
           const { runId, operationId } = started.json as Record<string, string>;
           await eventually('the operation to be done', () => l.emulator.operations()[0]?.done);
-          const gets = () => l.emulator.requests.filter((r) => r.method === 'GET' && r.path === `/operations/${operationId}`);
+          const gets = () =>
+            l.emulator.requests.filter((r) => r.method === 'GET' && r.path === `/operations/${operationId}`);
           await l.platform.tick();
           assert.deepEqual(
             gets().map((r) => r.status),
@@ -638,11 +663,15 @@ export function describeLifecycle(storeName: string, makeEnv: () => Promise<Stor
         );
         await sweepBoth();
         await sweepBoth();
+        // Log lines travel through pipes: give a late duplicate a moment to arrive before counting.
         await pause(100);
         for (const runId of runIds) {
-          const lines = h().logs.entries.filter((e) => e.json?.msg === 'run finished' && e.json.runId === runId);
+          const lines = h().logs.entries.filter(
+            (e) => e.json?.msg === 'run finished' && e.json.runId === runId,
+          );
           assert.equal(lines.length, 1, `run ${runId} reported ${lines.length} times`);
-          assert.ok(['check', 'check#2'].includes(lines[0]?.source ?? ''), lines[0]?.source);
+          // The platform numbers extra instances across functions: check, check#2, check#3...
+          assert.match(lines[0]?.source ?? '', /^check(#\d+)?$/);
         }
       });
     });
@@ -653,13 +682,26 @@ export function describeLifecycle(storeName: string, makeEnv: () => Promise<Stor
         const runId = line.runId as string;
         counts.set(runId, (counts.get(runId) ?? 0) + 1);
       }
-      assert.ok(counts.size >= 40, `only ${counts.size} runs finished`);
+      assert.ok(counts.size >= 20, `only ${counts.size} runs finished`);
       for (const [runId, count] of counts) assert.equal(count, 1, `run ${runId} reported ${count} times`);
       const internal = h().logs.entries.filter(
-        (e) => e.source.endsWith('!') || (e.json?.error as { code?: string } | undefined)?.code === 'INTERNAL',
+        (e) => (e.json?.error as { code?: string } | undefined)?.code === 'INTERNAL',
       );
       assert.deepEqual(
         internal.map((e) => e.text),
+        [],
+      );
+    });
+
+    it('the functions wrote only JSON log lines, nothing to stderr (a sweep of twenty runs included)', () => {
+      // Cloud Logging parses one JSON line per event; anything else is an unstructured, level-less entry.
+      const stray = h().logs.entries.filter(
+        (e) =>
+          ['execute', 'check', 'cancel'].includes(e.source.replace(/(#\d+)?!?$/, '')) &&
+          (e.source.endsWith('!') || e.json === undefined),
+      );
+      assert.deepEqual(
+        stray.map((e) => `${e.source}: ${e.text}`),
         [],
       );
     });

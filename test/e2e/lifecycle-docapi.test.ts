@@ -1,0 +1,25 @@
+import { randomUUID } from 'node:crypto';
+import { after } from 'node:test';
+import { startDynalite, TEST_KEYS } from '../ledger/dynalite-server.ts';
+import { describeLifecycle } from './support/lifecycle-suite.ts';
+
+// The lifecycle suite against the YDB Document API store (RUN_STORE=docapi:<url>), served by dynalite
+// with obviously fake static keys; each platform gets its own table.
+let dynalite: Awaited<ReturnType<typeof startDynalite>> | undefined;
+
+after(async () => {
+  await dynalite?.close();
+});
+
+describeLifecycle('docapi', async () => {
+  dynalite ??= await startDynalite();
+  return {
+    env: {
+      RUN_STORE: `docapi:${dynalite.endpoint}`,
+      RUN_STORE_TABLE: `e2e_runs_${randomUUID().slice(0, 8)}`,
+      AWS_ACCESS_KEY_ID: TEST_KEYS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: TEST_KEYS.secretAccessKey,
+    },
+    close: async () => undefined,
+  };
+});
