@@ -205,7 +205,7 @@ export function loadConfig(env: Env, options: { cwd?: string } = {}): Config {
     checkMaxIntervalSeconds,
     checkBackoffFactor: decimal(env, 'CHECK_BACKOFF_FACTOR', 2, 1, 10),
     checkDueSlackSeconds: integer(env, 'CHECK_DUE_SLACK_SECONDS', 15, 0, 600),
-    sweepLimit: integer(env, 'SWEEP_LIMIT', 2000, 1, 100000),
+    sweepLimit: integer(env, 'SWEEP_LIMIT', 10000, 1, 100000),
     notFoundGraceSeconds: integer(env, 'NOT_FOUND_GRACE_SECONDS', 300, 0, 86400),
     startRecoverySeconds: integer(env, 'START_RECOVERY_SECONDS', 120, 10, 86400),
     scheduleCatchUpMinutes: integer(env, 'SCHEDULE_CATCH_UP_MINUTES', 15, 0, 1440),

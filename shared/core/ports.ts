@@ -73,7 +73,7 @@ export const DEFAULT_SETTINGS: CoreSettings = {
   checkMaxIntervalSeconds: 60,
   checkBackoffFactor: 2,
   checkDueSlackSeconds: 15,
-  sweepLimit: 2000,
+  sweepLimit: 10000,
   notFoundGraceSeconds: 300,
   startRecoverySeconds: 120,
   scheduleCatchUpMinutes: 15,

@@ -1,5 +1,5 @@
 import pLimit from 'p-limit';
-import { FINAL_STATUSES } from '../ledger/run-record.ts';
+import { FINAL_STATUSES, type RunRecord } from '../ledger/run-record.ts';
 import { checkRun } from './check-run.ts';
 import type { CoreDeps } from './ports.ts';
 import { runFields } from './run-commit.ts';
@@ -16,48 +16,64 @@ export interface SweepSummary {
   readonly durationMs: number;
 }
 
+/** Runs read from the ledger at a time: bounds a sweep's memory whatever the number of due runs. */
+export const SWEEP_PAGE_SIZE = 500;
+
 /**
  * The per-minute sweep (design.md §6 check/timer): reads only the runs that are due (the ledger's
- * open-run index), checks them concurrently with at most `checkConcurrency` API calls in flight, and
- * stops taking new runs when `signal` fires (the function's time is nearly up); the rest stay due.
+ * open-run index), a page at a time, checks them concurrently with at most `checkConcurrency` API calls
+ * in flight, and stops taking new runs when `signal` fires (the function's time is nearly up) or after
+ * `sweepLimit` runs; the rest stay due for the next tick.
+ *
+ * Paging needs no cursor: a checked run's next check moves past `dueBy`, so it drops out of the next
+ * page by itself. A run whose update did not land (another sweep won, the ledger failed) is still due
+ * and would come back: those are remembered and skipped, and each page asks for that many more.
  */
 export async function sweep(deps: CoreDeps, signal?: AbortSignal): Promise<SweepSummary> {
   const started = deps.now();
   const dueBy = new Date(started.getTime() + deps.settings.checkDueSlackSeconds * 1000);
-  const due = await deps.ledger.listDue(dueBy, deps.settings.sweepLimit);
   const limit = pLimit(deps.settings.checkConcurrency);
+  const seen = new Set<string>();
+  let stuck = 0;
+  let due = 0;
   let checked = 0;
   let finished = 0;
   let stillRunning = 0;
   let failures = 0;
-  await Promise.all(
-    due.map((record) =>
-      limit(async () => {
-        if (signal?.aborted) return;
-        checked++;
-        try {
-          const after = await checkRun(record, deps, {
-            settle: true,
-            attempts: 0,
-            ...(signal === undefined ? {} : { signal }),
-          });
-          if (!FINAL_STATUSES.has(record.status) && FINAL_STATUSES.has(after.status)) finished++;
-          if (after.status === 'RUNNING' || after.status === 'STARTING') stillRunning++;
-        } catch (error) {
-          failures++;
-          deps.log.error('sweep could not check a run', { ...runFields(record), error });
-        }
-      }),
-    ),
-  );
+  const checkOne = async (record: RunRecord) => {
+    if (signal?.aborted) return;
+    checked++;
+    try {
+      const after = await checkRun(record, deps, {
+        settle: true,
+        attempts: 0,
+        ...(signal === undefined ? {} : { signal }),
+      });
+      if (!FINAL_STATUSES.has(record.status) && FINAL_STATUSES.has(after.status)) finished++;
+      if (after.status === 'RUNNING' || after.status === 'STARTING') stillRunning++;
+      if (after.nextCheckAt !== undefined && Date.parse(after.nextCheckAt) <= dueBy.getTime()) stuck++;
+    } catch (error) {
+      failures++;
+      stuck++;
+      deps.log.error('sweep could not check a run', { ...runFields(record), error });
+    }
+  };
+  while (seen.size < deps.settings.sweepLimit && !signal?.aborted) {
+    const size = Math.min(SWEEP_PAGE_SIZE, deps.settings.sweepLimit - seen.size);
+    const page = (await deps.ledger.listDue(dueBy, size + stuck)).filter((record) => !seen.has(record.runId));
+    if (page.length === 0) break;
+    for (const record of page) seen.add(record.runId);
+    due += page.length;
+    await Promise.all(page.map((record) => limit(() => checkOne(record))));
+  }
   const summary = {
-    due: due.length,
+    due,
     checked,
     finished,
     stillRunning,
     failures,
     durationMs: deps.now().getTime() - started.getTime(),
   };
-  deps.log[due.length > 0 ? 'info' : 'debug']('sweep done', summary);
+  deps.log[due > 0 ? 'info' : 'debug']('sweep done', summary);
   return summary;
 }

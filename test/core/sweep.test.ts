@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { nextCheckAt } from '../../shared/core/check-schedule.ts';
 import { DEFAULT_SETTINGS } from '../../shared/core/ports.ts';
 import { startRun } from '../../shared/core/start-run.ts';
-import { sweep } from '../../shared/core/sweep.ts';
+import { SWEEP_PAGE_SIZE, sweep } from '../../shared/core/sweep.ts';
 import { ApiFailure, harness, REQUEST, RecordingNotifier } from './core-fixtures.ts';
 
 async function started(h: ReturnType<typeof harness>, key = 'k', request: object = REQUEST) {
@@ -189,8 +189,35 @@ describe('sweep', () => {
     const controller = new AbortController();
     controller.abort();
     const summary = await sweep(h.deps, controller.signal);
-    assert.equal(summary.due, 5);
     assert.equal(summary.checked, 0);
+    assert.equal((await h.ledger.listDue(new Date(h.clock.ms + 1000), 100)).length, 5);
+  });
+
+  it('reads the due runs a page at a time and still checks every one of them', async () => {
+    const h = harness();
+    const total = SWEEP_PAGE_SIZE * 2 + 7;
+    for (let i = 0; i < total; i++) await started(h, `k${i}`, { ...REQUEST, notebookId: `nb${i}.ipynb` });
+    const pages: number[] = [];
+    const listDue = h.ledger.listDue.bind(h.ledger);
+    h.ledger.listDue = async (dueBy, limit) => {
+      const page = await listDue(dueBy, limit);
+      pages.push(page.length);
+      return page;
+    };
+    // One run's update never lands (another sweep "wins" it): it must not be checked twice or loop.
+    const update = h.ledger.update.bind(h.ledger);
+    h.ledger.update = async (record) => (record.dedupeKey === 'key:k3' ? undefined : update(record));
+    const summary = await sweep(h.deps);
+    assert.equal(summary.checked, total);
+    assert.equal(h.api.count('get'), total);
+    assert.ok(Math.max(...pages) <= SWEEP_PAGE_SIZE + 1, `pages ${pages.join(', ')}`);
+  });
+
+  it('stops after SWEEP_LIMIT runs; the rest wait for the next tick', async () => {
+    const h = harness({ settings: { sweepLimit: 4 } });
+    for (let i = 0; i < 6; i++) await started(h, `k${i}`, { ...REQUEST, notebookId: `nb${i}.ipynb` });
+    assert.equal((await sweep(h.deps)).checked, 4);
+    assert.equal((await sweep(h.deps)).checked, 2);
   });
 
   it('re-drives a start whose starter died, with the same Idempotency-Key', async () => {
