@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { type FileHandle, link, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { link, lstat, mkdir, readFile, readlink, rename, symlink, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { errnoCode, fileError, ledgerError } from './ledger-error.ts';
 
 /**
- * A lock file shared by processes on one machine (or one shared disk): `link()` of a fully written
- * temp file onto the lock path is atomic and fails with EEXIST while someone holds it, so the lock
- * file always carries its owner's token, pid, host and time.
+ * A lock shared by processes on one machine (or one shared disk): a symbolic link at the lock path
+ * whose target text is its owner's token, pid, host and time. `symlink()` creates it atomically with
+ * that content and fails with EEXIST while someone holds it; `readlink()` reads it back in one call.
  *
  * A holder that crashed leaves its lock behind: a lock is taken over when it is older than `staleMs`,
  * or at once when its owner is a dead process on this host. Taking over renames the lock away first
@@ -56,39 +56,22 @@ export async function acquireLock(path: string, options: FileLockOptions): Promi
 /** Take the lock if it is free (or abandoned); `undefined` when someone alive holds it. */
 export async function tryLock(path: string, options: FileLockOptions): Promise<HeldLock | undefined> {
   const content = JSON.stringify({ token: randomUUID(), pid: process.pid, host: HOST, at: options.now() });
-  const temp = `${path}.${randomUUID()}.tmp`;
-  // The temp file stays open while the lock is held: its inode cannot be freed and reused meanwhile, so
-  // "is the lock still ours" is one stat() comparing inodes instead of reading the file back.
-  const handle = await io('write lock', temp, () => openWithDir(temp));
-  let held: HeldLock | undefined;
-  try {
-    await io('write lock', temp, () => handle.write(content));
-    const { ino, dev } = await io('write lock', temp, () => handle.stat());
-    for (let attempt = 0; attempt < 3 && held === undefined; attempt += 1) {
-      try {
-        await link(temp, path);
-        held = heldLock(path, handle, ino, dev);
-      } catch (error) {
-        if (errnoCode(error) !== 'EEXIST') throw fileError('lock', path, error);
-        if (!(await takeOverIfStale(path, options))) break;
-      }
+  for (let attempt = 0; attempt < 3; attempt += 1) {
+    try {
+      // A symbolic link whose target is the owner's record: created atomically with its content in one
+      // system call, and refused with EEXIST while someone holds the lock.
+      await symlinkWithDir(content, path);
+      return heldLock(path, content);
+    } catch (error) {
+      if (errnoCode(error) !== 'EEXIST') throw fileError('lock', path, error);
     }
-    return held;
-  } finally {
-    await unlink(temp).catch(() => {});
-    if (held === undefined) await handle.close().catch(() => {});
+    if (!(await takeOverIfStale(path, options))) return undefined;
   }
+  return undefined;
 }
 
-function heldLock(path: string, handle: FileHandle, ino: number, dev: number): HeldLock {
-  const ours = async (): Promise<boolean> => {
-    try {
-      const info = await stat(path);
-      return info.ino === ino && info.dev === dev;
-    } catch {
-      return false;
-    }
-  };
+function heldLock(path: string, content: string): HeldLock {
+  const ours = async (): Promise<boolean> => (await readOrUndefined(path)) === content;
   return {
     async assertHeld() {
       if (!(await ours())) {
@@ -98,12 +81,8 @@ function heldLock(path: string, handle: FileHandle, ino: number, dev: number): H
       }
     },
     async release() {
-      // Never remove a lock someone else took over: only our own inode is unlinked.
-      try {
-        if (await ours()) await unlink(path).catch(() => {});
-      } finally {
-        await handle.close().catch(() => {});
-      }
+      // Never remove a lock someone else took over: only our own is unlinked.
+      if (await ours()) await unlink(path).catch(() => {});
     },
   };
 }
@@ -113,7 +92,7 @@ async function takeOverIfStale(path: string, options: FileLockOptions): Promise<
   let seen: string;
   let age: number;
   try {
-    const [text, info] = await Promise.all([readFile(path, 'utf8'), stat(path)]);
+    const [text, info] = await Promise.all([readLock(path), lstat(path)]);
     seen = text;
     age = options.now() - (lockTime(text) ?? info.mtimeMs);
   } catch (error) {
@@ -129,7 +108,7 @@ async function takeOverIfStale(path: string, options: FileLockOptions): Promise<
     if (errnoCode(error) === 'ENOENT') return true;
     throw fileError('take over stale lock', path, error);
   }
-  const taken = await readOrUndefined(moved);
+  const taken = await readLock(moved).catch(() => undefined);
   if (taken !== seen) {
     // Between our look and the rename the stale lock was replaced by a live one: give it back.
     await link(moved, path).catch(() => {});
@@ -168,26 +147,28 @@ function ownerIsDead(content: string): boolean {
 
 async function readOrUndefined(path: string): Promise<string | undefined> {
   try {
-    return await readFile(path, 'utf8');
+    return await readlink(path);
   } catch {
     return undefined;
   }
 }
 
-async function openWithDir(path: string): Promise<FileHandle> {
+/** The owner record of a lock: a symbolic link's target, or the content of a plain lock file. */
+async function readLock(path: string): Promise<string> {
   try {
-    return await open(path, 'wx');
+    return await readlink(path);
   } catch (error) {
-    if (errnoCode(error) !== 'ENOENT') throw error;
-    await mkdir(dirname(path), { recursive: true });
-    return open(path, 'wx');
+    if (errnoCode(error) !== 'EINVAL') throw error;
+    return readFile(path, 'utf8');
   }
 }
 
-async function io<T>(what: string, path: string, fn: () => Promise<T>): Promise<T> {
+async function symlinkWithDir(target: string, path: string): Promise<void> {
   try {
-    return await fn();
+    await symlink(target, path);
   } catch (error) {
-    throw fileError(what, path, error);
+    if (errnoCode(error) !== 'ENOENT') throw error;
+    await mkdir(dirname(path), { recursive: true });
+    await symlink(target, path);
   }
 }

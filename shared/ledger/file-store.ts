@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { link, mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { link, mkdir, open, readdir, readFile, rename, symlink, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { acquireLock, type FileLockOptions, type HeldLock, tryLock } from './file-lock.ts';
@@ -105,7 +105,8 @@ export function createFileLedger(options: FileLedgerOptions): RunLedger {
   const addMarker = async (name: string): Promise<void> => {
     const path = markerPath(name);
     try {
-      await (await open(path, 'wx')).close();
+      // A symbolic link is created in one system call (an empty file takes open + close).
+      await symlink(name, path);
     } catch (error) {
       if (errnoCode(error) === 'EEXIST') return;
       throw fileError('write', path, error);
