@@ -102,7 +102,7 @@ export function createFileLedger(options: FileLedgerOptions): RunLedger {
     }
   };
 
-  const addMarker = async (name: string): Promise<void> => {
+  const addMarker = async (name: string, durable = true): Promise<void> => {
     const path = markerPath(name);
     try {
       // A symbolic link is created in one system call (an empty file takes open + close).
@@ -111,7 +111,7 @@ export function createFileLedger(options: FileLedgerOptions): RunLedger {
       if (errnoCode(error) === 'EEXIST') return;
       throw fileError('write', path, error);
     }
-    await syncDir(openDir);
+    if (durable) await syncDir(openDir);
   };
 
   const removeMarker = async (name: string): Promise<void> => {
@@ -139,7 +139,14 @@ export function createFileLedger(options: FileLedgerOptions): RunLedger {
     try {
       const record = await readRun(marker.key);
       const due = record === undefined ? undefined : dueMillis(record);
-      if (due === undefined || markerName(due, marker.key) !== marker.name) await removeMarker(marker.name);
+      if (due !== undefined && markerName(due, marker.key) !== marker.name) {
+        // The record moved on but its marker did not (e.g. a power loss lost an update's marker): put
+        // the right one in place before dropping the stale one, so the open run stays in the index.
+        await addMarker(markerName(due, marker.key));
+        await removeMarker(marker.name);
+      } else if (due === undefined) {
+        await removeMarker(marker.name);
+      }
     } catch {
       // Repair is best effort: a reader must not fail because tidying failed.
     } finally {
@@ -236,7 +243,9 @@ export function createFileLedger(options: FileLedgerOptions): RunLedger {
         if (next.operationId !== undefined && next.operationId !== current.operationId) {
           await writeOperation(next.operationId, next.runId);
         }
-        if (newMarker !== undefined) await addMarker(newMarker);
+        // Not fsynced here (a create's marker is): the old marker still indexes the run until after the
+        // commit, and a reader that finds a marker not matching its record puts the right one in place.
+        if (newMarker !== undefined) await addMarker(newMarker, false);
         await lock.assertHeld();
         const text = JSON.stringify(next);
         await writeAtomic(runPath(key), text);
