@@ -29,6 +29,51 @@ export interface RetrySchedule {
   next(attempt: number, retryAfterMs?: number): RetryDecision;
 }
 
+/** What a failed attempt tells the retry loop of a sender. */
+export interface AttemptFailure {
+  readonly problem: string;
+  /** Another attempt within this call may succeed. */
+  readonly inCallRetry: boolean;
+  readonly retryAfterMs?: number | undefined;
+  readonly cause?: unknown;
+}
+
+export interface FailedAttempt {
+  readonly schedule: RetrySchedule;
+  /** The 1-based attempt that just failed. */
+  readonly attempt: number;
+  readonly failure: AttemptFailure;
+  /** Set when the caller aborted the attempt itself. */
+  readonly aborted?: { readonly reason: unknown } | undefined;
+  readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  readonly signal?: AbortSignal | undefined;
+  /** Builds the error that ends the call; `retryable` overrides the failure's own verdict. */
+  readonly fail: (problem: string, cause: unknown, retryable?: boolean) => Error;
+}
+
+/**
+ * The one retry loop step of every sender: after a failed attempt, either throws (aborted, not worth
+ * another attempt, out of attempts, or asked to wait longer than this call may) or waits for the next.
+ */
+export async function afterFailedAttempt(step: FailedAttempt): Promise<void> {
+  const { schedule, failure } = step;
+  if (step.aborted !== undefined) throw step.fail(failure.problem, step.aborted.reason);
+  if (!failure.inCallRetry) throw step.fail(failure.problem, failure.cause);
+  const decision = schedule.next(step.attempt, failure.retryAfterMs);
+  if ('stop' in decision) {
+    const extra =
+      decision.stop === 'retry-after-too-long'
+        ? `; asked to retry after ${Math.ceil(decision.retryAfterMs / 1000)} s, longer than the ${Math.round(schedule.maxRetryAfterMs / 1000)} s this call waits`
+        : '';
+    throw step.fail(`${failure.problem}${extra}`, failure.cause);
+  }
+  try {
+    await step.sleep(decision.wait, step.signal);
+  } catch (error) {
+    throw step.fail(`aborted by the caller while waiting to retry (last: ${failure.problem})`, error, true);
+  }
+}
+
 /**
  * Exponential backoff with equal jitter (`d/2 + random·d/2`, `d = min(cap, base·2^(attempt-1))`): the
  * random half spreads senders apart, the fixed half gives a struggling receiver some rest every time.

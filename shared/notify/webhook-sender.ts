@@ -5,6 +5,7 @@ import { type AttemptResult, postOnce } from './http-attempt.ts';
 import type { RunNotification } from './notification.ts';
 import { describeUrl, notifyError, scrub, snippet } from './notify-error.ts';
 import {
+  afterFailedAttempt,
   createRetrySchedule,
   type DeliveryRetryOptions,
   defaultSleep,
@@ -118,25 +119,16 @@ export function createWebhookSender(options: WebhookSenderOptions): Sender {
           errorCode: failure.errorCode,
           retryable: failure.retryable,
         };
-        if (result.kind === 'aborted') throw notifyError(facts, failure.problem, result.reason);
-        if (!failure.inCallRetry) throw notifyError(facts, failure.problem, failure.cause);
-        const decision = schedule.next(attempt, failure.retryAfterMs);
-        if ('stop' in decision) {
-          const extra =
-            decision.stop === 'retry-after-too-long'
-              ? `; asked to retry after ${Math.ceil(decision.retryAfterMs / 1000)} s, longer than the ${Math.round(schedule.maxRetryAfterMs / 1000)} s this call waits`
-              : '';
-          throw notifyError(facts, `${failure.problem}${extra}`, failure.cause);
-        }
-        try {
-          await sleep(decision.wait, signal);
-        } catch (error) {
-          throw notifyError(
-            { ...facts, retryable: true },
-            `aborted by the caller while waiting to retry (last: ${failure.problem})`,
-            error,
-          );
-        }
+        await afterFailedAttempt({
+          schedule,
+          attempt,
+          failure,
+          aborted: result.kind === 'aborted' ? { reason: result.reason } : undefined,
+          sleep,
+          signal,
+          fail: (problem, cause, retryable) =>
+            notifyError(retryable === undefined ? facts : { ...facts, retryable }, problem, cause),
+        });
       }
     },
   };
