@@ -262,6 +262,7 @@ async function sweeps(): Promise<void> {
 function configuredSettings(): Partial<CoreSettings> {
   const config = loadConfig({ RUN_STORE: 'file:/tmp/unused' });
   return {
+    checkFirstDelaySeconds: config.checkFirstDelaySeconds,
     checkIntervalSeconds: config.checkIntervalSeconds,
     checkMaxIntervalSeconds: config.checkMaxIntervalSeconds,
     checkBackoffFactor: config.checkBackoffFactor,
