@@ -7,6 +7,7 @@ import { notifyError, scrub, snippet } from './notify-error.ts';
 import {
   afterFailedAttempt,
   createRetrySchedule,
+  type DeliveryFailure,
   type DeliveryRetryOptions,
   defaultSleep,
   parseRetryAfter,
@@ -244,16 +245,7 @@ export function createQueueSender(options: QueueSenderOptions): Sender {
   };
 }
 
-interface Failure {
-  readonly problem: string;
-  readonly inCallRetry: boolean;
-  readonly retryable: boolean;
-  readonly retryAfterMs?: number | undefined;
-  readonly httpStatus?: number | undefined;
-  readonly errorCode?: string | undefined;
-  readonly requestId?: string | undefined;
-  readonly cause?: unknown;
-}
+type Failure = DeliveryFailure;
 
 function describeFailure(
   result: AttemptResult,

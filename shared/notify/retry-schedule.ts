@@ -38,6 +38,15 @@ export interface AttemptFailure {
   readonly cause?: unknown;
 }
 
+/** A failed delivery attempt as the senders describe it (what the error will carry). */
+export interface DeliveryFailure extends AttemptFailure {
+  /** A later sweep may succeed (recorded on the error for the core's logs). */
+  readonly retryable: boolean;
+  readonly httpStatus?: number | undefined;
+  readonly errorCode?: string | undefined;
+  readonly requestId?: string | undefined;
+}
+
 export interface FailedAttempt {
   readonly schedule: RetrySchedule;
   /** The 1-based attempt that just failed. */

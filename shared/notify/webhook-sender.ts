@@ -7,6 +7,7 @@ import { describeUrl, notifyError, scrub, snippet } from './notify-error.ts';
 import {
   afterFailedAttempt,
   createRetrySchedule,
+  type DeliveryFailure,
   type DeliveryRetryOptions,
   defaultSleep,
   parseRetryAfter,
@@ -134,17 +135,7 @@ export function createWebhookSender(options: WebhookSenderOptions): Sender {
   };
 }
 
-interface Failure {
-  readonly problem: string;
-  /** Another attempt within this call may succeed. */
-  readonly inCallRetry: boolean;
-  /** A later sweep may succeed (recorded on the error for the core's logs). */
-  readonly retryable: boolean;
-  readonly retryAfterMs?: number | undefined;
-  readonly httpStatus?: number | undefined;
-  readonly errorCode?: string | undefined;
-  readonly cause?: unknown;
-}
+type Failure = DeliveryFailure;
 
 function describeFailure(
   result: AttemptResult,
