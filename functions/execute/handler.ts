@@ -4,43 +4,32 @@ import type { DedupeSource } from '../../shared/core/run-identity.ts';
 import { type StartRunInput, startRun } from '../../shared/core/start-run.ts';
 import { tick } from '../../shared/core/tick.ts';
 import { InvalidRequestError } from '../../shared/errors.ts';
-import {
-  createFunctionRuntime,
-  type FunctionRuntime,
-  type InvocationContext,
-} from '../../shared/function-runtime.ts';
+import { createFunctionRuntime, type FunctionRuntime } from '../../shared/function-runtime.ts';
 import type { RunRequest } from '../../shared/ledger/run-record.ts';
 import { getEmbeddedJobs } from '../../shared/schedule/embedded-jobs.ts';
 import type { JobDefinition } from '../../shared/schedule/jobs-file.ts';
+import { createEntryHandler } from '../../shared/triggers/entry-points.ts';
 import { errorBody } from '../../shared/triggers/error-response.ts';
 import { bodyJson, header } from '../../shared/triggers/http-request.ts';
 import { type HttpResult, jsonResult } from '../../shared/triggers/http-response.ts';
-import { answerHttp, classifyOrDrop, runBatch } from '../../shared/triggers/invocation.ts';
+import { runBatch } from '../../shared/triggers/invocation.ts';
 import { parseRunRequestInput, parseRunRequestJson } from '../../shared/triggers/run-request.ts';
 import { type HttpEvent, queueMessageParts, timerCreatedAt } from '../../shared/triggers/trigger-event.ts';
 
 /** execute: starts notebook runs from HTTP, timer (payload, or a tick of the jobs file) and queue triggers. */
 export function createHandler(runtime: FunctionRuntime, jobs: readonly JobDefinition<RunRequest>[]) {
-  return async (event: unknown, context?: InvocationContext): Promise<unknown> => {
-    const classified = classifyOrDrop(runtime, event);
-    if (classified === undefined) return { dropped: 1 };
-    const signal = runtime.deadlineSignal(context);
-    if (classified.kind === 'http') {
-      return answerHttp(runtime.log, () =>
-        startFromHttp(classified.event, runtime.depsFor(context), context, signal),
-      );
-    }
-    const deps = runtime.depsFor(context);
-    if (classified.kind === 'timer') {
+  return createEntryHandler('execute', runtime, {
+    http: (request, { deps, signal }) => startFromHttp(request, deps(), signal),
+    timer(messages, { deps, signal }) {
       return runBatch(
-        deps.log,
+        deps().log,
         'timer',
-        classified.messages.map((message, index) => ({
+        messages.map((message, index) => ({
           id: message.event_metadata.event_id,
           work: async () => {
             const payload = message.details.payload;
             if (payload === undefined || payload.trim() === '') {
-              await tick(jobs, timerCreatedAt(message, index), deps, signal);
+              await tick(jobs, timerCreatedAt(message, index), deps(), signal);
               return;
             }
             const parsed = parseRunRequestJson(payload, `messages.${index}.details.payload`);
@@ -48,18 +37,17 @@ export function createHandler(runtime: FunctionRuntime, jobs: readonly JobDefini
               parsed.idempotencyKey === undefined
                 ? { kind: 'timer', eventId: message.event_metadata.event_id }
                 : { kind: 'key', key: parsed.idempotencyKey };
-            await start({ request: parsed.request, trigger: 'timer', dedupe }, deps, signal);
+            await start({ request: parsed.request, trigger: 'timer', dedupe }, deps(), signal);
           },
         })),
       );
-    }
-    return runBatch(
-      deps.log,
-      'queue',
-      classified.messages.map((message, index) => {
-        const id = message.details.message?.message_id ?? message.event_metadata.event_id;
-        return {
-          id,
+    },
+    queue(messages, { deps, signal }) {
+      return runBatch(
+        deps().log,
+        'queue',
+        messages.map((message, index) => ({
+          id: message.details.message?.message_id ?? message.event_metadata.event_id,
           work: async () => {
             const { messageId, body } = queueMessageParts(message, index);
             const parsed = parseRunRequestJson(body, `messages.${index}.details.message.body`);
@@ -67,12 +55,12 @@ export function createHandler(runtime: FunctionRuntime, jobs: readonly JobDefini
               parsed.idempotencyKey === undefined
                 ? { kind: 'queue', messageId }
                 : { kind: 'key', key: parsed.idempotencyKey };
-            await start({ request: parsed.request, trigger: 'queue', dedupe }, deps, signal);
+            await start({ request: parsed.request, trigger: 'queue', dedupe }, deps(), signal);
           },
-        };
-      }),
-    );
-  };
+        })),
+      );
+    },
+  });
 }
 
 /** A rejected start is final (its FAILED record is in the ledger): triggers log it and move on. */
@@ -88,7 +76,6 @@ async function start(input: StartRunInput, deps: CoreDeps, signal: AbortSignal |
 async function startFromHttp(
   event: HttpEvent,
   deps: CoreDeps,
-  context: InvocationContext | undefined,
   signal: AbortSignal | undefined,
 ): Promise<HttpResult> {
   if (event.httpMethod.toUpperCase() !== 'POST') {
@@ -118,7 +105,7 @@ async function startFromHttp(
     );
   }
   const key = headerKey || parsed.idempotencyKey;
-  const requestId = event.requestContext?.requestId ?? context?.requestId ?? crypto.randomUUID();
+  const requestId = event.requestContext?.requestId ?? crypto.randomUUID();
   const result = await startRun(
     {
       request: parsed.request,
