@@ -37,12 +37,16 @@ const REQUIRED_ENVIRONMENT = [
   'RUN_STORE_TABLE',
   'ALLOWED_PROJECTS',
   'RUN_TIMEOUT_SECONDS',
+  'LOG_LEVEL',
+];
+
+/** The report destinations: only check sends reports, so only check holds them (and their secrets). */
+const NOTIFY_ENVIRONMENT = [
   'NOTIFY_WEBHOOK_URL',
   'NOTIFY_WEBHOOK_SECRET',
   'NOTIFY_QUEUE_URL',
   'NOTIFY_QUEUE_ACCESS_KEY_ID',
   'NOTIFY_QUEUE_SECRET_ACCESS_KEY',
-  'LOG_LEVEL',
 ];
 
 /** A Serverless variable reference (dollar, braces), written without a template-looking literal. */
@@ -117,6 +121,11 @@ describe('serverless.yaml', () => {
     }
     assert.ok('SCHEDULE_CATCH_UP_MINUTES' in (functions.execute?.environment ?? {}));
     assert.ok('CHECK_CONCURRENCY' in (functions.check?.environment ?? {}));
+    for (const key of NOTIFY_ENVIRONMENT) {
+      assert.ok(key in (functions.check?.environment ?? {}), `check: environment lacks ${key}`);
+      assert.ok(!(key in (functions.execute?.environment ?? {})), `execute holds ${key}`);
+      assert.ok(!(key in (functions.cancel?.environment ?? {})), `cancel holds ${key}`);
+    }
   });
 
   it('holds no secret literal: every environment value is an env or lockbox variable reference', () => {
