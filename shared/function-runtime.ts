@@ -12,6 +12,7 @@ import { ConfigError } from './errors.ts';
 import { type LedgerSpec, openLedger } from './ledger/open-ledger.ts';
 import type { RunLedger } from './ledger/run-ledger.ts';
 import { createLogger, type Logger } from './log.ts';
+import { abortableSleep as sleep } from './net/transient-failure.ts';
 import { buildNotification } from './notify/notification.ts';
 import { buildSenders, createNotifier } from './notify/notifier.ts';
 
@@ -50,23 +51,6 @@ export interface FunctionRuntime {
   deadlineSignal(context: InvocationContext | undefined, marginMs?: number): AbortSignal | undefined;
   close(): Promise<void>;
 }
-
-const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
-  new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 
 export function createFunctionRuntime(
   env: Readonly<Record<string, string | undefined>>,

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { setTimeout as delay } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
+import { abortableSleep } from '../net/transient-failure.ts';
 import { ApiError, type ApiErrorCode, type ApiName, bodySnippet, describeStatus } from './api-error.ts';
 import { ResponseShapeError } from './protojson.ts';
 import {
@@ -97,7 +97,7 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
   const { dispatcher, token } = options;
   const policy = options.retry ?? createRetryPolicy(options.random ? { random: options.random } : {});
   const timeoutMs = options.timeoutMs ?? 15_000;
-  const sleep = options.sleep ?? defaultSleep;
+  const sleep = options.sleep ?? abortableSleep;
   const now = options.now ?? Date.now;
   const userAgent = options.userAgent ?? DEFAULT_USER_AGENT;
   const newId = options.newId ?? randomUUID;
@@ -362,8 +362,4 @@ function transportFailure(
     outcome,
     error: new ApiError(code, { ...facts, retryable: !(failed.error instanceof Fatal) }, problem, { cause }),
   };
-}
-
-function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return delay(ms, undefined, signal ? { signal } : {});
 }
