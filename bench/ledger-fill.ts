@@ -1,8 +1,8 @@
 // Fills a run ledger for the sweep benchmarks: records written straight through the ledger API (no
 // function invocation per run), running ones pointing at operations the emulator really has.
 import { randomUUID } from 'node:crypto';
+import type { RunRecord } from '../shared/core/run-record.ts';
 import type { RunLedger } from '../shared/ledger/run-ledger.ts';
-import type { RunRecord } from '../shared/ledger/run-record.ts';
 
 const PROJECT = 'bench-project';
 

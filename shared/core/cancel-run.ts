@@ -1,4 +1,4 @@
-import { FINAL_STATUSES, type RunRecord } from '../ledger/run-record.ts';
+import { FINAL_STATUSES, type RunRecord } from './run-record.ts';
 import { findRun, type RunLookup } from './find-run.ts';
 import { outcomeFields, outcomeOf } from './operation-outcome.ts';
 import type { CoreDeps } from './ports.ts';

@@ -1,5 +1,5 @@
 import { isRunnerError } from '../errors.ts';
-import { type DeliveryState, FINAL_STATUSES, type RunRecord } from '../ledger/run-record.ts';
+import { type DeliveryState, FINAL_STATUSES, type RunRecord } from './run-record.ts';
 import { MAX_DELIVERY_ATTEMPTS, nextCheckAt, nextDeliveryAt } from './check-schedule.ts';
 import { outcomeFields, outcomeOf } from './operation-outcome.ts';
 import type { CoreDeps } from './ports.ts';

@@ -1,5 +1,5 @@
 import { RunnerError } from '../errors.ts';
-import type { RunRecord } from '../ledger/run-record.ts';
+import type { RunRecord } from './run-record.ts';
 import type { CoreDeps } from './ports.ts';
 
 export type RunLookup = { readonly runId: string } | { readonly operationId: string };

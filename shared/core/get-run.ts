@@ -1,4 +1,4 @@
-import type { RunRecord } from '../ledger/run-record.ts';
+import type { RunRecord } from './run-record.ts';
 import { checkRun } from './check-run.ts';
 import { findRun, type RunLookup } from './find-run.ts';
 import type { CoreDeps } from './ports.ts';

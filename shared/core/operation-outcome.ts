@@ -1,5 +1,5 @@
 import type { AnyMessage, Operation } from '../api/protojson.ts';
-import type { RunError, RunStatus } from '../ledger/run-record.ts';
+import type { RunError, RunStatus } from './run-record.ts';
 
 /**
  * What an Operation says about a run (design.md §5, api.md §3):

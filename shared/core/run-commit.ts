@@ -1,5 +1,5 @@
 import { RunnerError } from '../errors.ts';
-import { FINAL_STATUSES, type RunRecord } from '../ledger/run-record.ts';
+import { FINAL_STATUSES, type RunRecord } from './run-record.ts';
 import type { CoreDeps } from './ports.ts';
 import { toPublicRun } from './public-run.ts';
 

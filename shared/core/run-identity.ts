@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { RunRequest } from '../ledger/run-record.ts';
+import type { RunRequest } from './run-record.ts';
 
 /**
  * Deterministic ids. The same dedupe key always gives the same run id and the same Yandex

@@ -1,6 +1,6 @@
 import { isProjectAllowed } from '../config.ts';
 import { isRunnerError, RunnerError } from '../errors.ts';
-import type { RunRecord, RunRequest, TriggerKind } from '../ledger/run-record.ts';
+import type { RunRecord, RunRequest, TriggerKind } from './run-record.ts';
 import { outcomeFields, outcomeOf } from './operation-outcome.ts';
 import type { CoreDeps } from './ports.ts';
 import { toPublicRun } from './public-run.ts';
@@ -90,7 +90,7 @@ export async function startRun(
     request,
     trigger: input.trigger,
     projectId: request.projectId,
-    notebookId: request.notebookId,
+    ...(request.notebookId === undefined ? {} : { notebookId: request.notebookId }),
     status: 'STARTING',
     createdAt: now.toISOString(),
     updatedAt: now.toISOString(),
@@ -190,6 +190,10 @@ export async function driveStart(
   }
   const { request } = record;
   try {
+    if (request.notebookId === undefined) {
+      // The run-request parser requires notebookId for execute; a record without it is a bug.
+      throw new RunnerError('INTERNAL', `run ${record.runId}: an execute run without notebookId`);
+    }
     if (request.dockerId !== undefined) {
       const failure = await activateImage(record, request.dockerId, deps, signal);
       if (failure !== undefined) return reject(record, failure, deps);

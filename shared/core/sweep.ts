@@ -1,5 +1,5 @@
 import pLimit from 'p-limit';
-import { FINAL_STATUSES, type RunRecord } from '../ledger/run-record.ts';
+import { FINAL_STATUSES, type RunRecord } from './run-record.ts';
 import { checkRun } from './check-run.ts';
 import type { CoreDeps } from './ports.ts';
 import { runFields } from './run-commit.ts';

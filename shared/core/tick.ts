@@ -1,5 +1,5 @@
 import { isRunnerError } from '../errors.ts';
-import type { RunRequest } from '../ledger/run-record.ts';
+import type { RunRequest } from './run-record.ts';
 import type { JobDefinition } from '../schedule/jobs-file.ts';
 import { isDue, planTick, slotDedupeKey } from '../schedule/tick-plan.ts';
 import type { CoreDeps } from './ports.ts';

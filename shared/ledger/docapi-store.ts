@@ -6,7 +6,7 @@ import { isRunnerError, RunnerError } from '../errors.ts';
 import { errnoCode, ledgerError } from './ledger-error.ts';
 import { assertCreatable, assertUpdatable, detached, dueByMillis, dueMillis } from './record-checks.ts';
 import type { CreateResult, RunLedger } from './run-ledger.ts';
-import type { RunRecord } from './run-record.ts';
+import type { RunRecord } from '../core/run-record.ts';
 
 /**
  * The run ledger on a YDB serverless database through its DynamoDB-compatible Document API

@@ -6,7 +6,7 @@ import { acquireLock, type FileLockOptions, type HeldLock, tryLock } from './fil
 import { errnoCode, fileError, ledgerError } from './ledger-error.ts';
 import { assertCreatable, assertUpdatable, dueByMillis, dueMillis } from './record-checks.ts';
 import type { CreateResult, RunLedger } from './run-ledger.ts';
-import type { RunRecord } from './run-record.ts';
+import type { RunRecord } from '../core/run-record.ts';
 
 /**
  * The embedded run ledger (`RUN_STORE=file:<dir>`), safe for several processes on one directory.

@@ -1,4 +1,4 @@
-import type { RunRecord } from './run-record.ts';
+import type { RunRecord } from '../core/run-record.ts';
 
 /**
  * The storage port the core depends on. Every store (file, YDB Document API) implements it and passes

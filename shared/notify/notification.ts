@@ -1,5 +1,5 @@
 import { RunnerError } from '../errors.ts';
-import { FINAL_STATUSES, type RunRecord } from '../ledger/run-record.ts';
+import { FINAL_STATUSES, type RunRecord } from '../core/run-record.ts';
 import { type PublicRun, toPublicRun } from './public-run.ts';
 
 /** The one event type this product sends. */

@@ -1,4 +1,4 @@
-import type { RunRecord } from '../ledger/run-record.ts';
+import type { RunRecord } from '../core/run-record.ts';
 
 /**
  * The run record as callers and notification receivers see it (design.md §5). It is built from an
@@ -10,7 +10,7 @@ export interface PublicRun {
   readonly runId: string;
   readonly operationId?: string;
   readonly projectId: string;
-  readonly notebookId: string;
+  readonly notebookId?: string;
   readonly status: RunRecord['status'];
   readonly executionStatus?: string;
   readonly error?: RunRecord['error'];

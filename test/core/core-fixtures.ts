@@ -10,7 +10,7 @@ import {
 import { RunnerError } from '../../shared/errors.ts';
 import { createInMemoryLedger } from '../../shared/ledger/in-memory-ledger.ts';
 import type { RunLedger } from '../../shared/ledger/run-ledger.ts';
-import type { RunRecord } from '../../shared/ledger/run-record.ts';
+import type { RunRecord } from '../../shared/core/run-record.ts';
 import { createLogger } from '../../shared/log.ts';
 
 export class ApiFailure extends RunnerError {

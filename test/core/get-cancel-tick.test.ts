@@ -6,7 +6,7 @@ import { startRun } from '../../shared/core/start-run.ts';
 import { sweep } from '../../shared/core/sweep.ts';
 import { tick } from '../../shared/core/tick.ts';
 import { isRunnerError } from '../../shared/errors.ts';
-import type { RunRequest } from '../../shared/ledger/run-record.ts';
+import type { RunRequest } from '../../shared/core/run-record.ts';
 import type { JobDefinition } from '../../shared/schedule/jobs-file.ts';
 import { ApiFailure, harness, REQUEST } from './core-fixtures.ts';
 

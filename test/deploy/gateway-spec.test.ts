@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { type GatewayIds, renderGatewaySpec } from '../../deploy/gateway-spec.ts';
 import { ERROR_CODES } from '../../shared/errors.ts';
-import { RUN_STATUSES, TRIGGER_KINDS } from '../../shared/ledger/run-record.ts';
+import { RUN_STATUSES, TRIGGER_KINDS } from '../../shared/core/run-record.ts';
 import { resolveRef, type Schema, validate } from './mini-schema.ts';
 
 const root = join(import.meta.dirname, '..', '..');

@@ -2,7 +2,7 @@
 // on the same ledger directory and reports what it won. Driven over the IPC channel of `fork`.
 import { setTimeout as delay } from 'node:timers/promises';
 import { createFileLedger } from '../../shared/ledger/file-store.ts';
-import type { RunRecord } from '../../shared/ledger/run-record.ts';
+import type { RunRecord } from '../../shared/core/run-record.ts';
 import { sampleRecord } from './ledger-conformance.ts';
 
 /** `startAt` (epoch ms) lines both processes up so that they really overlap. */

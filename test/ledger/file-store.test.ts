@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { isRunnerError } from '../../shared/errors.ts';
 import { createFileLedger, fileKey } from '../../shared/ledger/file-store.ts';
-import type { RunRecord } from '../../shared/ledger/run-record.ts';
+import type { RunRecord } from '../../shared/core/run-record.ts';
 import { describeLedgerConformance, sampleRecord } from './ledger-conformance.ts';
 
 const tempDir = (): Promise<string> => mkdtemp(join(tmpdir(), 'ledger-file-'));

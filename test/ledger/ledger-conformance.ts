@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { isRunnerError } from '../../shared/errors.ts';
 import type { RunLedger } from '../../shared/ledger/run-ledger.ts';
-import type { RunRecord } from '../../shared/ledger/run-record.ts';
+import type { RunRecord } from '../../shared/core/run-record.ts';
 
 /** What a store's test hands the suite: a fresh, empty ledger per test. */
 export interface LedgerUnderTest {

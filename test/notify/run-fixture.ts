@@ -1,4 +1,4 @@
-import type { RunRecord } from '../../shared/ledger/run-record.ts';
+import type { RunRecord } from '../../shared/core/run-record.ts';
 
 /** A finished run record with every internal field set, so tests can check none leaks. */
 export function finishedRecord(overrides: Partial<RunRecord> = {}): RunRecord {
