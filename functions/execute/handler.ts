@@ -1,11 +1,11 @@
 import type { CoreDeps } from '../../shared/core/ports.ts';
 import { toPublicRun } from '../../shared/core/public-run.ts';
 import type { DedupeSource } from '../../shared/core/run-identity.ts';
+import type { RunRequest } from '../../shared/core/run-record.ts';
 import { type StartRunInput, startRun } from '../../shared/core/start-run.ts';
 import { tick } from '../../shared/core/tick.ts';
 import { InvalidRequestError } from '../../shared/errors.ts';
 import { createFunctionRuntime, type FunctionRuntime } from '../../shared/function-runtime.ts';
-import type { RunRequest } from '../../shared/core/run-record.ts';
 import { getEmbeddedJobs } from '../../shared/schedule/embedded-jobs.ts';
 import type { JobDefinition } from '../../shared/schedule/jobs-file.ts';
 import { createEntryHandler } from '../../shared/triggers/entry-points.ts';

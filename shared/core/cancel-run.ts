@@ -1,8 +1,8 @@
-import { FINAL_STATUSES, type RunRecord } from './run-record.ts';
 import { findRun, type RunLookup } from './find-run.ts';
 import { outcomeFields, outcomeOf } from './operation-outcome.ts';
 import type { CoreDeps } from './ports.ts';
 import { commit, finished, touch } from './run-commit.ts';
+import { FINAL_STATUSES, type RunRecord } from './run-record.ts';
 
 /**
  * Cancels a run on request (design.md §6 cancel). A running run gets Operation.Cancel and becomes

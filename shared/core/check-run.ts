@@ -1,9 +1,9 @@
 import { isRunnerError } from '../errors.ts';
-import { type DeliveryState, FINAL_STATUSES, type RunRecord } from './run-record.ts';
 import { MAX_DELIVERY_ATTEMPTS, nextCheckAt, nextDeliveryAt } from './check-schedule.ts';
 import { outcomeFields, outcomeOf } from './operation-outcome.ts';
 import type { CoreDeps } from './ports.ts';
 import { commit, finished, runFields, touch, without } from './run-commit.ts';
+import { type DeliveryState, FINAL_STATUSES, type RunRecord } from './run-record.ts';
 import { driveStart, takeStartLease } from './start-run.ts';
 
 export interface CheckOptions {

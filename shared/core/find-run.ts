@@ -1,6 +1,6 @@
 import { RunnerError } from '../errors.ts';
-import type { RunRecord } from './run-record.ts';
 import type { CoreDeps } from './ports.ts';
+import type { RunRecord } from './run-record.ts';
 
 export type RunLookup = { readonly runId: string } | { readonly operationId: string };
 

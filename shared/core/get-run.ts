@@ -1,8 +1,8 @@
-import type { RunRecord } from './run-record.ts';
 import { checkRun } from './check-run.ts';
 import { findRun, type RunLookup } from './find-run.ts';
 import type { CoreDeps } from './ports.ts';
 import { runFields } from './run-commit.ts';
+import type { RunRecord } from './run-record.ts';
 
 /**
  * A run's record for a status call, refreshed from the Operation API when the run is not finished.

@@ -1,8 +1,8 @@
 import type { AnyMessage, Operation } from '../api/protojson.ts';
 import type { Config } from '../config.ts';
 import type { RunLedger } from '../ledger/run-ledger.ts';
-import type { RunRecord } from './run-record.ts';
 import type { Logger } from '../log.ts';
+import type { RunRecord } from './run-record.ts';
 
 /** What the core needs from the DataSphere API (the real client satisfies it structurally). */
 export interface DataSpherePort {

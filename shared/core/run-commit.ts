@@ -1,7 +1,7 @@
 import { RunnerError } from '../errors.ts';
-import { FINAL_STATUSES, type RunRecord } from './run-record.ts';
 import type { CoreDeps } from './ports.ts';
 import { toPublicRun } from './public-run.ts';
+import { FINAL_STATUSES, type RunRecord } from './run-record.ts';
 
 /**
  * Every change to a run goes through here: compare-and-set in the ledger, then one log line per status

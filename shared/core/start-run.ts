@@ -1,6 +1,5 @@
 import { isProjectAllowed } from '../config.ts';
 import { isRunnerError, RunnerError } from '../errors.ts';
-import type { RunRecord, RunRequest, TriggerKind } from './run-record.ts';
 import { outcomeFields, outcomeOf } from './operation-outcome.ts';
 import type { CoreDeps } from './ports.ts';
 import { toPublicRun } from './public-run.ts';
@@ -13,6 +12,7 @@ import {
   requestHashOf,
   runIdFor,
 } from './run-identity.ts';
+import type { RunRecord, RunRequest, TriggerKind } from './run-record.ts';
 
 export interface StartRunInput {
   readonly request: RunRequest;

@@ -1,8 +1,8 @@
 import pLimit from 'p-limit';
-import { FINAL_STATUSES, type RunRecord } from './run-record.ts';
 import { checkRun } from './check-run.ts';
 import type { CoreDeps } from './ports.ts';
 import { runFields } from './run-commit.ts';
+import { FINAL_STATUSES, type RunRecord } from './run-record.ts';
 
 export interface SweepSummary {
   /** Runs that were due. */

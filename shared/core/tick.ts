@@ -1,9 +1,9 @@
 import { isRunnerError } from '../errors.ts';
-import type { RunRequest } from './run-record.ts';
 import type { JobDefinition } from '../schedule/jobs-file.ts';
 import { isDue, planTick, slotDedupeKey } from '../schedule/tick-plan.ts';
 import type { CoreDeps } from './ports.ts';
 import { dedupeKeyOf, runIdFor } from './run-identity.ts';
+import type { RunRequest } from './run-record.ts';
 import { startRun } from './start-run.ts';
 
 export type TickResult =

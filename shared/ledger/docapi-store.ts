@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import aws4 from 'aws4';
 import type { Dispatcher } from 'undici';
+import type { RunRecord } from '../core/run-record.ts';
 import { isRunnerError, RunnerError } from '../errors.ts';
 import { errnoCode, ledgerError } from './ledger-error.ts';
 import { assertCreatable, assertUpdatable, detached, dueByMillis, dueMillis } from './record-checks.ts';
 import type { CreateResult, RunLedger } from './run-ledger.ts';
-import type { RunRecord } from '../core/run-record.ts';
 
 /**
  * The run ledger on a YDB serverless database through its DynamoDB-compatible Document API

@@ -2,11 +2,11 @@ import { createHash, randomUUID } from 'node:crypto';
 import { link, mkdir, open, readdir, readFile, rename, symlink, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import type { RunRecord } from '../core/run-record.ts';
 import { acquireLock, type FileLockOptions, type HeldLock, tryLock } from './file-lock.ts';
 import { errnoCode, fileError, ledgerError } from './ledger-error.ts';
 import { assertCreatable, assertUpdatable, dueByMillis, dueMillis } from './record-checks.ts';
 import type { CreateResult, RunLedger } from './run-ledger.ts';
-import type { RunRecord } from '../core/run-record.ts';
 
 /**
  * The embedded run ledger (`RUN_STORE=file:<dir>`), safe for several processes on one directory.

@@ -1,6 +1,6 @@
+import type { RunRecord } from '../core/run-record.ts';
 import { assertCreatable, assertUpdatable, dueByMillis, dueMillis } from './record-checks.ts';
 import type { CreateResult, RunLedger } from './run-ledger.ts';
-import type { RunRecord } from '../core/run-record.ts';
 
 /**
  * A RunLedger in process memory, for core unit tests. It keeps the same rules as the real stores

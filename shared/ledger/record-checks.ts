@@ -1,5 +1,5 @@
-import { ledgerError } from './ledger-error.ts';
 import type { RunRecord } from '../core/run-record.ts';
+import { ledgerError } from './ledger-error.ts';
 
 /**
  * Rules every store applies before it writes, so that all stores accept and refuse the same records

@@ -1,5 +1,5 @@
-import { RunnerError } from '../errors.ts';
 import { FINAL_STATUSES, type RunRecord } from '../core/run-record.ts';
+import { RunnerError } from '../errors.ts';
 import { type PublicRun, toPublicRun } from './public-run.ts';
 
 /** The one event type this product sends. */

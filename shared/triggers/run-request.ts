@@ -1,6 +1,6 @@
 import * as v from 'valibot';
-import { InvalidRequestError } from '../errors.ts';
 import type { RunRequest } from '../core/run-record.ts';
+import { InvalidRequestError } from '../errors.ts';
 
 /**
  * The run request (design.md §4): the same JSON arrives as a timer payload, an HTTP body and a queue

@@ -7,10 +7,10 @@ import {
   DEFAULT_SETTINGS,
   type NotifierPort,
 } from '../../shared/core/ports.ts';
+import type { RunRecord } from '../../shared/core/run-record.ts';
 import { RunnerError } from '../../shared/errors.ts';
 import { createInMemoryLedger } from '../../shared/ledger/in-memory-ledger.ts';
 import type { RunLedger } from '../../shared/ledger/run-ledger.ts';
-import type { RunRecord } from '../../shared/core/run-record.ts';
 import { createLogger } from '../../shared/log.ts';
 
 export class ApiFailure extends RunnerError {

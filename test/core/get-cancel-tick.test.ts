@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { cancelRun } from '../../shared/core/cancel-run.ts';
 import { getRun } from '../../shared/core/get-run.ts';
+import type { RunRequest } from '../../shared/core/run-record.ts';
 import { startRun } from '../../shared/core/start-run.ts';
 import { sweep } from '../../shared/core/sweep.ts';
 import { tick } from '../../shared/core/tick.ts';
 import { isRunnerError } from '../../shared/errors.ts';
-import type { RunRequest } from '../../shared/core/run-record.ts';
 import type { JobDefinition } from '../../shared/schedule/jobs-file.ts';
 import { ApiFailure, harness, REQUEST } from './core-fixtures.ts';
 

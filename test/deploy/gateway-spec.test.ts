@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { type GatewayIds, renderGatewaySpec } from '../../deploy/gateway-spec.ts';
-import { ERROR_CODES } from '../../shared/errors.ts';
 import { RUN_STATUSES, TRIGGER_KINDS } from '../../shared/core/run-record.ts';
+import { ERROR_CODES } from '../../shared/errors.ts';
 import { resolveRef, type Schema, validate } from './mini-schema.ts';
 
 const root = join(import.meta.dirname, '..', '..');

@@ -1,8 +1,8 @@
 // Child process for file-store-processes.test.ts: races creates and updates against another process
 // on the same ledger directory and reports what it won. Driven over the IPC channel of `fork`.
 import { setTimeout as delay } from 'node:timers/promises';
-import { createFileLedger } from '../../shared/ledger/file-store.ts';
 import type { RunRecord } from '../../shared/core/run-record.ts';
+import { createFileLedger } from '../../shared/ledger/file-store.ts';
 import { sampleRecord } from './ledger-conformance.ts';
 
 /** `startAt` (epoch ms) lines both processes up so that they really overlap. */

@@ -3,9 +3,9 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import type { RunRecord } from '../../shared/core/run-record.ts';
 import { isRunnerError } from '../../shared/errors.ts';
 import { createFileLedger, fileKey } from '../../shared/ledger/file-store.ts';
-import type { RunRecord } from '../../shared/core/run-record.ts';
 import { describeLedgerConformance, sampleRecord } from './ledger-conformance.ts';
 
 const tempDir = (): Promise<string> => mkdtemp(join(tmpdir(), 'ledger-file-'));

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
+import type { RunRecord } from '../../shared/core/run-record.ts';
 import { isRunnerError } from '../../shared/errors.ts';
 import type { RunLedger } from '../../shared/ledger/run-ledger.ts';
-import type { RunRecord } from '../../shared/core/run-record.ts';
 
 /** What a store's test hands the suite: a fresh, empty ledger per test. */
 export interface LedgerUnderTest {
