@@ -48,9 +48,20 @@ export interface Config {
     | { readonly url: string; readonly secret: string | undefined; readonly secretHeader: string }
     | undefined;
   readonly queue: { readonly url: string; readonly keys: StaticKeys } | undefined;
+  /**
+   * Sweep metrics in Yandex Monitoring (custom metrics of `folderId`); absent = metrics off.
+   * `endpoint` is the API's base URL (tests point it at a local fake); `timeoutMs` bounds one write.
+   */
+  readonly metrics: MetricsConfig | undefined;
   readonly logLevel: LogLevelName;
   /** Running inside Yandex Cloud Functions (recognised from the platform's environment). */
   readonly inCloudFunctions: boolean;
+}
+
+export interface MetricsConfig {
+  readonly folderId: string;
+  readonly endpoint: string;
+  readonly timeoutMs: number;
 }
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
@@ -155,6 +166,22 @@ function keys(env: Env, idName: string, secretName: string): StaticKeys | undefi
   return { accessKeyId, secretAccessKey };
 }
 
+/** METRICS_FOLDER_ID turns the sweep's metrics on (the deploy sets it); the other two only tune them. */
+function parseMetrics(env: Env): MetricsConfig | undefined {
+  const folderId = text(env, 'METRICS_FOLDER_ID');
+  const endpoint = httpUrl(env, 'MONITORING_ENDPOINT', 'https://monitoring.api.cloud.yandex.net');
+  const timeoutMs = integer(env, 'METRICS_TIMEOUT_MS', 3000, 100, 5000);
+  if (folderId === undefined) return undefined;
+  // The write method takes folderId as a query parameter of at most 50 characters (Monitoring API reference).
+  if (!/^[A-Za-z0-9_-]{1,50}$/.test(folderId)) {
+    throw new ConfigError(
+      'METRICS_FOLDER_ID',
+      `"${folderId}" is not a folder id (1..50 letters, digits, _ or -)`,
+    );
+  }
+  return { folderId, endpoint, timeoutMs };
+}
+
 /** True when the process runs inside Yandex Cloud Functions (the runtime sets these). */
 export function detectCloudFunctions(env: Env): boolean {
   return text(env, 'LAMBDA_TASK_ROOT') !== undefined || text(env, '_HANDLER') !== undefined;
@@ -218,6 +245,7 @@ export function loadConfig(env: Env, options: { cwd?: string } = {}): Config {
             secretHeader,
           },
     queue,
+    metrics: parseMetrics(env),
     logLevel: logLevel as LogLevelName,
     inCloudFunctions,
   });

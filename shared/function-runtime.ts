@@ -12,6 +12,7 @@ import { ConfigError } from './errors.ts';
 import { type LedgerSpec, openLedger } from './ledger/open-ledger.ts';
 import type { RunLedger } from './ledger/run-ledger.ts';
 import { createLogger, type Logger } from './log.ts';
+import type { MetricsSink, MetricsSinkFactory } from './metrics/monitoring-writer.ts';
 import { abortableSleep as sleep } from './net/transient-failure.ts';
 import { buildNotification } from './notify/notification.ts';
 import { buildSenders, createNotifier } from './notify/notifier.ts';
@@ -34,6 +35,11 @@ export interface InvocationContext extends TokenContext {
 export interface RuntimeOptions {
   /** Only the check function delivers reports. */
   readonly notify?: boolean;
+  /**
+   * Only the check function writes metrics: it passes the sink factory, so the other bundles do not
+   * carry the metrics code. Used when METRICS_FOLDER_ID is set.
+   */
+  readonly metrics?: MetricsSinkFactory;
   readonly dispatcher?: Dispatcher;
   readonly now?: () => Date;
   readonly write?: (line: string) => void;
@@ -49,6 +55,8 @@ export interface FunctionRuntime {
   depsFor(context: InvocationContext | undefined): CoreDeps;
   /** An AbortSignal that fires `marginMs` before the invocation's time runs out. */
   deadlineSignal(context: InvocationContext | undefined, marginMs?: number): AbortSignal | undefined;
+  /** Where sweep metrics go; undefined when they are off (no METRICS_FOLDER_ID, or not the check function). */
+  metrics(): MetricsSink | undefined;
   close(): Promise<void>;
 }
 
@@ -83,6 +91,7 @@ export function createFunctionRuntime(
         operations: OperationClient;
         ledger: RunLedger;
         notifier: NotifierPort | undefined;
+        metrics: MetricsSink | undefined;
       }
     | undefined;
   // The latest invocation's service-account token. All invocations of a function version run as the
@@ -139,6 +148,10 @@ export function createFunctionRuntime(
       operations: new OperationClient({ transport, endpoint: cfg.operationEndpoint }),
       ledger: openLedger(ledgerSpec(cfg, token), { dispatcher }),
       notifier,
+      metrics:
+        options.metrics === undefined || cfg.metrics === undefined
+          ? undefined
+          : options.metrics({ config: cfg.metrics, dispatcher, token, log }),
     };
     return built;
   };
@@ -173,6 +186,7 @@ export function createFunctionRuntime(
       setMaxListeners(0, signal);
       return signal;
     },
+    metrics: () => build().metrics,
     async close() {
       if (built === undefined) return;
       await built.ledger.close?.();

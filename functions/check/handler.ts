@@ -2,6 +2,8 @@ import { getRun } from '../../shared/core/get-run.ts';
 import { toPublicRun } from '../../shared/core/public-run.ts';
 import { sweep } from '../../shared/core/sweep.ts';
 import { createFunctionRuntime, type FunctionRuntime } from '../../shared/function-runtime.ts';
+import { createMonitoringSink } from '../../shared/metrics/monitoring-writer.ts';
+import { type SweepMetrics, startSweepMetrics } from '../../shared/metrics/sweep-metrics.ts';
 import { createEntryHandler } from '../../shared/triggers/entry-points.ts';
 import { asRunnerError } from '../../shared/triggers/error-response.ts';
 import { bodyJson, runLookup } from '../../shared/triggers/http-request.ts';
@@ -16,9 +18,15 @@ export function createHandler(runtime: FunctionRuntime) {
       return jsonResult(200, toPublicRun(record));
     },
     async timer(_messages, { deps, signal }) {
+      // One Monitoring write per sweep, failed or not (nothing when metrics are off); it never throws.
+      let metrics: SweepMetrics | undefined;
       try {
-        return await sweep(deps(), signal);
+        metrics = startSweepMetrics(runtime.metrics(), deps());
+        const summary = await sweep(metrics.deps, signal);
+        await metrics.finish(true);
+        return summary;
       } catch (error) {
+        await metrics?.finish(false);
         // Throw so the timer's retry (if configured) sweeps again; nothing is lost either way: the next
         // tick sees the same due runs.
         deps().log.error('sweep failed', { error: asRunnerError(error) });
@@ -28,4 +36,6 @@ export function createHandler(runtime: FunctionRuntime) {
   });
 }
 
-export const handler = createHandler(createFunctionRuntime(process.env, { notify: true }));
+export const handler = createHandler(
+  createFunctionRuntime(process.env, { notify: true, metrics: createMonitoringSink }),
+);

@@ -35,6 +35,17 @@ export interface NotifierPort {
   deliver(destination: string, record: RunRecord, signal?: AbortSignal): Promise<void>;
 }
 
+/**
+ * Told about every due run a sweep looked at, so that figures (metrics) can be drawn from what the sweep
+ * already read, without more ledger reads. Implementations only count: they must not throw or block.
+ */
+export interface SweepObserver {
+  /** A due run was checked; `after` is the record as it now stands. */
+  checked(before: RunRecord, after: RunRecord): void;
+  /** A due run was not checked: its check threw (`error`), or the sweep ran out of time first. */
+  unchecked(before: RunRecord, error?: unknown): void;
+}
+
 /** The settings the core reads (a subset of Config, so tests can build it by hand). */
 export type CoreSettings = Pick<
   Config,
@@ -62,6 +73,8 @@ export interface CoreDeps {
   /** Waits `ms` (aborted by `signal`); injected so tests never sleep for real. */
   readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   readonly notifier?: NotifierPort;
+  /** Only the check function's sweep has one (metrics). */
+  readonly sweepObserver?: SweepObserver;
 }
 
 export const DEFAULT_SETTINGS: CoreSettings = {

@@ -41,7 +41,10 @@ export async function sweep(deps: CoreDeps, signal?: AbortSignal): Promise<Sweep
   let stillRunning = 0;
   let failures = 0;
   const checkOne = async (record: RunRecord) => {
-    if (signal?.aborted) return;
+    if (signal?.aborted) {
+      deps.sweepObserver?.unchecked(record);
+      return;
+    }
     checked++;
     try {
       const after = await checkRun(record, deps, {
@@ -49,12 +52,14 @@ export async function sweep(deps: CoreDeps, signal?: AbortSignal): Promise<Sweep
         attempts: 0,
         ...(signal === undefined ? {} : { signal }),
       });
+      deps.sweepObserver?.checked(record, after);
       if (!FINAL_STATUSES.has(record.status) && FINAL_STATUSES.has(after.status)) finished++;
       if (after.status === 'RUNNING' || after.status === 'STARTING') stillRunning++;
       if (after.nextCheckAt !== undefined && Date.parse(after.nextCheckAt) <= dueBy.getTime()) stuck++;
     } catch (error) {
       failures++;
       stuck++;
+      deps.sweepObserver?.unchecked(record, error);
       deps.log.error('sweep could not check a run', { ...runFields(record), error });
     }
   };
