@@ -48,81 +48,96 @@ export function createMonitoringSink(parts: MetricsSinkParts): MetricsSink {
   return {
     async write(figures, signal) {
       const body: MonitoringWriteBody = sweepPayload(figures);
-      const count = body.metrics.length;
-      const deadline = AbortSignal.timeout(timeoutMs);
-      const bounded = signal === undefined ? deadline : AbortSignal.any([deadline, signal]);
-      const failed = (reason: string, httpStatus?: number): WriteOutcome => {
-        parts.log.warn('metrics write failed; the sweep goes on', {
-          folderId: parts.config.folderId,
-          metrics: count,
-          reason,
-          ...(httpStatus === undefined ? {} : { httpStatus }),
-        });
-        return { ok: false, metrics: count, reason, ...(httpStatus === undefined ? {} : { httpStatus }) };
-      };
-
-      let token: string;
-      try {
-        token = await raceAbort(parts.token.getToken(bounded), bounded);
-      } catch (error) {
-        if (bounded.aborted) return failed(`no IAM token within ${timeoutMs} ms`);
-        return failed(`no IAM token: ${redactSecrets((error as Error)?.message ?? String(error))}`);
-      }
-
-      const result = await postOnce(parts.dispatcher, {
-        origin: base.origin,
-        path,
-        headers: {
-          authorization: `Bearer ${token}`,
-          'content-type': 'application/json',
-          accept: 'application/json',
-          'user-agent': USER_AGENT,
-        },
-        body: JSON.stringify(body),
+      // A timer of our own rather than AbortSignal.timeout(): that one does not keep the event loop
+      // alive, and a write waiting on nothing else but it would never settle.
+      const deadline = new AbortController();
+      const timer = setTimeout(
+        () => deadline.abort(new Error(`no answer within ${timeoutMs} ms`)),
         timeoutMs,
-        signal: bounded,
-        maxBodyChars: 2_048,
-      });
-      switch (result.kind) {
-        case 'timeout':
-          return failed(`no answer within ${timeoutMs} ms`);
-        case 'aborted':
-          return failed(
-            deadline.aborted ? `no answer within ${timeoutMs} ms` : 'aborted: the invocation ran out of time',
-          );
-        case 'network':
-          return failed(`connection failed (${result.errorCode})`);
-        case 'answer':
-          break;
-      }
-      const answer = parseJson(result.text);
-      if (result.status < 200 || result.status > 299) {
-        const said =
-          typeof answer?.message === 'string' ? answer.message : snippet(redactSecrets(result.text));
-        const code = typeof answer?.code === 'number' ? ` (code ${answer.code})` : '';
-        return failed(
-          `answered HTTP ${result.status}${code}${said === '' ? '' : `: ${redactSecrets(said)}`}`,
-          result.status,
-        );
-      }
-      // The reference names the count writtenMetricsCount; its how-to example shows metrics_written.
-      const written = toCount(
-        answer?.writtenMetricsCount ?? answer?.metrics_written ?? answer?.metricsPushed,
       );
-      const errorMessage = typeof answer?.errorMessage === 'string' ? answer.errorMessage : '';
-      if (errorMessage !== '' || (written !== undefined && written < count)) {
-        parts.log.warn('metrics write partly failed', {
-          folderId: parts.config.folderId,
-          metrics: count,
-          written,
-          reason: redactSecrets(snippet(errorMessage)),
-        });
-      } else {
-        parts.log.debug('metrics written', { metrics: count, written });
+      const bounded = signal === undefined ? deadline.signal : AbortSignal.any([deadline.signal, signal]);
+      try {
+        return await send(body, bounded, () => deadline.signal.aborted);
+      } finally {
+        clearTimeout(timer);
       }
-      return { ok: true, metrics: count, written };
     },
   };
+
+  async function send(
+    body: MonitoringWriteBody,
+    bounded: AbortSignal,
+    timedOut: () => boolean,
+  ): Promise<WriteOutcome> {
+    const count = body.metrics.length;
+    const failed = (reason: string, httpStatus?: number): WriteOutcome => {
+      parts.log.warn('metrics write failed; the sweep goes on', {
+        folderId: parts.config.folderId,
+        metrics: count,
+        reason,
+        ...(httpStatus === undefined ? {} : { httpStatus }),
+      });
+      return { ok: false, metrics: count, reason, ...(httpStatus === undefined ? {} : { httpStatus }) };
+    };
+
+    let token: string;
+    try {
+      token = await raceAbort(parts.token.getToken(bounded), bounded);
+    } catch (error) {
+      if (bounded.aborted) return failed(`no IAM token within ${timeoutMs} ms`);
+      return failed(`no IAM token: ${redactSecrets((error as Error)?.message ?? String(error))}`);
+    }
+
+    const result = await postOnce(parts.dispatcher, {
+      origin: base.origin,
+      path,
+      headers: {
+        authorization: `Bearer ${token}`,
+        'content-type': 'application/json',
+        accept: 'application/json',
+        'user-agent': USER_AGENT,
+      },
+      body: JSON.stringify(body),
+      timeoutMs,
+      signal: bounded,
+      maxBodyChars: 2_048,
+    });
+    switch (result.kind) {
+      case 'timeout':
+        return failed(`no answer within ${timeoutMs} ms`);
+      case 'aborted':
+        return failed(
+          timedOut() ? `no answer within ${timeoutMs} ms` : 'aborted: the invocation ran out of time',
+        );
+      case 'network':
+        return failed(`connection failed (${result.errorCode})`);
+      case 'answer':
+        break;
+    }
+    const answer = parseJson(result.text);
+    if (result.status < 200 || result.status > 299) {
+      const said = snippet(typeof answer?.message === 'string' ? answer.message : result.text, 300);
+      const code = typeof answer?.code === 'number' ? ` (code ${answer.code})` : '';
+      return failed(
+        `answered HTTP ${result.status}${code}${said === '' ? '' : `: ${redactSecrets(said)}`}`,
+        result.status,
+      );
+    }
+    // The reference names the count writtenMetricsCount; its how-to example shows metrics_written.
+    const written = toCount(answer?.writtenMetricsCount ?? answer?.metrics_written ?? answer?.metricsPushed);
+    const errorMessage = typeof answer?.errorMessage === 'string' ? answer.errorMessage : '';
+    if (errorMessage !== '' || (written !== undefined && written < count)) {
+      parts.log.warn('metrics write partly failed', {
+        folderId: parts.config.folderId,
+        metrics: count,
+        written,
+        reason: redactSecrets(snippet(errorMessage)),
+      });
+    } else {
+      parts.log.debug('metrics written', { metrics: count, written });
+    }
+    return { ok: true, metrics: count, written };
+  }
 }
 
 function parseJson(text: string): Record<string, unknown> | undefined {
