@@ -1,0 +1,250 @@
+/**
+ * Creates or updates the datasphere-runner dashboard (deploy/monitoring/dashboard.json) in a folder
+ * through the Monitoring API v3 REST methods, and, on request, creates the example alerts
+ * (deploy/monitoring/alerts.json). docs/metrics.md cites the API references.
+ *
+ *   node --import tsx deploy/monitoring/apply-monitoring.ts --folder <folderId>
+ *        [--alerts --channel <notificationChannelId>] [--dry-run]
+ *
+ * The token is YC_IAM_TOKEN, else `yc iam create-token`; the folder is --folder, else YC_FOLDER_ID,
+ * else `yc config get folder-id`. The caller needs monitoring.editor on the folder.
+ *
+ * Dashboard: found by name (`GET /monitoring/v3/dashboards?folderId=…&filter=name="…"`), then
+ * replaced whole with its current etag (`PATCH /monitoring/v3/dashboards/{id}`), or created
+ * (`POST /monitoring/v3/dashboards`). Running it again converges to the file; changes made in the
+ * console to that dashboard are overwritten (copy it to keep them).
+ * Alerts: created when no alert of the same name exists (`GET/POST /monitoring/v3/alerts`); an existing
+ * one is left as it is. The alert methods appear in Yandex's generated REST reference but not in the
+ * public cloudapi protos: if the API refuses them, the script says so and the alerts can be made in the
+ * console from alerts.json (docs/metrics.md has the steps).
+ *
+ * Exit codes: 0 done; 1 an API call failed; 2 usage (no folder, no token).
+ */
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { type Dispatcher, request } from 'undici';
+
+export const MONITORING_API = 'https://monitoring.api.cloud.yandex.net';
+const HERE = import.meta.dirname;
+
+export interface ApplyOptions {
+  readonly folderId: string;
+  readonly token: string;
+  /** @default https://monitoring.api.cloud.yandex.net */
+  readonly endpoint?: string;
+  readonly dispatcher?: Dispatcher;
+  /** Create the example alerts, notifying this channel. */
+  readonly alertsChannelId?: string;
+  /** Print what would be sent, send nothing. */
+  readonly dryRun?: boolean;
+  readonly say?: (line: string) => void;
+}
+
+export interface ApplyResult {
+  readonly dashboard: { readonly action: 'created' | 'updated' | 'dry-run'; readonly id?: string };
+  readonly alerts: { readonly name: string; readonly action: 'created' | 'exists' | 'refused' | 'dry-run' }[];
+}
+
+type Json = Record<string, unknown>;
+
+/** A JSON file of this folder with every `@FOLDER_ID@` replaced (queries name their folder). */
+export function loadDefinition(file: string, folderId: string): Json {
+  if (!/^[A-Za-z0-9_-]{1,50}$/.test(folderId)) throw new Error(`"${folderId}" is not a folder id`);
+  const text = readFileSync(join(HERE, file), 'utf8').replaceAll('@FOLDER_ID@', folderId);
+  return JSON.parse(text) as Json;
+}
+
+class ApiCallError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ApiCallError';
+  }
+}
+
+function client(options: ApplyOptions) {
+  const base = (options.endpoint ?? MONITORING_API).replace(/\/+$/, '');
+  return async (method: string, path: string, body?: unknown): Promise<Json> => {
+    const response = await request(`${base}${path}`, {
+      method: method as Dispatcher.HttpMethod,
+      headers: {
+        authorization: `Bearer ${options.token}`,
+        accept: 'application/json',
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      ...(options.dispatcher === undefined ? {} : { dispatcher: options.dispatcher }),
+      headersTimeout: 30_000,
+      bodyTimeout: 30_000,
+    });
+    const text = await response.body.text();
+    let json: Json = {};
+    try {
+      json = text === '' ? {} : (JSON.parse(text) as Json);
+    } catch {
+      json = {};
+    }
+    if (response.statusCode < 200 || response.statusCode > 299) {
+      const said = typeof json.message === 'string' ? `: ${json.message}` : '';
+      throw new ApiCallError(
+        response.statusCode,
+        `${method} ${path.split('?')[0]}: HTTP ${response.statusCode}${said}`,
+      );
+    }
+    // Create/Update/Delete answer an Operation; a failed one carries `error` with a 200.
+    const error = json.error as { code?: number; message?: string } | undefined;
+    if (json.done === true && error !== undefined) {
+      throw new ApiCallError(
+        200,
+        `${method} ${path.split('?')[0]}: operation failed (code ${error.code}): ${error.message}`,
+      );
+    }
+    return json;
+  };
+}
+
+/** Creates or updates the dashboard, then (with a channel) the alerts. */
+export async function applyMonitoring(options: ApplyOptions): Promise<ApplyResult> {
+  const say = options.say ?? ((line: string) => process.stdout.write(`monitoring: ${line}\n`));
+  const call = client(options);
+  const folder = encodeURIComponent(options.folderId);
+  const dashboard = loadDefinition('dashboard.json', options.folderId);
+  const name = String(dashboard.name);
+
+  let dashboardResult: ApplyResult['dashboard'];
+  if (options.dryRun) {
+    say(`would create or update dashboard "${name}" (${(dashboard.widgets as unknown[]).length} widgets)`);
+    dashboardResult = { action: 'dry-run' };
+  } else {
+    const filter = encodeURIComponent(`name="${name}"`);
+    const listed = await call('GET', `/monitoring/v3/dashboards?folderId=${folder}&filter=${filter}`);
+    const existing = ((listed.dashboards as Json[] | undefined) ?? []).find((item) => item.name === name);
+    if (existing === undefined) {
+      const operation = await call('POST', '/monitoring/v3/dashboards', {
+        folderId: options.folderId,
+        ...dashboard,
+      });
+      const id = dashboardIdOf(operation);
+      say(`created dashboard "${name}"${id === undefined ? '' : ` (${id})`}`);
+      dashboardResult = { action: 'created', ...(id === undefined ? {} : { id }) };
+    } else {
+      const id = String(existing.id);
+      await call('PATCH', `/monitoring/v3/dashboards/${encodeURIComponent(id)}`, {
+        ...dashboard,
+        ...(typeof existing.etag === 'string' ? { etag: existing.etag } : {}),
+      });
+      say(`updated dashboard "${name}" (${id})`);
+      dashboardResult = { action: 'updated', id };
+    }
+  }
+
+  const alerts: ApplyResult['alerts'] = [];
+  if (options.alertsChannelId !== undefined) {
+    const definitions = loadDefinition('alerts.json', options.folderId).alerts as {
+      notifyAboutStatuses: string[];
+      alert: Json;
+    }[];
+    for (const { alert, notifyAboutStatuses } of definitions) {
+      const alertName = String(alert.name);
+      if (options.dryRun) {
+        say(`would create alert "${alertName}" notifying channel ${options.alertsChannelId}`);
+        alerts.push({ name: alertName, action: 'dry-run' });
+        continue;
+      }
+      try {
+        const filter = encodeURIComponent(`name="${alertName}"`);
+        const listed = await call('GET', `/monitoring/v3/alerts?folderId=${folder}&filter=${filter}`);
+        if (((listed.alerts as Json[] | undefined) ?? []).some((item) => item.name === alertName)) {
+          say(`alert "${alertName}" exists; left as it is`);
+          alerts.push({ name: alertName, action: 'exists' });
+          continue;
+        }
+        await call('POST', '/monitoring/v3/alerts', {
+          folderId: options.folderId,
+          ...alert,
+          channels: [{ channelId: options.alertsChannelId, notifyAboutStatuses, repeatPeriod: '0s' }],
+        });
+        say(`created alert "${alertName}"`);
+        alerts.push({ name: alertName, action: 'created' });
+      } catch (error) {
+        if (!(error instanceof ApiCallError) || ![404, 501].includes(error.status)) throw error;
+        say(
+          `the alerts API refused "${alertName}" (${error.message}); create it in the console from alerts.json`,
+        );
+        alerts.push({ name: alertName, action: 'refused' });
+      }
+    }
+  }
+  return { dashboard: dashboardResult, alerts };
+}
+
+function dashboardIdOf(operation: Json): string | undefined {
+  const response = operation.response as Json | undefined;
+  const metadata = operation.metadata as Json | undefined;
+  const id = response?.id ?? metadata?.dashboardId;
+  return typeof id === 'string' ? id : undefined;
+}
+
+function yc(args: readonly string[]): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    execFile('yc', [...args], { timeout: 30_000 }, (error, stdout) => {
+      resolve(error === null ? stdout.trim() || undefined : undefined);
+    });
+  });
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      folder: { type: 'string' },
+      alerts: { type: 'boolean', default: false },
+      channel: { type: 'string' },
+      endpoint: { type: 'string' },
+      'dry-run': { type: 'boolean', default: false },
+    },
+  });
+  const folderId =
+    values.folder || process.env.YC_FOLDER_ID?.trim() || (await yc(['config', 'get', 'folder-id']));
+  if (folderId === undefined || folderId === '') {
+    process.stderr.write(
+      'monitoring: no folder: pass --folder, set YC_FOLDER_ID, or configure yc (yc init)\n',
+    );
+    return 2;
+  }
+  if (values.alerts && values.channel === undefined) {
+    process.stderr.write(
+      'monitoring: --alerts needs --channel <notification channel id> (create one in the console)\n',
+    );
+    return 2;
+  }
+  const token = values['dry-run']
+    ? 'dry-run'
+    : process.env.YC_IAM_TOKEN?.trim() || (await yc(['iam', 'create-token']));
+  if (token === undefined || token === '') {
+    process.stderr.write('monitoring: no IAM token: set YC_IAM_TOKEN or configure yc (yc init)\n');
+    return 2;
+  }
+  try {
+    await applyMonitoring({
+      folderId,
+      token,
+      dryRun: values['dry-run'],
+      ...(values.endpoint === undefined ? {} : { endpoint: values.endpoint }),
+      ...(values.alerts && values.channel !== undefined ? { alertsChannelId: values.channel } : {}),
+    });
+    return 0;
+  } catch (error) {
+    process.stderr.write(`monitoring: ${(error as Error).message}\n`);
+    return 1;
+  }
+}
+
+if (process.argv[1] !== undefined && import.meta.filename === process.argv[1]) {
+  main().then((code) => {
+    process.exitCode = code;
+  });
+}
