@@ -146,19 +146,31 @@ export class SweepFigureCollector implements SweepObserver {
         const value: unknown = Reflect.get(target, key, receiver);
         if (typeof value !== 'function' || typeof key !== 'string') return value;
         const call = `${name}.${key}`;
-        return async (...args: unknown[]) => {
+        const failed = (error: unknown) => {
+          let codes = errors.get(call);
+          if (codes === undefined) {
+            codes = new Map();
+            errors.set(call, codes);
+          }
+          bump(codes, callErrorCode(error));
+        };
+        // Same call, same result: a promise is observed through `catch`, anything else passes as is.
+        return (...args: unknown[]) => {
           bump(calls, call);
+          let result: unknown;
           try {
-            return await (value as (...a: unknown[]) => unknown).apply(target, args);
+            result = (value as (...a: unknown[]) => unknown).apply(target, args);
           } catch (error) {
-            let codes = errors.get(call);
-            if (codes === undefined) {
-              codes = new Map();
-              errors.set(call, codes);
-            }
-            bump(codes, callErrorCode(error));
+            failed(error);
             throw error;
           }
+          if (result instanceof Promise) {
+            return result.catch((error: unknown) => {
+              failed(error);
+              throw error;
+            });
+          }
+          return result;
         };
       },
     });
