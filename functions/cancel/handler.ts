@@ -6,7 +6,7 @@ import { createEntryHandler } from '../../shared/triggers/entry-points.ts';
 import { bodyJson, requireMethod, runLookup } from '../../shared/triggers/http-request.ts';
 import { jsonResult } from '../../shared/triggers/http-response.ts';
 import { runBatch } from '../../shared/triggers/invocation.ts';
-import { parseMessageJson } from '../../shared/triggers/run-request.ts';
+import { parseMessageJson } from '../../shared/triggers/message-json.ts';
 import { queueMessageParts } from '../../shared/triggers/trigger-event.ts';
 
 /** cancel: cancels a run on request, over HTTP or from a queue message `{"runId": …}`. */

@@ -21,7 +21,8 @@ import {
   textProblem,
   typeName,
 } from './field-rules.ts';
-import { assertBodySize, byteSize, LIMITS } from './size-limits.ts';
+import { parseMessageJson } from './message-json.ts';
+import { byteSize, LIMITS } from './size-limits.ts';
 
 /**
  * The run request (design.md §4): the same JSON arrives as a timer payload, an HTTP body and a queue
@@ -313,14 +314,4 @@ export function parseRunRequest(value: unknown, fieldPrefix = ''): RunRequest {
  */
 export function parseRunRequestJson(text: string, field: string): ParsedRunRequest {
   return parseRunRequestInput(parseMessageJson(text, field), '');
-}
-
-/** A trigger message body as JSON, refused unparsed when it is over the body limit. */
-export function parseMessageJson(text: string, field: string): unknown {
-  assertBodySize(text, field);
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new InvalidRequestError(field, `is not valid JSON (${(error as Error).message})`);
-  }
 }

@@ -3,8 +3,8 @@ import { describe, it } from 'node:test';
 import { ConfigError, InvalidRequestError, isRunnerError } from '../../shared/errors.ts';
 import { validateJobs } from '../../shared/schedule/jobs-file.ts';
 import { errorBody } from '../../shared/triggers/error-response.ts';
+import { parseMessageJson } from '../../shared/triggers/message-json.ts';
 import {
-  parseMessageJson,
   parseRunRequest,
   parseRunRequestInput,
   parseRunRequestJson,
