@@ -43,6 +43,9 @@ let refused: Harness | undefined;
 let webhook: WebhookReceiver | undefined;
 let opaque: Harness | undefined;
 let metadata: Harness | undefined;
+// One receiver each: a receiver echoes secrets of the function it serves, not of another one.
+let opaqueHook: WebhookReceiver | undefined;
+let metadataHook: WebhookReceiver | undefined;
 let metadataServer: Server | undefined;
 let metadataRequests = 0;
 let ticks = 0;
@@ -92,9 +95,16 @@ before(async () => {
     logs,
   });
   // A function with a context token of another shape (and a YC_IAM_TOKEN it never needs to send).
+  opaqueHook = await startWebhookReceiver();
+  metadataHook = await startWebhookReceiver();
   opaque = await startHarness({
     distDir: bundles.distDir,
-    env: { ...env, YC_IAM_TOKEN: ENV_TOKEN, RUN_STORE: `file:${bundles.dir}/runs-opaque` },
+    env: {
+      ...env,
+      NOTIFY_WEBHOOK_URL: opaqueHook.url,
+      YC_IAM_TOKEN: ENV_TOKEN,
+      RUN_STORE: `file:${bundles.dir}/runs-opaque`,
+    },
     emulator: { token: CONTEXT_TOKEN },
     contextToken: CONTEXT_TOKEN,
     logs,
@@ -116,6 +126,7 @@ before(async () => {
     distDir: bundles.distDir,
     env: {
       ...env,
+      NOTIFY_WEBHOOK_URL: metadataHook.url,
       YC_IAM_TOKEN: '',
       YC_METADATA_ADDR: `127.0.0.1:${port}`,
       RUN_STORE: `file:${bundles.dir}/runs-metadata`,
@@ -131,6 +142,8 @@ after(async () => {
   await opaque?.close();
   await metadata?.close();
   await new Promise((resolve) => metadataServer?.close(resolve));
+  await opaqueHook?.close();
+  await metadataHook?.close();
   await webhook?.close();
   bundles?.remove();
 });
@@ -266,14 +279,16 @@ describe('no output contains the IAM token or the webhook secret', () => {
   });
 
   // Each function also holds another secret (its YC_IAM_TOKEN, or the webhook secret) the API quotes.
-  const echoCases: [string, () => Harness | undefined, string, string][] = [
-    ['a context token', () => opaque, CONTEXT_TOKEN, ENV_TOKEN],
-    ['a metadata-service token', () => metadata, METADATA_TOKEN, SECRET],
-  ];
-  for (const [name, harnessOf, token, held] of echoCases) {
+  const echoCases: [string, () => Harness | undefined, () => WebhookReceiver | undefined, string, string][] =
+    [
+      ['a context token', () => opaque, () => opaqueHook, CONTEXT_TOKEN, ENV_TOKEN],
+      ['a metadata-service token', () => metadata, () => metadataHook, METADATA_TOKEN, SECRET],
+    ];
+  for (const [name, harnessOf, hookOf, token, held] of echoCases) {
     it(`an API that echoes ${name} of another shape back, on every entry point, ${ROUNDS} rounds`, async () => {
       const h = harnessOf();
-      if (h === undefined) throw new Error('the platform did not start');
+      const hook = hookOf();
+      if (h === undefined || hook === undefined) throw new Error('the platform did not start');
       const echo = (method: string, path: string, status = 400, times = 1) =>
         h.emulator.inject({
           kind: 'status',
@@ -292,14 +307,14 @@ describe('no output contains the IAM token or the webhook secret', () => {
           notebookId: `echo/refused-${round}.ipynb`,
         });
         assert.equal(refusedStart.status, 502, refusedStart.text);
-        webhook?.failing.add(refusedStart.json?.run.runId);
+        hook.failing.add(refusedStart.json?.run.runId);
         // A run that starts, then a status check and a cancel the API refuses with the echo.
         const started: HttpAnswer = await h.execute({
           projectId: PROJECT,
           notebookId: `echo/ok-${round}.ipynb`,
         });
         assert.equal(started.status, 202, started.text);
-        webhook?.failing.add(started.json?.runId);
+        hook.failing.add(started.json?.runId);
         echo('GET', '/operations/');
         await h.request('GET', `/runs/${started.json?.runId}`);
         echo('GET', ':cancel');
@@ -326,10 +341,8 @@ describe('no output contains the IAM token or the webhook secret', () => {
         assert.equal(timed.ok, false, 'a transient failure is thrown for redelivery');
         h.emulator.clearFaults();
         // A sweep: checks, the webhook refuses reports and echoes the secrets in its answer.
-        if (webhook !== undefined) {
-          webhook.failStatus = 400;
-          webhook.failBody = `refused ${SECRET}: ${token} '${token}' {"subject":"${token}"} ${held}`;
-        }
+        hook.failStatus = 400;
+        hook.failBody = `refused ${SECRET}: ${token} '${token}' {"subject":"${token}"} ${held}`;
         echo('GET', '/operations/', 400, 2);
         const swept = await invoke(h, 'check', timerEvent({}));
         assert.equal(swept.ok, true, swept.errorMessage);
@@ -359,7 +372,9 @@ describe('no output contains the IAM token or the webhook secret', () => {
       ...logs.entries.map((entry): [string, string] => [`log ${entry.source}`, entry.text]),
       ...answers.map((text): [string, string] => ['HTTP answer', text]),
       ...invocations.map((result): [string, string] => ['invocation', JSON.stringify(result)]),
-      ...(webhook?.received ?? []).map((report): [string, string] => ['report body', report.body]),
+      ...[webhook, opaqueHook, metadataHook]
+        .flatMap((hook) => hook?.received ?? [])
+        .map((report): [string, string] => ['report body', report.body]),
       ...ledger.map(([path, text]): [string, string] => [`ledger ${path}`, text]),
     ];
     assert.ok(logs.entries.length > 50, `only ${logs.entries.length} log lines`);
@@ -378,7 +393,7 @@ describe('no output contains the IAM token or the webhook secret', () => {
     const invocationCount = invocations.length + answers.length + 2 * ticks;
     process.stdout.write(
       `secrets scan: ${invocationCount} invocations, ${logs.entries.length} log lines, ${answers.length} answers, ` +
-        `${webhook?.received.length ?? 0} reports, ${ledger.length} ledger files\n`,
+        `${[webhook, opaqueHook, metadataHook].reduce((n, hook) => n + (hook?.received.length ?? 0), 0)} reports, ${ledger.length} ledger files\n`,
     );
     assert.ok(invocationCount >= 100, `only ${invocationCount} invocations`);
     for (const needle of [TOKEN, TOKEN_BODY, SECRET, CONTEXT_TOKEN, ENV_TOKEN, METADATA_TOKEN]) {
