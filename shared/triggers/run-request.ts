@@ -78,6 +78,9 @@ export interface ParsedRunRequest {
 const member = (parent: string, key: string): string =>
   /^[A-Za-z0-9_$]+$/.test(key) ? `${parent}.${key}` : `${parent}[${JSON.stringify(key)}]`;
 
+/** A top-level key as a field name: `colour`, or `["a b"]`. */
+const topField = (key: string): string => member('', key).replace(/^\./, '');
+
 /**
  * Validates a run request with its optional `idempotencyKey`. `fieldPrefix` prefixes field names in
  * errors (`jobs.nightly.run`). Throws one InvalidRequestError listing every wrong field.
@@ -95,14 +98,17 @@ export function parseRunRequestInput(value: unknown, fieldPrefix = ''): ParsedRu
 
   // The action decides which fields belong; an unknown action is reported and the rest checked as execute.
   let action: RunAction | undefined = 'execute';
-  if (has('action') && !problems.check('action', oneOfProblem(input.action, RUN_ACTIONS))) action = undefined;
-  else if (has('action')) action = input.action as RunAction;
+  if (has('action')) {
+    action = problems.check('action', oneOfProblem(input.action, RUN_ACTIONS))
+      ? (input.action as RunAction)
+      : undefined;
+  }
   const allowed: readonly string[] =
     action === undefined || action === 'execute' ? FIELDS : ACTION_FIELDS[action];
 
   for (const key of Object.keys(input)) {
     if (!(FIELDS as readonly string[]).includes(key)) {
-      problems.check(member('', key).replace(/^\./, ''), 'is not a field of a run request');
+      problems.check(topField(key), 'is not a field of a run request');
     } else if (!allowed.includes(key)) {
       problems.check(
         key,
@@ -292,7 +298,7 @@ function largestField(input: Record<string, unknown>): string {
       largest = key;
     }
   }
-  return member('', largest).replace(/^\./, '');
+  return topField(largest);
 }
 
 /** Validates a run request that must not carry an idempotency key (jobs file entries). */
