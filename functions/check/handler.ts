@@ -6,15 +6,15 @@ import { createMonitoringSink } from '../../shared/metrics/monitoring-writer.ts'
 import { type SweepMetrics, startSweepMetrics } from '../../shared/metrics/sweep-metrics.ts';
 import { createEntryHandler } from '../../shared/triggers/entry-points.ts';
 import { asRunnerError } from '../../shared/triggers/error-response.ts';
-import { bodyJson, runLookup } from '../../shared/triggers/http-request.ts';
+import { requireMethod, runLookup } from '../../shared/triggers/http-request.ts';
 import { jsonResult } from '../../shared/triggers/http-response.ts';
 
 /** check: the per-minute sweep (timer), and a run's status over HTTP. */
 export function createHandler(runtime: FunctionRuntime) {
   return createEntryHandler('check', runtime, {
     async http(request, { deps, signal }) {
-      const body = request.httpMethod.toUpperCase() === 'GET' ? undefined : bodyJson(request);
-      const record = await getRun(runLookup(request, body), deps(), signal);
+      requireMethod(request, 'GET');
+      const record = await getRun(runLookup(request, undefined), deps(), signal);
       return jsonResult(200, toPublicRun(record));
     },
     async timer(_messages, { deps, signal }) {
