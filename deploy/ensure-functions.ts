@@ -142,7 +142,7 @@ export async function ensureFunctions(
 ): Promise<DeployedFunction[]> {
   let observed = await observe(ctx, wanted);
   const prints = wanted.map(fingerprints);
-  const stale = wanted.filter((w, i) => {
+  const stale = wanted.filter((_, i) => {
     const latest = observed[i]?.latest;
     return latest === undefined || parseFingerprints(latest.description).code !== prints[i]?.code;
   });
