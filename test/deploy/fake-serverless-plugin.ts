@@ -28,6 +28,8 @@ export interface FakePluginOptions {
   readonly artifacts?: Readonly<Record<string, Buffer>>;
   /** Functions whose version creation "fails" (logged, exit 0, as the plugin does). */
   readonly failFor?: () => readonly string[];
+  /** The environment `serverless` would see besides what the deploy adds (default: process.env). */
+  readonly baseEnv?: Readonly<Record<string, string | undefined>>;
 }
 
 async function call(options: FakePluginOptions, method: string, path: string, body?: unknown): Promise<Record<string, unknown>> {
@@ -96,7 +98,7 @@ export function fakePluginRunner(options: FakePluginOptions): PluginRunner & { r
   return {
     runs,
     async deploy(stage, env) {
-      runs.push({ stage, log: await runFakePlugin(options, stage, { ...process.env, ...env }) });
+      runs.push({ stage, log: await runFakePlugin(options, stage, { ...(options.baseEnv ?? process.env), ...env }) });
     },
   };
 }

@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { deployStage, TriggersNotReady } from '../../deploy/deploy-stage.ts';
+import { ProjectAccessDenied } from '../../deploy/ensure-project-access.ts';
+import { verifyStage } from '../../deploy/verify-stage.ts';
+import { labels, PROJECT, stageRun, startCloud } from './deploy-harness.ts';
+import type { FakeYandexCloud } from './fake-yandex-cloud.ts';
+
+/** The mutating calls of a first deploy of stage prod, in order (reads are left out). */
+const FIRST_DEPLOY = [
+  'iam.createServiceAccount', // functions
+  'iam.createServiceAccount', // invoker
+  'iam.createServiceAccount', // queues
+  'datasphere.updateProjectAccessBindings', // functions account joins the project (before anything can fire)
+  'resourceManager.updateAccessBindings', // ydb.editor, ymq.reader, ymq.admin
+  'ydb.createDatabase',
+  'docapi.CreateTable',
+  'iam.createAccessKey', // the queues account's key
+  'lockbox.createSecret', // ...kept in <prefix>-deploy
+  'ymq.CreateQueue', // dead-letters
+  'ymq.CreateQueue', // runs (RedrivePolicy)
+  'ymq.CreateQueue', // cancels (RedrivePolicy)
+  'lockbox.createSecret', // <prefix>-runtime: the webhook secret
+  'lockbox.updateAccessBindings', // lockbox.payloadViewer for the functions account
+  'functions.createFunction', // the plugin: execute
+  'functions.createVersion',
+  'functions.createFunction', // check
+  'functions.createVersion',
+  'functions.createFunction', // cancel
+  'functions.createVersion',
+  'functions.createVersion', // the deploy: execute as the functions account
+  'functions.createVersion', // check, with secrets[]
+  'functions.createVersion', // cancel
+  'functions.updateAccessBindings', // invoker on execute
+  'functions.updateAccessBindings', // invoker on check
+  'functions.updateAccessBindings', // invoker on cancel
+  'triggers.createTrigger', // jobs-tick
+  'triggers.createTrigger', // sweep
+  'triggers.createTrigger', // run-requests
+  'triggers.createTrigger', // cancel-requests
+];
+
+const WEBHOOK_ENV = { NOTIFY_WEBHOOK_URL: 'https://hooks.example.test/runs', NOTIFY_WEBHOOK_SECRET: 'whsec-test-value-1' };
+
+describe('npm run deploy against the local fake', () => {
+  let fake: FakeYandexCloud;
+  before(async () => {
+    fake = await startCloud();
+  });
+  after(() => fake.close());
+
+  it('deploys a stage from nothing in one run, granting project access before any trigger, and verifies it', async () => {
+    const run = stageRun(fake, 'prod', { env: WEBHOOK_ENV });
+    try {
+      await deployStage(run.ctx, run.plan);
+      assert.deepEqual(await verifyStage(run.ctx, run.plan), []);
+    } finally {
+      await run.close();
+    }
+    assert.deepEqual(labels(fake, 0, true), FIRST_DEPLOY);
+    assert.equal(run.plugin.runs.length, 1);
+    const project = fake.state.projects.find((p) => p.id === PROJECT);
+    const functionsAccount = fake.state.serviceAccounts.find((a) => a.name === 'datasphere-runner-prod-functions');
+    assert.deepEqual(project?.bindings, [
+      { roleId: 'datasphere.community-projects.developer', subject: { id: functionsAccount?.id, type: 'serviceAccount' } },
+    ]);
+    const check = fake.state.functions.find((f) => f.name === 'datasphere-runner-prod-check');
+    const latest = fake.state.versions.find((v) => v.functionId === check?.id && v.tags.includes('$latest'));
+    const body = latest?.body as { environment: Record<string, string>; secrets: { environmentVariable: string; key: string }[]; serviceAccountId: string };
+    assert.equal(body.serviceAccountId, functionsAccount?.id);
+    assert.deepEqual(body.secrets.map((s) => [s.environmentVariable, s.key]), [['NOTIFY_WEBHOOK_SECRET', 'webhook-secret']]);
+    assert.ok(!JSON.stringify(body.environment).includes(WEBHOOK_ENV.NOTIFY_WEBHOOK_SECRET), 'the secret is not a plain variable');
+    const runs = fake.state.queues.find((q) => q.name === 'datasphere-runner-prod-runs');
+    assert.deepEqual(JSON.parse(runs?.attributes.RedrivePolicy ?? '{}'), {
+      deadLetterTargetArn: `yrn:yc:ymq:ru-central1:${'b1gfakefolder0000000'}:datasphere-runner-prod-dead-letters`,
+      maxReceiveCount: 5,
+    });
+  });
+
+  it('makes no mutating call on a second run with the same inputs (and does not run the plugin)', async () => {
+    const from = fake.calls.length;
+    const run = stageRun(fake, 'prod', { env: WEBHOOK_ENV });
+    try {
+      await deployStage(run.ctx, run.plan);
+      assert.deepEqual(await verifyStage(run.ctx, run.plan), []);
+    } finally {
+      await run.close();
+    }
+    assert.deepEqual(labels(fake, from, true), []);
+    assert.equal(run.plugin.runs.length, 0);
+  });
+});
