@@ -4,6 +4,7 @@
  * sleep that returns at once.
  */
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent } from 'undici';
 import { createCloudHttp } from '../../deploy/cloud-http.ts';
@@ -101,9 +102,7 @@ export function stageRun(fake: FakeYandexCloud, stage: string, options: StageRun
       Object.entries(zips).map(([key, zip]) => [key, createHash('sha256').update(zip).digest('hex')]),
     ),
     pluginEnv: (runStore) => ({ RUN_STORE: runStore, ALLOWED_PROJECTS: env.ALLOWED_PROJECTS ?? '' }),
-    gatewaySpecText: options.gateway
-      ? `openapi: 3.0.0\ninfo: {title: t, version: '1'}\nx-yc-apigateway:\n  variables:\n    executeFunctionId: {default: X}\n    checkFunctionId: {default: X}\n    cancelFunctionId: {default: X}\n    invokerServiceAccountId: {default: X}\npaths:\n  /runs:\n    post:\n      x-yc-apigateway-integration: {type: cloud_functions, function_id: \${var.executeFunctionId}, service_account_id: \${var.invokerServiceAccountId}}\n`
-      : undefined,
+    gatewaySpecText: options.gateway ? readFileSync(join(root, 'api-gateway', 'openapi.yaml'), 'utf8') : undefined,
   };
   return { ctx, plan, plugin, log, close: () => dispatcher.close() };
 }
