@@ -8,7 +8,8 @@
  * 2 a prerequisite is missing (nothing was changed); 3 a DataSphere project admin must add the
  * functions' account first (nothing fires yet; the command to run is printed).
  *
- * DEPLOY_API_BASE sends every Yandex API call to one base URL instead (the tests' local fake).
+ * DEPLOY_ROOT names the project to deploy (serverless.yaml, dist/, api-gateway/; default: this
+ * repository); DEPLOY_API_BASE sends every Yandex API call to one base URL (the tests' local fake).
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
@@ -32,7 +33,7 @@ import {
   readDeploySettings,
 } from './preflight.ts';
 import { removeStage } from './remove-stage.ts';
-import { functionSpecs, loadServerlessConfig, serviceName, type FunctionSpec } from './serverless-config.ts';
+import { type FunctionSpec, functionSpecs, loadServerlessConfig, readFunctionSpecs, serviceName } from './serverless-config.ts';
 import { STAGE_PATTERN, stageNames } from './stage-names.ts';
 import { verifyStage } from './verify-stage.ts';
 import { endpointsAt, YANDEX_ENDPOINTS } from './yandex-endpoints.ts';
@@ -55,7 +56,7 @@ async function main(): Promise<number> {
       'delete-database': { type: 'boolean', default: false },
     },
   });
-  const root = join(import.meta.dirname, '..');
+  const root = process.env.DEPLOY_ROOT?.trim() || join(import.meta.dirname, '..');
   const stage = values.stage;
   const env = process.env;
   const mode = values.remove ? 'remove' : values['verify-only'] ? 'verify' : 'deploy';
@@ -70,14 +71,10 @@ async function main(): Promise<number> {
   const config = loadServerlessConfig(join(root, 'serverless.yaml'));
   const resolve = (runStore: string): FunctionSpec[] =>
     functionSpecs(config, { env: { ...env, RUN_STORE: runStore }, options: { stage } });
-  let specs: FunctionSpec[] = [];
   const override = env.RUN_STORE?.trim() || undefined;
-  try {
-    specs = resolve(override ?? PENDING_RUN_STORE);
-  } catch (error) {
-    const list = error instanceof AggregateError ? error.errors : [error];
-    for (const item of list) problems.push(item instanceof Error ? item.message : String(item));
-  }
+  const read = readFunctionSpecs(config, { env: { ...env, RUN_STORE: override ?? PENDING_RUN_STORE }, options: { stage } });
+  const specs = read.specs;
+  problems.push(...read.problems);
   const { settings, problems: settingProblems } = readDeploySettings(env, specs);
   problems.push(...settingProblems);
   const artifactSha256: Record<string, string> = {};
@@ -137,6 +134,7 @@ async function main(): Promise<number> {
     tables: docApiTables(credentials.iamToken, dispatcher),
     plugin: serverlessCommand({
       root,
+      toolDir: join(import.meta.dirname, 'tool'),
       command: env.SERVERLESS_COMMAND?.trim() ? env.SERVERLESS_COMMAND.trim().split(/\s+/) : undefined,
       log: (line) => say(line),
       baseEnv: {

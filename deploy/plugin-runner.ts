@@ -23,31 +23,31 @@ export interface PluginRunner {
 }
 
 export interface ServerlessCommandOptions {
-  /** The repository root (where serverless.yaml is). */
+  /** Where serverless.yaml is (the command runs there). */
   readonly root: string;
+  /** deploy/tool: the pinned framework and plugin (package.json, lockfile, node_modules). */
+  readonly toolDir: string;
   /** A command to run instead of the pinned install, e.g. `serverless` (SERVERLESS_COMMAND). */
   readonly command?: readonly string[] | undefined;
   readonly log: (line: string) => void;
   readonly baseEnv: NodeJS.ProcessEnv;
 }
 
-const TOOL_DIR = join('deploy', 'tool');
-
 export function serverlessCommand(options: ServerlessCommandOptions): PluginRunner {
   return {
     async deploy(stage, env) {
       let command = options.command;
       if (command === undefined || command.length === 0) {
-        const cli = join(options.root, TOOL_DIR, 'node_modules', 'serverless', 'bin', 'serverless.js');
+        const cli = join(options.toolDir, 'node_modules', 'serverless', 'bin', 'serverless.js');
         if (!existsSync(cli)) {
-          options.log(`installing the pinned Serverless Framework and plugin into ${TOOL_DIR} (once, ~1 minute)`);
+          options.log(`installing the pinned Serverless Framework and plugin into ${options.toolDir} (once, ~1 minute)`);
           const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
           const code = await run(
-            [npm, 'ci', '--prefix', TOOL_DIR, '--no-audit', '--no-fund', '--ignore-scripts'],
-            options.root,
+            [npm, 'ci', '--no-audit', '--no-fund', '--ignore-scripts'],
+            options.toolDir,
             options.baseEnv,
           );
-          if (code !== 0) throw new Error(`npm ci --prefix ${TOOL_DIR} exited with ${code}`);
+          if (code !== 0) throw new Error(`npm ci in ${options.toolDir} exited with ${code}`);
         }
         command = [process.execPath, cli];
       }

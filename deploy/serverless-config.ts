@@ -70,12 +70,25 @@ export function serviceName(config: Record<string, unknown>): string {
 
 /**
  * Every function of serverless.yaml, in the order of FUNCTION_KEYS.
- * @throws Error listing every unresolvable value (not only the first).
+ * @throws AggregateError listing every unresolvable value (not only the first).
  */
 export function functionSpecs(config: Record<string, unknown>, ctx: ResolveContext): FunctionSpec[] {
+  const { specs, problems } = readFunctionSpecs(config, ctx);
+  if (problems.length > 0) throw new AggregateError(problems.map((p) => new Error(p)), problems.join('; '));
+  return specs;
+}
+
+/**
+ * The functions with every value that resolves, and one problem per unresolvable variable (naming
+ * the functions that use it), so the checks can go on and report everything at once.
+ */
+export function readFunctionSpecs(
+  config: Record<string, unknown>,
+  ctx: ResolveContext,
+): { specs: FunctionSpec[]; problems: string[] } {
   const provider = record(config.provider, 'provider');
   const functions = record(config.functions, 'functions');
-  const problems: string[] = [];
+  const problems: { problem: string; where: string[] }[] = [];
   const specs: FunctionSpec[] = [];
   const keys = Object.keys(functions);
   if (keys.length !== FUNCTION_KEYS.length || !FUNCTION_KEYS.every((k) => keys.includes(k))) {
@@ -88,7 +101,12 @@ export function functionSpecs(config: Record<string, unknown>, ctx: ResolveConte
       try {
         environment[name] = resolveValue(value, ctx, `functions.${key}.environment.${name}`);
       } catch (error) {
-        problems.push(error instanceof Error ? error.message : String(error));
+        const message = error instanceof Error ? error.message : String(error);
+        const where = `functions.${key}.environment.${name}: `;
+        const problem = message.startsWith(where) ? message.slice(where.length) : message;
+        const seen = problems.find((p) => p.problem === problem);
+        if (seen === undefined) problems.push({ problem, where: [`${key}.${name}`] });
+        else seen.where.push(`${key}.${name}`);
       }
     }
     const artifact = record(fn.package ?? {}, `functions.${key}.package`).artifact;
@@ -102,8 +120,10 @@ export function functionSpecs(config: Record<string, unknown>, ctx: ResolveConte
       environment,
     });
   }
-  if (problems.length > 0) throw new AggregateError(problems.map((p) => new Error(p)), problems.join('; '));
-  return specs;
+  return {
+    specs,
+    problems: problems.map((p) => `serverless.yaml functions.${p.where.join(', ')}: ${p.problem}`),
+  };
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { deployStage, TriggersNotReady } from '../../deploy/deploy-stage.ts';
-import { ProjectAccessDenied } from '../../deploy/ensure-project-access.ts';
 import { verifyStage } from '../../deploy/verify-stage.ts';
 import { labels, PROJECT, stageRun, startCloud } from './deploy-harness.ts';
 import type { FakeYandexCloud } from './fake-yandex-cloud.ts';

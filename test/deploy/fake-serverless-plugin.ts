@@ -17,7 +17,7 @@ import { request } from 'undici';
 import type { PluginRunner } from '../../deploy/plugin-runner.ts';
 import { functionSpecs, loadServerlessConfig, serviceName } from '../../deploy/serverless-config.ts';
 
-const root = join(import.meta.dirname, '..', '..');
+const repositoryRoot = join(import.meta.dirname, '..', '..');
 const TRIGGER_TYPES = ['cron', 's3', 'ymq', 'cr', 'yds'];
 
 export interface FakePluginOptions {
@@ -28,6 +28,8 @@ export interface FakePluginOptions {
   readonly artifacts?: Readonly<Record<string, Buffer>>;
   /** Functions whose version creation "fails" (logged, exit 0, as the plugin does). */
   readonly failFor?: () => readonly string[];
+  /** Where serverless.yaml and dist/ are (default: this repository). */
+  readonly root?: string;
   /** The environment `serverless` would see besides what the deploy adds (default: process.env). */
   readonly baseEnv?: Readonly<Record<string, string | undefined>>;
 }
@@ -53,6 +55,7 @@ export async function runFakePlugin(
   env: Readonly<Record<string, string | undefined>>,
 ): Promise<string[]> {
   const log: string[] = [];
+  const root = options.root ?? repositoryRoot;
   const config = loadServerlessConfig(join(root, 'serverless.yaml'));
   const specs = functionSpecs(config, { env, options: { stage } });
   const prefix = `${serviceName(config)}-${stage}`;
@@ -106,7 +109,12 @@ export function fakePluginRunner(options: FakePluginOptions): PluginRunner & { r
 if (process.argv[1] !== undefined && import.meta.filename === process.argv[1]) {
   const stage = process.argv[process.argv.indexOf('--stage') + 1] ?? 'dev';
   runFakePlugin(
-    { base: String(process.env.DEPLOY_API_BASE), token: String(process.env.YC_IAM_TOKEN), folderId: String(process.env.YC_FOLDER_ID) },
+    {
+      base: String(process.env.DEPLOY_API_BASE),
+      token: String(process.env.YC_IAM_TOKEN),
+      folderId: String(process.env.YC_FOLDER_ID),
+      root: process.cwd(),
+    },
     stage,
     process.env,
   ).then(
