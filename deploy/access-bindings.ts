@@ -4,7 +4,7 @@
  * (`access.UpdateAccessBindingsRequest`: `accessBindingDeltas[] {action ADD|REMOVE, accessBinding
  * {roleId, subject {id, type}}}`). Only missing bindings are added, so a second run changes nothing.
  */
-import { type CloudHttp, waitForOperation, type WaitOptions } from './cloud-http.ts';
+import { type CloudHttp, type WaitOptions, waitForOperation } from './cloud-http.ts';
 import { listAll } from './list-all.ts';
 import type { YandexEndpoints } from './yandex-endpoints.ts';
 
@@ -31,7 +31,11 @@ export function folderBindings(endpoints: YandexEndpoints, folderId: string): Bi
   };
 }
 
-export function functionBindings(endpoints: YandexEndpoints, functionId: string, name: string): BindingTarget {
+export function functionBindings(
+  endpoints: YandexEndpoints,
+  functionId: string,
+  name: string,
+): BindingTarget {
   const base = `${endpoints.functions}/functions/v1/functions/${encodeURIComponent(functionId)}`;
   return {
     label: `function ${name}`,
@@ -119,5 +123,10 @@ async function changeBindings(
   const answer = await http.call(target.updateMethod, target.updateUrl, {
     accessBindingDeltas: bindings.map((accessBinding) => ({ action, accessBinding })),
   });
-  await waitForOperation(http, answer, `${action === 'ADD' ? 'granting' : 'revoking'} roles on ${target.label}`, wait);
+  await waitForOperation(
+    http,
+    answer,
+    `${action === 'ADD' ? 'granting' : 'revoking'} roles on ${target.label}`,
+    wait,
+  );
 }

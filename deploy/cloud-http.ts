@@ -76,7 +76,13 @@ export function createCloudHttp(options: CloudHttpOptions): CloudHttp {
         throw new CloudApiError(method, url, response.statusCode, code, message);
       }
       if (record === undefined) {
-        throw new CloudApiError(method, url, response.statusCode, undefined, 'the answer is not a JSON object');
+        throw new CloudApiError(
+          method,
+          url,
+          response.statusCode,
+          undefined,
+          'the answer is not a JSON object',
+        );
       }
       return record;
     },

@@ -8,9 +8,19 @@
 import type { StaticKeys } from '../shared/config.ts';
 import { addBindings, secretBindings, serviceAccount } from './access-bindings.ts';
 import type { DeployContext } from './deploy-context.ts';
-import { type AccountIds, ensureFolderRoles, ensureServiceAccounts, listServiceAccounts } from './ensure-accounts.ts';
+import {
+  type AccountIds,
+  ensureFolderRoles,
+  ensureServiceAccounts,
+  listServiceAccounts,
+} from './ensure-accounts.ts';
 import { ensureDatabase } from './ensure-database.ts';
-import { type DeployedFunction, ensureFunctions, ensureInvokers, type WantedFunction } from './ensure-functions.ts';
+import {
+  type DeployedFunction,
+  ensureFunctions,
+  ensureInvokers,
+  type WantedFunction,
+} from './ensure-functions.ts';
 import { ensureGateway, gatewaySpec } from './ensure-gateway.ts';
 import { adminCommand, ensureProjectAccess, projectBinding } from './ensure-project-access.ts';
 import { ensureQueues, type StageQueues } from './ensure-queues.ts';
@@ -76,7 +86,13 @@ export async function ensureQueueAdminKey(
   const name = ctx.names.secrets.deploy;
   const found = await findSecret(ctx, name);
   const stored = found === undefined ? undefined : await readSecret(ctx, found);
-  const key = await ensureStaticKey(ctx, queuesAccountId, ctx.names.accounts.queues, stored?.entries ?? {}, ADMIN_KEY_ENTRIES);
+  const key = await ensureStaticKey(
+    ctx,
+    queuesAccountId,
+    ctx.names.accounts.queues,
+    stored?.entries ?? {},
+    ADMIN_KEY_ENTRIES,
+  );
   await putSecret(
     ctx,
     name,
@@ -104,7 +120,15 @@ async function ensureRuntimeSecret(
   if (settings.notifyQueueUrl !== undefined) {
     const keys =
       settings.notifyQueueKeys ??
-      (await ensureStaticKey(ctx, required(ids, 'sender'), ctx.names.accounts.sender, stored?.entries ?? {}, SENDER_KEY_ENTRIES)).keys;
+      (
+        await ensureStaticKey(
+          ctx,
+          required(ids, 'sender'),
+          ctx.names.accounts.sender,
+          stored?.entries ?? {},
+          SENDER_KEY_ENTRIES,
+        )
+      ).keys;
     wanted[SENDER_KEY_ENTRIES.id] = keys.accessKeyId;
     wanted[SENDER_KEY_ENTRIES.secret] = keys.secretAccessKey;
   }
@@ -153,7 +177,11 @@ export async function deployStage(ctx: DeployContext, plan: StagePlan): Promise<
     const warning =
       `ALLOWED_PROJECTS is *: the deploy cannot know which DataSphere projects to join. Add ` +
       `${ctx.names.accounts.functions} to each project the runner will use, e.g. (a project admin runs): ` +
-      adminCommand(ctx.endpoints.datasphere, '<project-id>', projectBinding(settings.projectRole, functionsId));
+      adminCommand(
+        ctx.endpoints.datasphere,
+        '<project-id>',
+        projectBinding(settings.projectRole, functionsId),
+      );
     warnings.push(warning);
     ctx.log(warning);
   } else {

@@ -33,7 +33,13 @@ import {
   readDeploySettings,
 } from './preflight.ts';
 import { removeStage } from './remove-stage.ts';
-import { type FunctionSpec, functionSpecs, loadServerlessConfig, readFunctionSpecs, serviceName } from './serverless-config.ts';
+import {
+  type FunctionSpec,
+  functionSpecs,
+  loadServerlessConfig,
+  readFunctionSpecs,
+  serviceName,
+} from './serverless-config.ts';
 import { STAGE_PATTERN, stageNames } from './stage-names.ts';
 import { verifyStage } from './verify-stage.ts';
 import { endpointsAt, YANDEX_ENDPOINTS } from './yandex-endpoints.ts';
@@ -64,15 +70,21 @@ async function main(): Promise<number> {
   // 1. Everything that can be known before touching the cloud, reported at once.
   const problems: string[] = [];
   if (!STAGE_PATTERN.test(stage)) {
-    problems.push(`--stage "${stage}": use lower-case letters and digits, starting with a letter (it becomes part of every name)`);
+    problems.push(
+      `--stage "${stage}": use lower-case letters and digits, starting with a letter (it becomes part of every name)`,
+    );
   }
   const nodeMajor = Number(process.versions.node.split('.')[0]);
-  if (nodeMajor < MIN_NODE_MAJOR) problems.push(`node ${process.versions.node}: ${MIN_NODE_MAJOR} or newer is needed`);
+  if (nodeMajor < MIN_NODE_MAJOR)
+    problems.push(`node ${process.versions.node}: ${MIN_NODE_MAJOR} or newer is needed`);
   const config = loadServerlessConfig(join(root, 'serverless.yaml'));
   const resolve = (runStore: string): FunctionSpec[] =>
     functionSpecs(config, { env: { ...env, RUN_STORE: runStore }, options: { stage } });
   const override = env.RUN_STORE?.trim() || undefined;
-  const read = readFunctionSpecs(config, { env: { ...env, RUN_STORE: override ?? PENDING_RUN_STORE }, options: { stage } });
+  const read = readFunctionSpecs(config, {
+    env: { ...env, RUN_STORE: override ?? PENDING_RUN_STORE },
+    options: { stage },
+  });
   const specs = read.specs;
   problems.push(...read.problems);
   const { settings, problems: settingProblems } = readDeploySettings(env, specs);
@@ -102,7 +114,9 @@ async function main(): Promise<number> {
     problems.push(error instanceof Error ? error.message : String(error));
   }
   if (problems.length > 0 || credentials === undefined) {
-    say(`not ${mode === 'deploy' ? 'deploying' : mode === 'remove' ? 'removing' : 'verifying'}; fix these first:`);
+    say(
+      `not ${mode === 'deploy' ? 'deploying' : mode === 'remove' ? 'removing' : 'verifying'}; fix these first:`,
+    );
     for (const problem of problems) say(`  - ${problem}`);
     return 2;
   }
@@ -115,7 +129,9 @@ async function main(): Promise<number> {
     say(`  - ${folder.problem}`);
     return 2;
   }
-  say(`stage ${stage}, folder ${folder.name} (${credentials.folderId}); token from ${credentials.tokenSource}`);
+  say(
+    `stage ${stage}, folder ${folder.name} (${credentials.folderId}); token from ${credentials.tokenSource}`,
+  );
 
   const names = stageNames(serviceName(config), stage);
   const sleep = (ms: number): Promise<void> => delay(ms);
@@ -130,7 +146,13 @@ async function main(): Promise<number> {
     sleep,
     now: Date.now,
     ymq: (keys, fresh) =>
-      createYmqAdmin({ endpoint: endpoints.messageQueue, keys, dispatcher, sleep, attemptsForNewKey: fresh ? 8 : 1 }),
+      createYmqAdmin({
+        endpoint: endpoints.messageQueue,
+        keys,
+        dispatcher,
+        sleep,
+        attemptsForNewKey: fresh ? 8 : 1,
+      }),
     tables: docApiTables(credentials.iamToken, dispatcher),
     plugin: serverlessCommand({
       root,
@@ -145,7 +167,13 @@ async function main(): Promise<number> {
       },
     }),
   };
-  const plan = stagePlan(settings, resolve, artifactSha256, env, values.gateway ? readFileSync(join(root, 'api-gateway', 'openapi.yaml'), 'utf8') : undefined);
+  const plan = stagePlan(
+    settings,
+    resolve,
+    artifactSha256,
+    env,
+    values.gateway ? readFileSync(join(root, 'api-gateway', 'openapi.yaml'), 'utf8') : undefined,
+  );
   try {
     return await run(mode, ctx, plan, settings, values['delete-database']);
   } finally {
@@ -165,7 +193,10 @@ function stagePlan(
     specs: resolve,
     artifactSha256,
     // serverless.yaml reads these through ${env:…}; the deployer's shell may lack RUN_STORE.
-    pluginEnv: (runStore) => ({ RUN_STORE: runStore, ...(env.ALLOWED_PROJECTS ? { ALLOWED_PROJECTS: env.ALLOWED_PROJECTS } : {}) }),
+    pluginEnv: (runStore) => ({
+      RUN_STORE: runStore,
+      ...(env.ALLOWED_PROJECTS ? { ALLOWED_PROJECTS: env.ALLOWED_PROJECTS } : {}),
+    }),
     gatewaySpecText,
   };
 }
@@ -213,7 +244,9 @@ async function run(
     for (const problem of problems) say(`  - ${problem}`);
     return 1;
   }
-  say(`verified stage ${ctx.names.stage}: accounts, project membership, database, queues, secrets, functions, triggers`);
+  say(
+    `verified stage ${ctx.names.stage}: accounts, project membership, database, queues, secrets, functions, triggers`,
+  );
   return 0;
 }
 

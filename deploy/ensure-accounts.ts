@@ -65,7 +65,8 @@ export async function ensureServiceAccounts(
       description: DESCRIPTIONS[role],
     });
     const created = await waitForOperation(ctx.http, answer, `creating service account ${name}`, ctx.wait);
-    if (typeof created.id !== 'string') throw new Error(`creating service account ${name}: no id in the answer`);
+    if (typeof created.id !== 'string')
+      throw new Error(`creating service account ${name}: no id in the answer`);
     ids[role] = created.id;
     ctx.log(`created service account ${name} (${created.id})`);
   }

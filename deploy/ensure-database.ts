@@ -42,7 +42,9 @@ export async function ensureDatabase(ctx: DeployContext): Promise<string> {
     ctx.log(`created YDB serverless database ${name} (${created.id})`);
   }
   if (database.serverlessDatabase === undefined) {
-    throw new Error(`database ${name} exists but is not serverless: the Document API needs a serverless database`);
+    throw new Error(
+      `database ${name} exists but is not serverless: the Document API needs a serverless database`,
+    );
   }
   // A new database is PROVISIONING for a while; its Document API endpoint exists only once RUNNING.
   const started = ctx.now();
@@ -51,7 +53,8 @@ export async function ensureDatabase(ctx: DeployContext): Promise<string> {
     if (database.status === 'ERROR' || database.status === 'STOPPED' || database.status === 'DELETING') {
       throw new Error(`database ${name} is ${database.status}`);
     }
-    if (ctx.now() - started > 15 * 60_000) throw new Error(`database ${name} did not become RUNNING in 15 minutes`);
+    if (ctx.now() - started > 15 * 60_000)
+      throw new Error(`database ${name} did not become RUNNING in 15 minutes`);
     await ctx.sleep(wait);
     wait = Math.min(wait * 2, 10_000);
     database = (await ctx.http.call(

@@ -99,7 +99,10 @@ export async function listFunctions(ctx: DeployContext): Promise<CloudFunction[]
 }
 
 /** The version tagged `$latest` (`GET /functions/v1/versions:byTag`), or undefined. */
-export async function latestVersion(ctx: DeployContext, functionId: string): Promise<CloudVersion | undefined> {
+export async function latestVersion(
+  ctx: DeployContext,
+  functionId: string,
+): Promise<CloudVersion | undefined> {
   try {
     const url = `${ctx.endpoints.functions}/functions/v1/versions:byTag?functionId=${encodeURIComponent(functionId)}&tag=%24latest`;
     return (await ctx.http.call('GET', url)) as unknown as CloudVersion;
@@ -147,13 +150,19 @@ export async function ensureFunctions(
     return latest === undefined || parseFingerprints(latest.description).code !== prints[i]?.code;
   });
   if (stale.length > 0) {
-    ctx.log(`code or settings changed for ${stale.map((w) => w.spec.key).join(', ')}: running the Serverless plugin`);
+    ctx.log(
+      `code or settings changed for ${stale.map((w) => w.spec.key).join(', ')}: running the Serverless plugin`,
+    );
     const before = observed;
     await ctx.plugin.deploy(ctx.names.stage, pluginEnv);
     observed = await observe(ctx, wanted);
     const failed = wanted.filter((_, i) => {
       const now = observed[i]?.latest;
-      return now === undefined || now.id === before[i]?.latest?.id || parseFingerprints(now.description).code !== undefined;
+      return (
+        now === undefined ||
+        now.id === before[i]?.latest?.id ||
+        parseFingerprints(now.description).code !== undefined
+      );
     });
     if (failed.length > 0) {
       throw new Error(
@@ -166,7 +175,8 @@ export async function ensureFunctions(
   for (const [i, w] of wanted.entries()) {
     const { fn, latest } = observed[i] ?? { fn: undefined, latest: undefined };
     const print = prints[i];
-    if (fn === undefined || latest === undefined || print === undefined) throw new Error(`function ${w.name}: missing`);
+    if (fn === undefined || latest === undefined || print === undefined)
+      throw new Error(`function ${w.name}: missing`);
     if (parseFingerprints(latest.description).full === print.full) {
       deployed.push({ key: w.spec.key, name: w.name, id: fn.id, versionId: latest.id });
       continue;
@@ -185,8 +195,17 @@ export async function ensureFunctions(
     });
     const version = await waitForOperation(ctx.http, answer, `creating a version of ${w.name}`, ctx.wait);
     const versionId = typeof version.id === 'string' ? version.id : '';
-    if (versionId === '') throw new CloudApiError('POST', `${ctx.endpoints.functions}/functions/v1/versions`, 200, undefined, 'no version id');
-    ctx.log(`function ${w.name}: version ${versionId} (${w.secrets.length} secret reference${w.secrets.length === 1 ? '' : 's'})`);
+    if (versionId === '')
+      throw new CloudApiError(
+        'POST',
+        `${ctx.endpoints.functions}/functions/v1/versions`,
+        200,
+        undefined,
+        'no version id',
+      );
+    ctx.log(
+      `function ${w.name}: version ${versionId} (${w.secrets.length} secret reference${w.secrets.length === 1 ? '' : 's'})`,
+    );
     deployed.push({ key: w.spec.key, name: w.name, id: fn.id, versionId });
   }
   return deployed;
@@ -210,30 +229,51 @@ export async function ensureInvokers(
 }
 
 /** Problems of one function's `$latest` version against what is wanted (read only). */
-export function versionProblems(w: WantedFunction, fn: CloudFunction | undefined, latest: CloudVersion | undefined): string[] {
+export function versionProblems(
+  w: WantedFunction,
+  fn: CloudFunction | undefined,
+  latest: CloudVersion | undefined,
+): string[] {
   const where = `function ${w.name}`;
   if (fn === undefined) return [`${where}: missing`];
   if (latest === undefined) return [`${where}: has no $latest version`];
   const at = `${where} (version ${latest.id})`;
   const problems: string[] = [];
-  if (latest.status !== undefined && latest.status !== 'ACTIVE') problems.push(`${at}: status ${latest.status}`);
-  if (latest.runtime !== w.spec.runtime) problems.push(`${at}: runtime ${latest.runtime ?? '(none)'}, expected ${w.spec.runtime}`);
-  if (latest.entrypoint !== w.spec.entrypoint) problems.push(`${at}: entrypoint ${latest.entrypoint ?? '(none)'}, expected ${w.spec.entrypoint}`);
-  if (Number(latest.resources?.memory) !== w.spec.memoryMb * MB) problems.push(`${at}: memory is not ${w.spec.memoryMb} MB`);
-  if (latest.executionTimeout !== `${w.spec.timeoutSeconds}s`) problems.push(`${at}: timeout ${latest.executionTimeout ?? '(none)'}, expected ${w.spec.timeoutSeconds}s`);
+  if (latest.status !== undefined && latest.status !== 'ACTIVE')
+    problems.push(`${at}: status ${latest.status}`);
+  if (latest.runtime !== w.spec.runtime)
+    problems.push(`${at}: runtime ${latest.runtime ?? '(none)'}, expected ${w.spec.runtime}`);
+  if (latest.entrypoint !== w.spec.entrypoint)
+    problems.push(`${at}: entrypoint ${latest.entrypoint ?? '(none)'}, expected ${w.spec.entrypoint}`);
+  if (Number(latest.resources?.memory) !== w.spec.memoryMb * MB)
+    problems.push(`${at}: memory is not ${w.spec.memoryMb} MB`);
+  if (latest.executionTimeout !== `${w.spec.timeoutSeconds}s`)
+    problems.push(
+      `${at}: timeout ${latest.executionTimeout ?? '(none)'}, expected ${w.spec.timeoutSeconds}s`,
+    );
   if (latest.serviceAccountId !== w.serviceAccountId) {
-    problems.push(`${at}: runs as ${latest.serviceAccountId || '(no account)'}, expected ${w.serviceAccountId}`);
+    problems.push(
+      `${at}: runs as ${latest.serviceAccountId || '(no account)'}, expected ${w.serviceAccountId}`,
+    );
   }
   const names = new Set(Object.keys(latest.environment ?? {}));
   const absent = Object.keys(w.spec.environment).filter((n) => !names.has(n));
   if (absent.length > 0) problems.push(`${at}: environment lacks ${absent.join(', ')}`);
   for (const wantedSecret of w.secrets) {
-    const found = (latest.secrets ?? []).find((s) => s.environmentVariable === wantedSecret.environmentVariable);
-    if (found === undefined) problems.push(`${at}: ${wantedSecret.environmentVariable} is not a Lockbox reference`);
-    else if (found.id !== wantedSecret.id || found.versionId !== wantedSecret.versionId || found.key !== wantedSecret.key) {
+    const found = (latest.secrets ?? []).find(
+      (s) => s.environmentVariable === wantedSecret.environmentVariable,
+    );
+    if (found === undefined)
+      problems.push(`${at}: ${wantedSecret.environmentVariable} is not a Lockbox reference`);
+    else if (
+      found.id !== wantedSecret.id ||
+      found.versionId !== wantedSecret.versionId ||
+      found.key !== wantedSecret.key
+    ) {
       problems.push(`${at}: ${wantedSecret.environmentVariable} refers to another secret version`);
     }
-    if (names.has(wantedSecret.environmentVariable)) problems.push(`${at}: ${wantedSecret.environmentVariable} is a plain variable`);
+    if (names.has(wantedSecret.environmentVariable))
+      problems.push(`${at}: ${wantedSecret.environmentVariable} is a plain variable`);
   }
   if (problems.length === 0 && parseFingerprints(latest.description).full !== fingerprints(w).full) {
     problems.push(`${at}: was not made by this deploy from the current build and settings`);
@@ -242,7 +282,10 @@ export function versionProblems(w: WantedFunction, fn: CloudFunction | undefined
 }
 
 /** Reads the functions and their `$latest` versions, and lists every problem. */
-export async function functionProblems(ctx: DeployContext, wanted: readonly WantedFunction[]): Promise<string[]> {
+export async function functionProblems(
+  ctx: DeployContext,
+  wanted: readonly WantedFunction[],
+): Promise<string[]> {
   const observed = await observe(ctx, wanted);
   return wanted.flatMap((w, i) => versionProblems(w, observed[i]?.fn, observed[i]?.latest));
 }

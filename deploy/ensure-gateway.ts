@@ -28,7 +28,11 @@ export async function findGateway(ctx: DeployContext): Promise<CloudGateway | un
   return gateways.find((g) => g.name === ctx.names.gateway);
 }
 
-export function gatewaySpec(specText: string, functions: readonly DeployedFunction[], invokerId: string): string {
+export function gatewaySpec(
+  specText: string,
+  functions: readonly DeployedFunction[],
+  invokerId: string,
+): string {
   const id = (key: string): string => functions.find((f) => f.key === key)?.id ?? '';
   return renderGatewaySpec(specText, {
     executeFunctionId: id('execute'),
@@ -38,7 +42,8 @@ export function gatewaySpec(specText: string, functions: readonly DeployedFuncti
   });
 }
 
-export const specHash = (spec: string): string => createHash('sha256').update(spec).digest('hex').slice(0, 32);
+export const specHash = (spec: string): string =>
+  createHash('sha256').update(spec).digest('hex').slice(0, 32);
 
 /** Creates or updates the gateway; returns its domain. */
 export async function ensureGateway(ctx: DeployContext, spec: string): Promise<string | undefined> {
@@ -53,7 +58,12 @@ export async function ensureGateway(ctx: DeployContext, spec: string): Promise<s
       labels,
       openapiSpec: spec,
     });
-    const created = await waitForOperation(ctx.http, answer, `creating API gateway ${ctx.names.gateway}`, ctx.wait);
+    const created = await waitForOperation(
+      ctx.http,
+      answer,
+      `creating API gateway ${ctx.names.gateway}`,
+      ctx.wait,
+    );
     ctx.log(`created API gateway ${ctx.names.gateway}`);
     return typeof created.domain === 'string' ? created.domain : undefined;
   }

@@ -12,7 +12,13 @@
  * PERMISSION_DENIED: the deploy then stops before any trigger exists and prints, per project, the
  * one command a project admin runs.
  */
-import { type AccessBinding, listBindings, missingBindings, projectBindings, serviceAccount } from './access-bindings.ts';
+import {
+  type AccessBinding,
+  listBindings,
+  missingBindings,
+  projectBindings,
+  serviceAccount,
+} from './access-bindings.ts';
 import { isPermissionDenied, waitForOperation } from './cloud-http.ts';
 import type { DeployContext } from './deploy-context.ts';
 
@@ -70,10 +76,18 @@ export async function ensureProjectAccess(
       const answer = await ctx.http.call(target.updateMethod, target.updateUrl, {
         accessBindingDeltas: [{ action: 'ADD', accessBinding: binding }],
       });
-      await waitForOperation(ctx.http, answer, `adding ${ctx.names.accounts.functions} to project ${projectId}`, ctx.wait);
+      await waitForOperation(
+        ctx.http,
+        answer,
+        `adding ${ctx.names.accounts.functions} to project ${projectId}`,
+        ctx.wait,
+      );
       ctx.log(`added ${ctx.names.accounts.functions} to DataSphere project ${projectId} as ${role}`);
     } catch (error) {
-      if (!isPermissionDenied(error) && !(error instanceof Error && 'rpcCode' in error && error.rpcCode === 7)) {
+      if (
+        !isPermissionDenied(error) &&
+        !(error instanceof Error && 'rpcCode' in error && error.rpcCode === 7)
+      ) {
         throw error;
       }
       denied.push(projectId);
@@ -99,7 +113,9 @@ export async function projectsLackingAccess(
     try {
       const bindings = await listBindings(ctx.http, projectBindings(ctx.endpoints, projectId));
       if (missingBindings(bindings, [projectBinding(role, functionsAccountId)]).length > 0) {
-        problems.push(`DataSphere project ${projectId}: ${ctx.names.accounts.functions} is not a member with ${role}`);
+        problems.push(
+          `DataSphere project ${projectId}: ${ctx.names.accounts.functions} is not a member with ${role}`,
+        );
       }
     } catch (error) {
       problems.push(

@@ -33,7 +33,10 @@ export function wantedAttributes(
   if (role === 'dead-letters') return { MessageRetentionPeriod: DEAD_LETTER_RETENTION_SECONDS };
   return {
     VisibilityTimeout: String(settings.visibilityTimeout[role]),
-    RedrivePolicy: JSON.stringify({ deadLetterTargetArn: deadLetterArn, maxReceiveCount: settings.maxReceiveCount }),
+    RedrivePolicy: JSON.stringify({
+      deadLetterTargetArn: deadLetterArn,
+      maxReceiveCount: settings.maxReceiveCount,
+    }),
   };
 }
 
@@ -49,7 +52,10 @@ export function attributeDifferences(
       try {
         const a = JSON.parse(seen) as { deadLetterTargetArn?: unknown; maxReceiveCount?: unknown };
         const w = JSON.parse(value) as { deadLetterTargetArn?: unknown; maxReceiveCount?: unknown };
-        return a.deadLetterTargetArn !== w.deadLetterTargetArn || Number(a.maxReceiveCount) !== Number(w.maxReceiveCount);
+        return (
+          a.deadLetterTargetArn !== w.deadLetterTargetArn ||
+          Number(a.maxReceiveCount) !== Number(w.maxReceiveCount)
+        );
       } catch {
         return true;
       }
@@ -58,7 +64,11 @@ export function attributeDifferences(
 }
 
 /** Creates the missing queues and corrects attributes that differ; the dead-letter queue first. */
-export async function ensureQueues(ctx: DeployContext, ymq: YmqAdmin, settings: QueueSettings): Promise<StageQueues> {
+export async function ensureQueues(
+  ctx: DeployContext,
+  ymq: YmqAdmin,
+  settings: QueueSettings,
+): Promise<StageQueues> {
   const urls = {} as Record<QueueRole, string>;
   const arns = {} as Record<QueueRole, string>;
   for (const role of ['dead-letters', 'runs', 'cancels'] as const) {

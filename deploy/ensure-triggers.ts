@@ -44,7 +44,9 @@ export function triggerSpecs(ctx: Pick<DeployContext, 'names'>, inputs: TriggerI
   // comparison differ and every run replace the trigger.
   const invoke = (key: FunctionKey) => ({ functionId: idOf(key), serviceAccountId: inputs.invokerId });
   // No trigger-level retry on the timers: the next tick catches up missed minutes by itself.
-  const timer = (key: FunctionKey) => ({ timer: { cronExpression: EVERY_MINUTE, invokeFunctionWithRetry: invoke(key) } });
+  const timer = (key: FunctionKey) => ({
+    timer: { cronExpression: EVERY_MINUTE, invokeFunctionWithRetry: invoke(key) },
+  });
   const queue = (key: FunctionKey, queueId: string) => ({
     messageQueue: {
       queueId,
@@ -57,7 +59,12 @@ export function triggerSpecs(ctx: Pick<DeployContext, 'names'>, inputs: TriggerI
   return [
     { role: 'jobs-tick', name: triggers['jobs-tick'], functionKey: 'execute', rule: timer('execute') },
     { role: 'sweep', name: triggers.sweep, functionKey: 'check', rule: timer('check') },
-    { role: 'run-requests', name: triggers['run-requests'], functionKey: 'execute', rule: queue('execute', inputs.runsArn) },
+    {
+      role: 'run-requests',
+      name: triggers['run-requests'],
+      functionKey: 'execute',
+      rule: queue('execute', inputs.runsArn),
+    },
     {
       role: 'cancel-requests',
       name: triggers['cancel-requests'],
@@ -102,8 +109,10 @@ export function covers(actual: unknown, wanted: unknown): boolean {
 export function triggerProblems(spec: TriggerSpec, found: CloudTrigger | undefined): string[] {
   if (found === undefined) return [`trigger ${spec.name}: missing`];
   const problems: string[] = [];
-  if (found.status !== undefined && found.status !== 'ACTIVE') problems.push(`trigger ${spec.name}: status ${found.status}`);
-  if (!covers(found.rule, spec.rule)) problems.push(`trigger ${spec.name}: its rule differs from the wanted one`);
+  if (found.status !== undefined && found.status !== 'ACTIVE')
+    problems.push(`trigger ${spec.name}: status ${found.status}`);
+  if (!covers(found.rule, spec.rule))
+    problems.push(`trigger ${spec.name}: its rule differs from the wanted one`);
   return problems;
 }
 
@@ -155,7 +164,12 @@ export async function ensureTriggers(ctx: DeployContext, specs: readonly Trigger
       }
     }
     current = await listTriggers(ctx);
-    const left = specs.flatMap((spec) => triggerProblems(spec, current.find((t) => t.name === spec.name)));
+    const left = specs.flatMap((spec) =>
+      triggerProblems(
+        spec,
+        current.find((t) => t.name === spec.name),
+      ),
+    );
     if (left.length === 0) return [];
     if (round < ROUNDS) await ctx.sleep(2_000 * round);
     else return [...left, ...failures];

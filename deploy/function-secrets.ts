@@ -31,7 +31,13 @@ export interface SecretReference {
 /** The references of one function, for the entries the runtime secret holds. */
 export function secretReferences(
   key: FunctionKey,
-  runtime: { readonly secretId: string; readonly versionId: string; readonly entries: Readonly<Record<string, string>> } | undefined,
+  runtime:
+    | {
+        readonly secretId: string;
+        readonly versionId: string;
+        readonly entries: Readonly<Record<string, string>>;
+      }
+    | undefined,
 ): SecretReference[] {
   if (runtime === undefined) return [];
   return SECRETS_OF[key]

@@ -38,9 +38,11 @@ export async function readSecret(ctx: DeployContext, secret: CloudSecret): Promi
   );
   const entries: Record<string, string> = {};
   for (const entry of (payload.entries ?? []) as { key?: string; textValue?: string }[]) {
-    if (typeof entry.key === 'string' && typeof entry.textValue === 'string') entries[entry.key] = entry.textValue;
+    if (typeof entry.key === 'string' && typeof entry.textValue === 'string')
+      entries[entry.key] = entry.textValue;
   }
-  const versionId = typeof payload.versionId === 'string' ? payload.versionId : (secret.currentVersion?.id ?? '');
+  const versionId =
+    typeof payload.versionId === 'string' ? payload.versionId : (secret.currentVersion?.id ?? '');
   return { secretId: secret.id, versionId, entries };
 }
 
@@ -71,21 +73,32 @@ export async function putSecret(
     ctx.log(`created Lockbox secret ${name} (${secret.id}) with ${Object.keys(entries).join(', ')}`);
     return { secretId: secret.id, versionId: secret.currentVersion.id, entries: { ...entries } };
   }
-  const changed = Object.fromEntries(Object.entries(entries).filter(([key, value]) => existing.entries[key] !== value));
+  const changed = Object.fromEntries(
+    Object.entries(entries).filter(([key, value]) => existing.entries[key] !== value),
+  );
   if (Object.keys(changed).length === 0) return existing;
   const answer = await ctx.http.call(
     'POST',
     `${ctx.endpoints.lockbox}/lockbox/v1/secrets/${encodeURIComponent(existing.secretId)}:addVersion`,
     { baseVersionId: existing.versionId, payloadEntries: toEntries(changed) },
   );
-  const version = await waitForOperation(ctx.http, answer, `adding a version to Lockbox secret ${name}`, ctx.wait);
-  if (typeof version.id !== 'string') throw new Error(`adding a version to ${name}: no version id in the answer`);
+  const version = await waitForOperation(
+    ctx.http,
+    answer,
+    `adding a version to Lockbox secret ${name}`,
+    ctx.wait,
+  );
+  if (typeof version.id !== 'string')
+    throw new Error(`adding a version to ${name}: no version id in the answer`);
   ctx.log(`Lockbox secret ${name}: new version ${version.id} (${Object.keys(changed).join(', ')} changed)`);
   return { secretId: existing.secretId, versionId: version.id, entries: { ...existing.entries, ...entries } };
 }
 
 export async function deleteSecret(ctx: DeployContext, secret: CloudSecret): Promise<void> {
-  const answer = await ctx.http.call('DELETE', `${ctx.endpoints.lockbox}/lockbox/v1/secrets/${encodeURIComponent(secret.id)}`);
+  const answer = await ctx.http.call(
+    'DELETE',
+    `${ctx.endpoints.lockbox}/lockbox/v1/secrets/${encodeURIComponent(secret.id)}`,
+  );
   await waitForOperation(ctx.http, answer, `deleting Lockbox secret ${secret.name}`, ctx.wait);
   ctx.log(`deleted Lockbox secret ${secret.name}`);
 }
@@ -115,7 +128,8 @@ export async function ensureStaticKey(
       `${ctx.endpoints.iam}/iam/aws-compatibility/v1/accessKeys?serviceAccountId=${encodeURIComponent(accountId)}&pageSize=100`,
       'accessKeys',
     );
-    if (keys.some((k) => k.keyId === keyId)) return { keys: { accessKeyId: keyId, secretAccessKey: secret }, fresh: false };
+    if (keys.some((k) => k.keyId === keyId))
+      return { keys: { accessKeyId: keyId, secretAccessKey: secret }, fresh: false };
   }
   const created = await ctx.http.call('POST', `${ctx.endpoints.iam}/iam/aws-compatibility/v1/accessKeys`, {
     serviceAccountId: accountId,

@@ -40,7 +40,9 @@ export function serverlessCommand(options: ServerlessCommandOptions): PluginRunn
       if (command === undefined || command.length === 0) {
         const cli = join(options.toolDir, 'node_modules', 'serverless', 'bin', 'serverless.js');
         if (!existsSync(cli)) {
-          options.log(`installing the pinned Serverless Framework and plugin into ${options.toolDir} (once, ~1 minute)`);
+          options.log(
+            `installing the pinned Serverless Framework and plugin into ${options.toolDir} (once, ~1 minute)`,
+          );
           const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
           const code = await run(
             [npm, 'ci', '--no-audit', '--no-fund', '--ignore-scripts'],

@@ -8,8 +8,8 @@ import type { StaticKeys } from '../shared/config.ts';
 import { loadConfig } from '../shared/config.ts';
 import { isRunnerError } from '../shared/errors.ts';
 import { type CloudHttp, isNotFound, isPermissionDenied, isUnauthenticated } from './cloud-http.ts';
-import type { QueueSettings } from './ensure-queues.ts';
 import { DEFAULT_PROJECT_ROLE, PROJECT_ROLES } from './ensure-project-access.ts';
+import type { QueueSettings } from './ensure-queues.ts';
 import { SECRETS_OF, type SecretVariable } from './function-secrets.ts';
 import type { FunctionSpec } from './serverless-config.ts';
 import type { ZipEntry } from './zip-entries.ts';
@@ -23,7 +23,8 @@ export const ENVIRONMENT_LIMIT_BYTES = 4096;
 /** The one file each artifact must hold, at the zip root (entry point `index.handler`). */
 export const BUNDLE_ENTRY = 'index.js';
 /** Stands for the Document API endpoint of a database the deploy has not created yet. */
-export const PENDING_RUN_STORE = 'docapi:https://docapi.serverless.yandexcloud.net/ru-central1/pending/pending';
+export const PENDING_RUN_STORE =
+  'docapi:https://docapi.serverless.yandexcloud.net/ru-central1/pending/pending';
 
 export interface DeploySettings {
   readonly projects: readonly string[] | '*';
@@ -46,7 +47,10 @@ const text = (env: Env, name: string): string | undefined => {
 };
 
 /** The deploy's settings from the environment, and every problem with them. */
-export function readDeploySettings(env: Env, specs: readonly FunctionSpec[]): { settings: DeploySettings; problems: string[] } {
+export function readDeploySettings(
+  env: Env,
+  specs: readonly FunctionSpec[],
+): { settings: DeploySettings; problems: string[] } {
   const problems: string[] = [];
   const rawProjects = text(env, 'ALLOWED_PROJECTS');
   let projects: readonly string[] | '*' = [];
@@ -55,7 +59,10 @@ export function readDeploySettings(env: Env, specs: readonly FunctionSpec[]): { 
   } else if (rawProjects === '*') {
     projects = '*';
   } else {
-    projects = rawProjects.split(',').map((p) => p.trim()).filter((p) => p !== '');
+    projects = rawProjects
+      .split(',')
+      .map((p) => p.trim())
+      .filter((p) => p !== '');
   }
   const projectRole = text(env, 'DATASPHERE_PROJECT_ROLE') ?? DEFAULT_PROJECT_ROLE;
   if (!(PROJECT_ROLES as readonly string[]).includes(projectRole)) {
@@ -63,7 +70,9 @@ export function readDeploySettings(env: Env, specs: readonly FunctionSpec[]): { 
   }
   const runStore = text(env, 'RUN_STORE');
   if (runStore !== undefined && !runStore.startsWith('docapi:')) {
-    problems.push(`RUN_STORE: "${runStore}" must be docapi:<Document API endpoint> (or unset: the stage gets its own database)`);
+    problems.push(
+      `RUN_STORE: "${runStore}" must be docapi:<Document API endpoint> (or unset: the stage gets its own database)`,
+    );
   }
   const keyId = text(env, 'NOTIFY_QUEUE_ACCESS_KEY_ID');
   const keySecret = text(env, 'NOTIFY_QUEUE_SECRET_ACCESS_KEY');
@@ -87,7 +96,9 @@ export function readDeploySettings(env: Env, specs: readonly FunctionSpec[]): { 
     webhookSecret: text(env, 'NOTIFY_WEBHOOK_SECRET'),
     notifyQueueUrl: text(env, 'NOTIFY_QUEUE_URL'),
     notifyQueueKeys:
-      keyId !== undefined && keySecret !== undefined ? { accessKeyId: keyId, secretAccessKey: keySecret } : undefined,
+      keyId !== undefined && keySecret !== undefined
+        ? { accessKeyId: keyId, secretAccessKey: keySecret }
+        : undefined,
     queues: {
       maxReceiveCount,
       visibilityTimeout: { runs: 2 * timeoutOf('execute') + 10, cancels: 2 * timeoutOf('cancel') + 10 },
@@ -99,7 +110,9 @@ export function readDeploySettings(env: Env, specs: readonly FunctionSpec[]): { 
 /** The secret variables a function will receive as Lockbox references, given the settings. */
 export function referencedSecrets(key: FunctionSpec['key'], settings: DeploySettings): SecretVariable[] {
   return SECRETS_OF[key].filter((variable) =>
-    variable === 'NOTIFY_WEBHOOK_SECRET' ? settings.webhookUrl !== undefined : settings.notifyQueueUrl !== undefined,
+    variable === 'NOTIFY_WEBHOOK_SECRET'
+      ? settings.webhookUrl !== undefined
+      : settings.notifyQueueUrl !== undefined,
   );
 }
 
@@ -144,12 +157,19 @@ export function checkFunctionEnvironment(spec: FunctionSpec, settings: DeploySet
   for (const variable of referencedSecrets(spec.key, settings)) {
     // The value comes from Lockbox at start; it still counts toward the 4 KB (platform.md §5).
     asDeployed[variable] =
-      variable === 'NOTIFY_WEBHOOK_SECRET' ? (settings.webhookSecret ?? 'stand-in') : (STAND_INS[variable] ?? 'x');
+      variable === 'NOTIFY_WEBHOOK_SECRET'
+        ? (settings.webhookSecret ?? 'stand-in')
+        : (STAND_INS[variable] ?? 'x');
   }
   const problems: string[] = [];
-  const bytes = Object.entries(asDeployed).reduce((sum, [n, v]) => sum + Buffer.byteLength(n) + Buffer.byteLength(v), 0);
+  const bytes = Object.entries(asDeployed).reduce(
+    (sum, [n, v]) => sum + Buffer.byteLength(n) + Buffer.byteLength(v),
+    0,
+  );
   if (bytes > ENVIRONMENT_LIMIT_BYTES) {
-    problems.push(`${where}: ${bytes} bytes of names and values, over the platform's ${ENVIRONMENT_LIMIT_BYTES}`);
+    problems.push(
+      `${where}: ${bytes} bytes of names and values, over the platform's ${ENVIRONMENT_LIMIT_BYTES}`,
+    );
   }
   return [...problems, ...configProblems(asDeployed).map((p) => `${where}: ${p}`)];
 }
@@ -175,7 +195,9 @@ export function checkArtifact(path: string, zipSize: number, entries: readonly Z
     }
   }
   if (zipSize >= DIRECT_UPLOAD_LIMIT_BYTES) {
-    problems.push(`${path}: ${zipSize} bytes is over the 3.5 MB direct-upload limit; the plugin would need a bucket and static keys`);
+    problems.push(
+      `${path}: ${zipSize} bytes is over the 3.5 MB direct-upload limit; the plugin would need a bucket and static keys`,
+    );
   }
   return problems;
 }
@@ -190,13 +212,21 @@ export async function checkFolder(
   folderId: string,
 ): Promise<{ name: string } | { problem: string }> {
   try {
-    const folder = await http.call('GET', `${resourceManager}/resource-manager/v1/folders/${encodeURIComponent(folderId)}`);
+    const folder = await http.call(
+      'GET',
+      `${resourceManager}/resource-manager/v1/folders/${encodeURIComponent(folderId)}`,
+    );
     return { name: typeof folder.name === 'string' ? folder.name : folderId };
   } catch (error) {
-    if (isUnauthenticated(error)) return { problem: 'the token was refused (expired or wrong): run `yc iam create-token`, or `yc init`' };
+    if (isUnauthenticated(error))
+      return { problem: 'the token was refused (expired or wrong): run `yc iam create-token`, or `yc init`' };
     if (isPermissionDenied(error) || isNotFound(error)) {
-      return { problem: `folder ${folderId}: not found, or you have no access to it (check YC_FOLDER_ID / yc config get folder-id)` };
+      return {
+        problem: `folder ${folderId}: not found, or you have no access to it (check YC_FOLDER_ID / yc config get folder-id)`,
+      };
     }
-    return { problem: `reading folder ${folderId} failed: ${error instanceof Error ? error.message : String(error)}` };
+    return {
+      problem: `reading folder ${folderId} failed: ${error instanceof Error ? error.message : String(error)}`,
+    };
   }
 }

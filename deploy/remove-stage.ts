@@ -7,6 +7,7 @@
 import { folderBindings, projectBindings, removeBindings, serviceAccount } from './access-bindings.ts';
 import { isPermissionDenied, waitForOperation } from './cloud-http.ts';
 import type { DeployContext } from './deploy-context.ts';
+import { ADMIN_KEY_ENTRIES, existingAccounts } from './deploy-stage.ts';
 import { FOLDER_ROLES } from './ensure-accounts.ts';
 import { findDatabase } from './ensure-database.ts';
 import { listFunctions } from './ensure-functions.ts';
@@ -14,7 +15,6 @@ import { deleteGateway, findGateway } from './ensure-gateway.ts';
 import { adminCommand } from './ensure-project-access.ts';
 import { deleteTrigger, listTriggers } from './ensure-triggers.ts';
 import { deleteSecret, findSecret, readSecret } from './lockbox-secrets.ts';
-import { ADMIN_KEY_ENTRIES, existingAccounts } from './deploy-stage.ts';
 import type { AccountRole } from './stage-names.ts';
 
 export interface RemoveOptions {
@@ -34,7 +34,10 @@ export async function removeStage(ctx: DeployContext, options: RemoveOptions): P
   }
   for (const fn of await listFunctions(ctx)) {
     if (!(Object.values(names.functions) as string[]).includes(fn.name)) continue;
-    const answer = await ctx.http.call('DELETE', `${ctx.endpoints.functions}/functions/v1/functions/${encodeURIComponent(fn.id)}`);
+    const answer = await ctx.http.call(
+      'DELETE',
+      `${ctx.endpoints.functions}/functions/v1/functions/${encodeURIComponent(fn.id)}`,
+    );
     await waitForOperation(ctx.http, answer, `deleting function ${fn.name}`, ctx.wait);
     ctx.log(`deleted function ${fn.name}`);
   }
@@ -43,13 +46,22 @@ export async function removeStage(ctx: DeployContext, options: RemoveOptions): P
     const binding = { roleId: options.projectRole, subject: serviceAccount(ids.functions) };
     for (const projectId of options.projects) {
       try {
-        const removed = await removeBindings(ctx.http, projectBindings(ctx.endpoints, projectId), [binding], ctx.wait);
-        if (removed.length > 0) ctx.log(`removed ${names.accounts.functions} from DataSphere project ${projectId}`);
+        const removed = await removeBindings(
+          ctx.http,
+          projectBindings(ctx.endpoints, projectId),
+          [binding],
+          ctx.wait,
+        );
+        if (removed.length > 0)
+          ctx.log(`removed ${names.accounts.functions} from DataSphere project ${projectId}`);
       } catch (error) {
         if (!isPermissionDenied(error)) throw error;
         warnings.push(
           `a project admin of ${projectId} may remove the membership: ` +
-            adminCommand(ctx.endpoints.datasphere, projectId, binding).replace('"action":"ADD"', '"action":"REMOVE"'),
+            adminCommand(ctx.endpoints.datasphere, projectId, binding).replace(
+              '"action":"ADD"',
+              '"action":"REMOVE"',
+            ),
         );
       }
     }
@@ -77,18 +89,34 @@ export async function removeStage(ctx: DeployContext, options: RemoveOptions): P
     FOLDER_ROLES[role as AccountRole].map((roleId) => ({ roleId, subject: serviceAccount(id) })),
   );
   if (unwanted.length > 0) {
-    const removed = await removeBindings(ctx.http, folderBindings(ctx.endpoints, ctx.folderId), unwanted, ctx.wait);
+    const removed = await removeBindings(
+      ctx.http,
+      folderBindings(ctx.endpoints, ctx.folderId),
+      unwanted,
+      ctx.wait,
+    );
     if (removed.length > 0) ctx.log(`revoked ${removed.length} folder role(s) of the stage's accounts`);
   }
   for (const [role, id] of Object.entries(ids)) {
-    const answer = await ctx.http.call('DELETE', `${ctx.endpoints.iam}/iam/v1/serviceAccounts/${encodeURIComponent(id)}`);
-    await waitForOperation(ctx.http, answer, `deleting service account ${names.accounts[role as AccountRole]}`, ctx.wait);
+    const answer = await ctx.http.call(
+      'DELETE',
+      `${ctx.endpoints.iam}/iam/v1/serviceAccounts/${encodeURIComponent(id)}`,
+    );
+    await waitForOperation(
+      ctx.http,
+      answer,
+      `deleting service account ${names.accounts[role as AccountRole]}`,
+      ctx.wait,
+    );
     ctx.log(`deleted service account ${names.accounts[role as AccountRole]}`);
   }
   const database = await findDatabase(ctx);
   if (database !== undefined) {
     if (options.deleteDatabase) {
-      const answer = await ctx.http.call('DELETE', `${ctx.endpoints.ydb}/ydb/v1/databases/${encodeURIComponent(database.id)}`);
+      const answer = await ctx.http.call(
+        'DELETE',
+        `${ctx.endpoints.ydb}/ydb/v1/databases/${encodeURIComponent(database.id)}`,
+      );
       await waitForOperation(ctx.http, answer, `deleting database ${database.name}`, ctx.wait);
       ctx.log(`deleted database ${database.name}`);
     } else {

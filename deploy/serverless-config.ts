@@ -74,7 +74,11 @@ export function serviceName(config: Record<string, unknown>): string {
  */
 export function functionSpecs(config: Record<string, unknown>, ctx: ResolveContext): FunctionSpec[] {
   const { specs, problems } = readFunctionSpecs(config, ctx);
-  if (problems.length > 0) throw new AggregateError(problems.map((p) => new Error(p)), problems.join('; '));
+  if (problems.length > 0)
+    throw new AggregateError(
+      problems.map((p) => new Error(p)),
+      problems.join('; '),
+    );
   return specs;
 }
 
@@ -92,12 +96,16 @@ export function readFunctionSpecs(
   const specs: FunctionSpec[] = [];
   const keys = Object.keys(functions);
   if (keys.length !== FUNCTION_KEYS.length || !FUNCTION_KEYS.every((k) => keys.includes(k))) {
-    throw new Error(`serverless.yaml functions: expected ${FUNCTION_KEYS.join(', ')}, found ${keys.join(', ')}`);
+    throw new Error(
+      `serverless.yaml functions: expected ${FUNCTION_KEYS.join(', ')}, found ${keys.join(', ')}`,
+    );
   }
   for (const key of FUNCTION_KEYS) {
     const fn = record(functions[key], `functions.${key}`);
     const environment: Record<string, string> = {};
-    for (const [name, value] of Object.entries(record(fn.environment ?? {}, `functions.${key}.environment`))) {
+    for (const [name, value] of Object.entries(
+      record(fn.environment ?? {}, `functions.${key}.environment`),
+    )) {
       try {
         environment[name] = resolveValue(value, ctx, `functions.${key}.environment.${name}`);
       } catch (error) {

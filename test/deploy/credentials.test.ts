@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { MockAgent } from 'undici';
-import { CloudApiError, createCloudHttp, isPermissionDenied, OperationError, waitForOperation } from '../../deploy/cloud-http.ts';
+import {
+  CloudApiError,
+  createCloudHttp,
+  isPermissionDenied,
+  OperationError,
+  waitForOperation,
+} from '../../deploy/cloud-http.ts';
 import { type CredentialSources, resolveCredentials } from '../../deploy/credentials.ts';
 import { YANDEX_ENDPOINTS } from '../../deploy/yandex-endpoints.ts';
 
@@ -90,11 +96,18 @@ describe('the REST client of the deploy', () => {
         method: 'GET',
         headers: { authorization: `Bearer ${TOKEN}` },
       })
-      .reply(200, { functions: [{ id: 'd4efake', name: 'f' }] }, { headers: { 'content-type': 'application/json' } });
+      .reply(
+        200,
+        { functions: [{ id: 'd4efake', name: 'f' }] },
+        { headers: { 'content-type': 'application/json' } },
+      );
     const http = createCloudHttp({ token: TOKEN, dispatcher: agent });
-    assert.deepEqual(await http.call('GET', `${YANDEX_ENDPOINTS.functions}/functions/v1/functions?folderId=b1gfakefolder`), {
-      functions: [{ id: 'd4efake', name: 'f' }],
-    });
+    assert.deepEqual(
+      await http.call('GET', `${YANDEX_ENDPOINTS.functions}/functions/v1/functions?folderId=b1gfakefolder`),
+      {
+        functions: [{ id: 'd4efake', name: 'f' }],
+      },
+    );
     agent.assertNoPendingInterceptors();
   });
 
@@ -102,32 +115,66 @@ describe('the REST client of the deploy', () => {
     agent
       .get('https://serverless-triggers.api.cloud.yandex.net')
       .intercept({ path: '/triggers/v1/triggers?folderId=b1gfakefolder', method: 'GET' })
-      .reply(403, { code: 7, message: 'Permission denied' }, { headers: { 'content-type': 'application/json' } });
+      .reply(
+        403,
+        { code: 7, message: 'Permission denied' },
+        { headers: { 'content-type': 'application/json' } },
+      );
     const http = createCloudHttp({ token: TOKEN, dispatcher: agent });
-    await assert.rejects(http.call('GET', `${YANDEX_ENDPOINTS.triggers}/triggers/v1/triggers?folderId=b1gfakefolder`), (error: Error) => {
-      assert.ok(error instanceof CloudApiError);
-      assert.equal(error.message, 'GET https://serverless-triggers.api.cloud.yandex.net/triggers/v1/triggers: HTTP 403: Permission denied');
-      assert.equal(error.rpcCode, 7);
-      assert.ok(isPermissionDenied(error));
-      assert.ok(!error.message.includes(TOKEN));
-      return true;
-    });
+    await assert.rejects(
+      http.call('GET', `${YANDEX_ENDPOINTS.triggers}/triggers/v1/triggers?folderId=b1gfakefolder`),
+      (error: Error) => {
+        assert.ok(error instanceof CloudApiError);
+        assert.equal(
+          error.message,
+          'GET https://serverless-triggers.api.cloud.yandex.net/triggers/v1/triggers: HTTP 403: Permission denied',
+        );
+        assert.equal(error.rpcCode, 7);
+        assert.ok(isPermissionDenied(error));
+        assert.ok(!error.message.includes(TOKEN));
+        return true;
+      },
+    );
   });
 
   it('waits for an operation on the Operation API and reports its error', async () => {
     const ops = agent.get('https://operation.api.cloud.yandex.net');
-    ops.intercept({ path: '/operations/op1', method: 'GET' }).reply(200, { id: 'op1', done: false }, { headers: { 'content-type': 'application/json' } });
-    ops.intercept({ path: '/operations/op1', method: 'GET' }).reply(200, { id: 'op1', done: true, response: { id: 'aje1' } }, { headers: { 'content-type': 'application/json' } });
-    ops.intercept({ path: '/operations/op2', method: 'GET' }).reply(200, { id: 'op2', done: true, error: { code: 9, message: 'Quota limit exceeded' } }, { headers: { 'content-type': 'application/json' } });
+    ops
+      .intercept({ path: '/operations/op1', method: 'GET' })
+      .reply(200, { id: 'op1', done: false }, { headers: { 'content-type': 'application/json' } });
+    ops
+      .intercept({ path: '/operations/op1', method: 'GET' })
+      .reply(
+        200,
+        { id: 'op1', done: true, response: { id: 'aje1' } },
+        { headers: { 'content-type': 'application/json' } },
+      );
+    ops
+      .intercept({ path: '/operations/op2', method: 'GET' })
+      .reply(
+        200,
+        { id: 'op2', done: true, error: { code: 9, message: 'Quota limit exceeded' } },
+        { headers: { 'content-type': 'application/json' } },
+      );
     const http = createCloudHttp({ token: TOKEN, dispatcher: agent });
     const slept: number[] = [];
-    const wait = { operationEndpoint: YANDEX_ENDPOINTS.operation, sleep: async (ms: number) => { slept.push(ms); } };
-    assert.deepEqual(await waitForOperation(http, { id: 'op1', done: false }, 'creating x', wait), { id: 'aje1' });
-    assert.deepEqual(slept, [250, 500]);
-    await assert.rejects(waitForOperation(http, { id: 'op2', done: false }, 'creating y', wait), (error: Error) => {
-      assert.ok(error instanceof OperationError);
-      assert.equal(error.message, 'creating y: operation op2 failed: Quota limit exceeded');
-      return true;
+    const wait = {
+      operationEndpoint: YANDEX_ENDPOINTS.operation,
+      sleep: async (ms: number) => {
+        slept.push(ms);
+      },
+    };
+    assert.deepEqual(await waitForOperation(http, { id: 'op1', done: false }, 'creating x', wait), {
+      id: 'aje1',
     });
+    assert.deepEqual(slept, [250, 500]);
+    await assert.rejects(
+      waitForOperation(http, { id: 'op2', done: false }, 'creating y', wait),
+      (error: Error) => {
+        assert.ok(error instanceof OperationError);
+        assert.equal(error.message, 'creating y: operation op2 failed: Quota limit exceeded');
+        return true;
+      },
+    );
   });
 });

@@ -16,7 +16,10 @@ const home = join(work, 'home');
 const PLUGIN = `${process.execPath} --import ${import.meta.resolve('tsx')} ${join(import.meta.dirname, 'fake-serverless-plugin.ts')}`;
 
 /** Runs `npm run deploy`'s script (deploy/deploy.ts) with only `env`: no yc on PATH, an empty HOME. */
-function deploy(args: string[], env: Record<string, string>): Promise<{ status: number | null; stdout: string }> {
+function deploy(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ status: number | null; stdout: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(repo, 'deploy', 'deploy.ts'), ...args], {
       cwd: repo,
@@ -71,7 +74,10 @@ describe('npm run deploy (the command)', () => {
   });
 
   it('refuses a stage that cannot be part of a name', async () => {
-    const { status, stdout } = await deploy(['--stage', 'Prod_1'], { ...cloudEnv, ALLOWED_PROJECTS: PROJECT });
+    const { status, stdout } = await deploy(['--stage', 'Prod_1'], {
+      ...cloudEnv,
+      ALLOWED_PROJECTS: PROJECT,
+    });
     assert.equal(status, 2, stdout);
     assert.match(stdout, /--stage "Prod_1": use lower-case letters and digits/);
   });
@@ -79,7 +85,11 @@ describe('npm run deploy (the command)', () => {
   it('catches a wrong token with one cheap read, before anything changes, and never prints it', async () => {
     const wrong = 't1.wrong-token-that-must-not-be-printed';
     const from = fake.calls.length;
-    const { status, stdout } = await deploy([], { ...cloudEnv, YC_IAM_TOKEN: wrong, ALLOWED_PROJECTS: PROJECT });
+    const { status, stdout } = await deploy([], {
+      ...cloudEnv,
+      YC_IAM_TOKEN: wrong,
+      ALLOWED_PROJECTS: PROJECT,
+    });
     assert.equal(status, 2, stdout);
     assert.match(stdout, /the token was refused/);
     assert.equal(fake.calls.length - from, 1);
@@ -96,7 +106,13 @@ describe('npm run deploy (the command)', () => {
     const from = fake.calls.length;
     const second = await deploy(['--gateway'], env);
     assert.equal(second.status, 0, second.stdout);
-    assert.deepEqual(fake.calls.slice(from).filter((c) => c.mutating).map((c) => c.label), []);
+    assert.deepEqual(
+      fake.calls
+        .slice(from)
+        .filter((c) => c.mutating)
+        .map((c) => c.label),
+      [],
+    );
     const verify = await deploy(['--verify-only', '--gateway'], env);
     assert.equal(verify.status, 0, verify.stdout);
   });
@@ -110,13 +126,19 @@ describe('npm run deploy (the command)', () => {
     assert.equal(status, 1, stdout);
     assert.match(stdout, /the deployment is NOT healthy \(1 problem\)/);
     assert.match(stdout, /trigger datasphere-runner-prod-sweep: missing/);
-    assert.deepEqual(fake.calls.slice(from).filter((c) => c.mutating), []);
+    assert.deepEqual(
+      fake.calls.slice(from).filter((c) => c.mutating),
+      [],
+    );
   });
 
   it('exits 3 with the project admin command when the deployer may not add members', async () => {
     fake.setDeployerIsProjectAdmin(false);
     try {
-      const { status, stdout } = await deploy(['--stage', 'test'], { ...cloudEnv, ALLOWED_PROJECTS: `${PROJECT},bt1fakeproject000002` });
+      const { status, stdout } = await deploy(['--stage', 'test'], {
+        ...cloudEnv,
+        ALLOWED_PROJECTS: `${PROJECT},bt1fakeproject000002`,
+      });
       assert.equal(status, 3, stdout);
       assert.match(stdout, /STOPPED before any trigger exists/);
       assert.equal((stdout.match(/^ {2}curl -sS -X PATCH/gm) ?? []).length, 2, stdout);

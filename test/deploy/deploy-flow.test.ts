@@ -39,7 +39,10 @@ const FIRST_DEPLOY = [
   'triggers.createTrigger', // cancel-requests
 ];
 
-const WEBHOOK_ENV = { NOTIFY_WEBHOOK_URL: 'https://hooks.example.test/runs', NOTIFY_WEBHOOK_SECRET: 'whsec-test-value-1' };
+const WEBHOOK_ENV = {
+  NOTIFY_WEBHOOK_URL: 'https://hooks.example.test/runs',
+  NOTIFY_WEBHOOK_SECRET: 'whsec-test-value-1',
+};
 const ROTATED = { ...WEBHOOK_ENV, NOTIFY_WEBHOOK_SECRET: 'whsec-test-value-2' };
 
 describe('npm run deploy against the local fake', () => {
@@ -60,16 +63,31 @@ describe('npm run deploy against the local fake', () => {
     assert.deepEqual(labels(fake, 0, true), FIRST_DEPLOY);
     assert.equal(run.plugin.runs.length, 1);
     const project = fake.state.projects.find((p) => p.id === PROJECT);
-    const functionsAccount = fake.state.serviceAccounts.find((a) => a.name === 'datasphere-runner-prod-functions');
+    const functionsAccount = fake.state.serviceAccounts.find(
+      (a) => a.name === 'datasphere-runner-prod-functions',
+    );
     assert.deepEqual(project?.bindings, [
-      { roleId: 'datasphere.community-projects.developer', subject: { id: functionsAccount?.id, type: 'serviceAccount' } },
+      {
+        roleId: 'datasphere.community-projects.developer',
+        subject: { id: functionsAccount?.id, type: 'serviceAccount' },
+      },
     ]);
     const check = fake.state.functions.find((f) => f.name === 'datasphere-runner-prod-check');
     const latest = fake.state.versions.find((v) => v.functionId === check?.id && v.tags.includes('$latest'));
-    const body = latest?.body as { environment: Record<string, string>; secrets: { environmentVariable: string; key: string }[]; serviceAccountId: string };
+    const body = latest?.body as {
+      environment: Record<string, string>;
+      secrets: { environmentVariable: string; key: string }[];
+      serviceAccountId: string;
+    };
     assert.equal(body.serviceAccountId, functionsAccount?.id);
-    assert.deepEqual(body.secrets.map((s) => [s.environmentVariable, s.key]), [['NOTIFY_WEBHOOK_SECRET', 'webhook-secret']]);
-    assert.ok(!JSON.stringify(body.environment).includes(WEBHOOK_ENV.NOTIFY_WEBHOOK_SECRET), 'the secret is not a plain variable');
+    assert.deepEqual(
+      body.secrets.map((s) => [s.environmentVariable, s.key]),
+      [['NOTIFY_WEBHOOK_SECRET', 'webhook-secret']],
+    );
+    assert.ok(
+      !JSON.stringify(body.environment).includes(WEBHOOK_ENV.NOTIFY_WEBHOOK_SECRET),
+      'the secret is not a plain variable',
+    );
     const runs = fake.state.queues.find((q) => q.name === 'datasphere-runner-prod-runs');
     assert.deepEqual(JSON.parse(runs?.attributes.RedrivePolicy ?? '{}'), {
       deadLetterTargetArn: `yrn:yc:ymq:ru-central1:${'b1gfakefolder0000000'}:datasphere-runner-prod-dead-letters`,
@@ -124,9 +142,14 @@ describe('npm run deploy against the local fake', () => {
     assert.equal(run.plugin.runs.length, 0);
     const createVersion = fake.calls.slice(from).find((c) => c.label === 'functions.createVersion');
     assert.ok(JSON.stringify(createVersion?.body).includes('"environmentVariable":"NOTIFY_WEBHOOK_SECRET"'));
-    assert.ok(!JSON.stringify(fake.calls.slice(from).map((c) => c.body)).includes('whsec-test-value-2') ||
-      fake.calls.slice(from).filter((c) => JSON.stringify(c.body).includes('whsec-test-value-2')).every((c) => c.label === 'lockbox.addVersion'),
-      'the secret value goes to Lockbox only');
+    assert.ok(
+      !JSON.stringify(fake.calls.slice(from).map((c) => c.body)).includes('whsec-test-value-2') ||
+        fake.calls
+          .slice(from)
+          .filter((c) => JSON.stringify(c.body).includes('whsec-test-value-2'))
+          .every((c) => c.label === 'lockbox.addVersion'),
+      'the secret value goes to Lockbox only',
+    );
   });
 
   it('repairs a trigger whose creation failed, within the same run', async () => {
@@ -144,10 +167,22 @@ describe('npm run deploy against the local fake', () => {
     }
     assert.deepEqual(labels(fake, from, true), ['triggers.createTrigger', 'triggers.createTrigger']);
     assert.deepEqual(
-      fake.calls.slice(from).filter((c) => c.label.startsWith('triggers.')).map((c) => c.label),
-      ['triggers.listTriggers', 'triggers.createTrigger', 'triggers.listTriggers', 'triggers.createTrigger', 'triggers.listTriggers', 'triggers.listTriggers'],
+      fake.calls
+        .slice(from)
+        .filter((c) => c.label.startsWith('triggers.'))
+        .map((c) => c.label),
+      [
+        'triggers.listTriggers',
+        'triggers.createTrigger',
+        'triggers.listTriggers',
+        'triggers.createTrigger',
+        'triggers.listTriggers',
+        'triggers.listTriggers',
+      ],
     );
-    assert.ok(run.log.some((l) => /creating trigger datasphere-runner-prod-sweep failed \(round 1 of 3\)/.test(l)));
+    assert.ok(
+      run.log.some((l) => /creating trigger datasphere-runner-prod-sweep failed \(round 1 of 3\)/.test(l)),
+    );
   });
 
   it('fails loudly, naming the trigger, when it cannot be created at all; the next run creates only it', async () => {
@@ -163,7 +198,9 @@ describe('npm run deploy against the local fake', () => {
         assert.match(error.message, /Quota exceeded: triggers/);
         return true;
       });
-      assert.ok((await verifyStage(run.ctx, run.plan)).includes('trigger datasphere-runner-prod-jobs-tick: missing'));
+      assert.ok(
+        (await verifyStage(run.ctx, run.plan)).includes('trigger datasphere-runner-prod-jobs-tick: missing'),
+      );
     } finally {
       await run.close();
     }
@@ -181,7 +218,10 @@ describe('npm run deploy against the local fake', () => {
     const from = fake.calls.length;
     const run = stageRun(fake, 'prod', { env: ROTATED, code: 'v3', pluginFailsFor: ['check'] });
     try {
-      await assert.rejects(deployStage(run.ctx, run.plan), /the Serverless plugin made no new version of datasphere-runner-prod-check, datasphere-runner-prod-cancel/);
+      await assert.rejects(
+        deployStage(run.ctx, run.plan),
+        /the Serverless plugin made no new version of datasphere-runner-prod-check, datasphere-runner-prod-cancel/,
+      );
     } finally {
       await run.close();
     }

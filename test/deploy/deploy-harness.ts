@@ -42,7 +42,10 @@ export function startCloud(options: { deployerIsProjectAdmin?: boolean } = {}): 
 
 export function artifacts(version: string): Record<string, Buffer> {
   return Object.fromEntries(
-    ['execute', 'check', 'cancel'].map((key) => [key, makeZip({ 'index.js': `exports.handler=()=>'${key} ${version}';` })]),
+    ['execute', 'check', 'cancel'].map((key) => [
+      key,
+      makeZip({ 'index.js': `exports.handler=()=>'${key} ${version}';` }),
+    ]),
   );
 }
 
@@ -88,11 +91,18 @@ export function stageRun(fake: FakeYandexCloud, stage: string, options: StageRun
     sleep,
     now: Date.now,
     ymq: (keys, fresh) =>
-      createYmqAdmin({ endpoint: endpoints.messageQueue, keys, dispatcher, sleep, attemptsForNewKey: fresh ? 3 : 1 }),
+      createYmqAdmin({
+        endpoint: endpoints.messageQueue,
+        keys,
+        dispatcher,
+        sleep,
+        attemptsForNewKey: fresh ? 3 : 1,
+      }),
     tables: docApiTables(TOKEN, dispatcher),
     plugin,
   };
-  const specs = (runStore: string) => functionSpecs(config, { env: { ...env, RUN_STORE: runStore }, options: { stage } });
+  const specs = (runStore: string) =>
+    functionSpecs(config, { env: { ...env, RUN_STORE: runStore }, options: { stage } });
   const { settings, problems } = readDeploySettings(env, specs(PENDING_RUN_STORE));
   if (problems.length > 0) throw new Error(problems.join('; '));
   const plan: StagePlan = {
@@ -102,7 +112,9 @@ export function stageRun(fake: FakeYandexCloud, stage: string, options: StageRun
       Object.entries(zips).map(([key, zip]) => [key, createHash('sha256').update(zip).digest('hex')]),
     ),
     pluginEnv: (runStore) => ({ RUN_STORE: runStore, ALLOWED_PROJECTS: env.ALLOWED_PROJECTS ?? '' }),
-    gatewaySpecText: options.gateway ? readFileSync(join(root, 'api-gateway', 'openapi.yaml'), 'utf8') : undefined,
+    gatewaySpecText: options.gateway
+      ? readFileSync(join(root, 'api-gateway', 'openapi.yaml'), 'utf8')
+      : undefined,
   };
   return { ctx, plan, plugin, log, close: () => dispatcher.close() };
 }

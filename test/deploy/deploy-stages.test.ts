@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { request } from 'undici';
 import { after, before, describe, it } from 'node:test';
+import { request } from 'undici';
 import { deployStage } from '../../deploy/deploy-stage.ts';
 import { ProjectAccessDenied } from '../../deploy/ensure-project-access.ts';
 import { removeStage } from '../../deploy/remove-stage.ts';
@@ -8,7 +8,11 @@ import { verifyStage } from '../../deploy/verify-stage.ts';
 import { labels, PROJECT, stageRun, startCloud, TOKEN } from './deploy-harness.ts';
 import type { FakeState, FakeYandexCloud, RecordedCall } from './fake-yandex-cloud.ts';
 
-async function deploy(fake: FakeYandexCloud, stage: string, options: Parameters<typeof stageRun>[2] = {}): Promise<void> {
+async function deploy(
+  fake: FakeYandexCloud,
+  stage: string,
+  options: Parameters<typeof stageRun>[2] = {},
+): Promise<void> {
   const run = stageRun(fake, stage, options);
   try {
     await deployStage(run.ctx, run.plan);
@@ -20,7 +24,8 @@ async function deploy(fake: FakeYandexCloud, stage: string, options: Parameters<
 
 /** Everything in the fake that belongs to `stage` (by name, or by being attached to such a thing). */
 function stageSnapshot(state: FakeState, stage: string): unknown {
-  const mine = (name: string) => name.startsWith(`datasphere-runner-${stage}-`) || name === `datasphere-runner-${stage}`;
+  const mine = (name: string) =>
+    name.startsWith(`datasphere-runner-${stage}-`) || name === `datasphere-runner-${stage}`;
   const accounts = state.serviceAccounts.filter((a) => mine(a.name));
   const ids = new Set(accounts.map((a) => a.id));
   const functions = state.functions.filter((f) => mine(f.name));
@@ -50,7 +55,11 @@ function stageIds(state: FakeState, stage: string): string[] {
 
 function touches(call: RecordedCall, ids: readonly string[], stage: string): boolean {
   const text = `${call.path} ${JSON.stringify(call.body)}`;
-  return ids.some((id) => text.includes(id)) || text.includes(`datasphere-runner-${stage}-`) || text.includes(`"datasphere-runner-${stage}"`);
+  return (
+    ids.some((id) => text.includes(id)) ||
+    text.includes(`datasphere-runner-${stage}-`) ||
+    text.includes(`"datasphere-runner-${stage}"`)
+  );
 }
 
 describe('stages are isolated', () => {
@@ -69,9 +78,13 @@ describe('stages are isolated', () => {
     assert.deepEqual(stageSnapshot(fake.state, 'prod'), prodBefore);
     const mutating = fake.calls.slice(from).filter((c) => c.mutating);
     assert.ok(mutating.length > 20);
-    assert.deepEqual(mutating.filter((c) => touches(c, prodIds, 'prod')), []);
+    assert.deepEqual(
+      mutating.filter((c) => touches(c, prodIds, 'prod')),
+      [],
+    );
     // The folder now holds both stages' resources, every name carrying its stage.
-    for (const name of fake.state.triggers.map((t) => t.name)) assert.match(name, /^datasphere-runner-(prod|test)-/);
+    for (const name of fake.state.triggers.map((t) => t.name))
+      assert.match(name, /^datasphere-runner-(prod|test)-/);
     assert.equal(fake.state.functions.length, 6);
     assert.equal(fake.state.databases.length, 2);
     assert.equal(fake.state.gateways.length, 2);
@@ -83,14 +96,23 @@ describe('stages are isolated', () => {
     const from = fake.calls.length;
     const run = stageRun(fake, 'test');
     try {
-      const warnings = await removeStage(run.ctx, { projects: [PROJECT], projectRole: 'datasphere.community-projects.developer', deleteDatabase: false });
-      assert.deepEqual(warnings, ['kept database datasphere-runner-test (the run history); --delete-database removes it too']);
+      const warnings = await removeStage(run.ctx, {
+        projects: [PROJECT],
+        projectRole: 'datasphere.community-projects.developer',
+        deleteDatabase: false,
+      });
+      assert.deepEqual(warnings, [
+        'kept database datasphere-runner-test (the run history); --delete-database removes it too',
+      ]);
     } finally {
       await run.close();
     }
     assert.deepEqual(stageSnapshot(fake.state, 'prod'), prodBefore);
     const mutating = fake.calls.slice(from).filter((c) => c.mutating);
-    assert.deepEqual(mutating.filter((c) => touches(c, prodIds, 'prod')), []);
+    assert.deepEqual(
+      mutating.filter((c) => touches(c, prodIds, 'prod')),
+      [],
+    );
     assert.deepEqual(labels(fake, from, true), [
       'apiGateway.deleteApiGateway',
       'triggers.deleteTrigger',
@@ -122,7 +144,11 @@ describe('stages are isolated', () => {
     const rerun = stageRun(fake, 'test');
     try {
       assert.deepEqual(
-        await removeStage(rerun.ctx, { projects: [PROJECT], projectRole: 'datasphere.community-projects.developer', deleteDatabase: true }),
+        await removeStage(rerun.ctx, {
+          projects: [PROJECT],
+          projectRole: 'datasphere.community-projects.developer',
+          deleteDatabase: true,
+        }),
         [],
       );
     } finally {
@@ -170,7 +196,11 @@ describe('DataSphere project access', () => {
     const body = /-d '(.*)'$/.exec(command ?? '')?.[1];
     assert.ok(url !== undefined && body !== undefined);
     fake.setDeployerIsProjectAdmin(true);
-    const answer = await request(url, { method: 'PATCH', body, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' } });
+    const answer = await request(url, {
+      method: 'PATCH',
+      body,
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    });
     assert.equal(answer.statusCode, 200);
     await answer.body.dump();
     fake.setDeployerIsProjectAdmin(false);

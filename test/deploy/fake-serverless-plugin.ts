@@ -34,14 +34,20 @@ export interface FakePluginOptions {
   readonly baseEnv?: Readonly<Record<string, string | undefined>>;
 }
 
-async function call(options: FakePluginOptions, method: string, path: string, body?: unknown): Promise<Record<string, unknown>> {
+async function call(
+  options: FakePluginOptions,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<Record<string, unknown>> {
   const response = await request(`${options.base}${path}`, {
     method: method as 'GET',
     headers: { authorization: `Bearer ${options.token}`, 'content-type': 'application/json' },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   const answer = (await response.body.json()) as Record<string, unknown>;
-  if (response.statusCode !== 200) throw new Error(`${method} ${path}: ${response.statusCode} ${String(answer.message)}`);
+  if (response.statusCode !== 200)
+    throw new Error(`${method} ${path}: ${response.statusCode} ${String(answer.message)}`);
   // The SDK waits for each operation; the fake's operations finish when read.
   if (typeof answer.id === 'string' && 'done' in answer && answer.done !== true) {
     return (await call(options, 'GET', `/operations/${answer.id}`)).response as Record<string, unknown>;
@@ -60,8 +66,14 @@ export async function runFakePlugin(
   const specs = functionSpecs(config, { env, options: { stage } });
   const prefix = `${serviceName(config)}-${stage}`;
   const folder = encodeURIComponent(options.folderId);
-  const functions = (await call(options, 'GET', `/functions/v1/functions?folderId=${folder}`)).functions as { id: string; name: string }[];
-  const triggers = (await call(options, 'GET', `/triggers/v1/triggers?folderId=${folder}`)).triggers as { id: string; name: string }[];
+  const functions = (await call(options, 'GET', `/functions/v1/functions?folderId=${folder}`)).functions as {
+    id: string;
+    name: string;
+  }[];
+  const triggers = (await call(options, 'GET', `/triggers/v1/triggers?folderId=${folder}`)).triggers as {
+    id: string;
+    name: string;
+  }[];
   await call(options, 'GET', `/iam/v1/serviceAccounts?folderId=${folder}`);
   for (const trigger of triggers) {
     if (specs.some((s) => TRIGGER_TYPES.some((t) => trigger.name === `${prefix}-${s.key}-${t}`))) {
@@ -73,7 +85,10 @@ export async function runFakePlugin(
     const name = `${prefix}-${spec.key}`;
     try {
       let id = functions.find((f) => f.name === name)?.id;
-      if (id === undefined) id = String((await call(options, 'POST', '/functions/v1/functions', { name, folderId: options.folderId })).id);
+      if (id === undefined)
+        id = String(
+          (await call(options, 'POST', '/functions/v1/functions', { name, folderId: options.folderId })).id,
+        );
       if (options.failFor?.().includes(spec.key)) throw new Error('Request failed: simulated');
       const content = options.artifacts?.[spec.key] ?? readFileSync(join(root, spec.artifact));
       await call(options, 'POST', '/functions/v1/versions', {
@@ -96,12 +111,17 @@ export async function runFakePlugin(
 }
 
 /** A PluginRunner for in-process tests; records each run. */
-export function fakePluginRunner(options: FakePluginOptions): PluginRunner & { runs: { stage: string; log: string[] }[] } {
+export function fakePluginRunner(
+  options: FakePluginOptions,
+): PluginRunner & { runs: { stage: string; log: string[] }[] } {
   const runs: { stage: string; log: string[] }[] = [];
   return {
     runs,
     async deploy(stage, env) {
-      runs.push({ stage, log: await runFakePlugin(options, stage, { ...(options.baseEnv ?? process.env), ...env }) });
+      runs.push({
+        stage,
+        log: await runFakePlugin(options, stage, { ...(options.baseEnv ?? process.env), ...env }),
+      });
     },
   };
 }

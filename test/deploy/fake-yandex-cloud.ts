@@ -27,10 +27,29 @@ interface Binding {
   roleId: string;
   subject: { id: string; type: string };
 }
-interface Sa { id: string; name: string; folderId: string; description?: string }
-interface Key { id: string; keyId: string; secret: string; serviceAccountId: string }
-interface SecretVersion { id: string; entries: Record<string, string> }
-interface Secret { id: string; name: string; folderId: string; versions: SecretVersion[]; bindings: Binding[] }
+interface Sa {
+  id: string;
+  name: string;
+  folderId: string;
+  description?: string;
+}
+interface Key {
+  id: string;
+  keyId: string;
+  secret: string;
+  serviceAccountId: string;
+}
+interface SecretVersion {
+  id: string;
+  entries: Record<string, string>;
+}
+interface Secret {
+  id: string;
+  name: string;
+  folderId: string;
+  versions: SecretVersion[];
+  bindings: Binding[];
+}
 interface Database {
   id: string;
   name: string;
@@ -39,13 +58,52 @@ interface Database {
   serverless: boolean;
   tables: Record<string, { status: string; indexes: string[] }>;
 }
-interface Fn { id: string; name: string; folderId: string; bindings: Binding[] }
-interface Version { id: string; functionId: string; createdAt: string; tags: string[]; body: Record<string, unknown> }
-interface Trigger { id: string; name: string; folderId: string; rule: unknown; status: string; createdAt: string }
-interface Gateway { id: string; name: string; folderId: string; labels: Record<string, string>; spec: string; domain: string }
-interface Queue { url: string; name: string; folderId: string; attributes: Record<string, string> }
-interface Project { id: string; bindings: Binding[] }
-interface Operation { id: string; done: boolean; response?: unknown; error?: { code: number; message: string }; onDone?: () => void }
+interface Fn {
+  id: string;
+  name: string;
+  folderId: string;
+  bindings: Binding[];
+}
+interface Version {
+  id: string;
+  functionId: string;
+  createdAt: string;
+  tags: string[];
+  body: Record<string, unknown>;
+}
+interface Trigger {
+  id: string;
+  name: string;
+  folderId: string;
+  rule: unknown;
+  status: string;
+  createdAt: string;
+}
+interface Gateway {
+  id: string;
+  name: string;
+  folderId: string;
+  labels: Record<string, string>;
+  spec: string;
+  domain: string;
+}
+interface Queue {
+  url: string;
+  name: string;
+  folderId: string;
+  attributes: Record<string, string>;
+}
+interface Project {
+  id: string;
+  bindings: Binding[];
+}
+interface Operation {
+  id: string;
+  done: boolean;
+  response?: unknown;
+  error?: { code: number; message: string };
+  onDone?: () => void;
+}
 
 export interface FakeState {
   folderBindings: Binding[];
@@ -193,7 +251,9 @@ export async function startFakeYandexCloud(options: FakeOptions): Promise<FakeYa
     folderId: d.folderId,
     status: d.status,
     ...(d.serverless ? { serverlessDatabase: {} } : {}),
-    ...(d.status === 'RUNNING' ? { documentApiEndpoint: `${base}/docapi/ru-central1/${options.cloudId}/${d.id}` } : {}),
+    ...(d.status === 'RUNNING'
+      ? { documentApiEndpoint: `${base}/docapi/ru-central1/${options.cloudId}/${d.id}` }
+      : {}),
   });
   const secretView = (s: Secret) => {
     const current = s.versions.at(-1);
@@ -202,7 +262,10 @@ export async function startFakeYandexCloud(options: FakeOptions): Promise<FakeYa
       name: s.name,
       folderId: s.folderId,
       status: 'ACTIVE',
-      currentVersion: current === undefined ? undefined : { id: current.id, payloadEntryKeys: Object.keys(current.entries) },
+      currentVersion:
+        current === undefined
+          ? undefined
+          : { id: current.id, payloadEntryKeys: Object.keys(current.entries) },
     };
   };
   const byId = <T extends { id: string }>(list: T[], id: string, what: string): T =>
@@ -210,185 +273,542 @@ export async function startFakeYandexCloud(options: FakeOptions): Promise<FakeYa
 
   type Handler = (m: RegExpExecArray, q: URLSearchParams, body: Record<string, unknown>) => unknown;
   const routes: [string, RegExp, string, boolean, Handler][] = [
-    ['GET', /^\/resource-manager\/v1\/folders\/([^/:]+)$/, 'resourceManager.getFolder', false, (m) => {
-      if (m[1] !== options.folderId) throw new HttpError(403, 7, 'Permission denied');
-      return { id: options.folderId, cloudId: options.cloudId, name: 'default', status: 'ACTIVE' };
-    }],
-    ['GET', /^\/resource-manager\/v1\/folders\/([^/:]+):listAccessBindings$/, 'resourceManager.listAccessBindings', false,
-      () => page('accessBindings', state.folderBindings)],
-    ['POST', /^\/resource-manager\/v1\/folders\/([^/:]+):updateAccessBindings$/, 'resourceManager.updateAccessBindings', true,
-      (_m, _q, body) => operation('resourceManager.updateAccessBindings', {}, () => applyDeltas(state.folderBindings, body))],
-    ['GET', /^\/iam\/v1\/serviceAccounts$/, 'iam.listServiceAccounts', false,
-      (_m, q) => page('serviceAccounts', state.serviceAccounts.filter((s) => s.folderId === q.get('folderId')))],
-    ['POST', /^\/iam\/v1\/serviceAccounts$/, 'iam.createServiceAccount', true, (_m, _q, body) => {
-      const sa: Sa = { id: newId('sa'), name: String(body.name), folderId: String(body.folderId) };
-      return operation('iam.createServiceAccount', sa, () => state.serviceAccounts.push(sa));
-    }],
-    ['DELETE', /^\/iam\/v1\/serviceAccounts\/([^/:]+)$/, 'iam.deleteServiceAccount', true, (m) => {
-      const sa = byId(state.serviceAccounts, m[1] ?? '', 'service account');
-      return operation('iam.deleteServiceAccount', {}, () => {
-        state.serviceAccounts.splice(state.serviceAccounts.indexOf(sa), 1);
-        state.accessKeys = state.accessKeys.filter((k) => k.serviceAccountId !== sa.id);
-      });
-    }],
-    ['GET', /^\/iam\/aws-compatibility\/v1\/accessKeys$/, 'iam.listAccessKeys', false, (_m, q) =>
-      page('accessKeys', state.accessKeys.filter((k) => k.serviceAccountId === q.get('serviceAccountId')).map((k) => ({ id: k.id, keyId: k.keyId, serviceAccountId: k.serviceAccountId })))],
-    ['POST', /^\/iam\/aws-compatibility\/v1\/accessKeys$/, 'iam.createAccessKey', true, (_m, _q, body) => {
-      byId(state.serviceAccounts, String(body.serviceAccountId), 'service account');
-      const key: Key = { id: newId('key'), keyId: `YCAJ${randomBytes(8).toString('hex')}`, secret: `YCfake-${randomBytes(12).toString('hex')}`, serviceAccountId: String(body.serviceAccountId) };
-      state.accessKeys.push(key);
-      return { accessKey: { id: key.id, keyId: key.keyId, serviceAccountId: key.serviceAccountId }, secret: key.secret };
-    }],
-    ['GET', /^\/lockbox\/v1\/secrets$/, 'lockbox.listSecrets', false,
-      (_m, q) => page('secrets', state.secrets.filter((s) => s.folderId === q.get('folderId')).map(secretView))],
-    ['POST', /^\/lockbox\/v1\/secrets$/, 'lockbox.createSecret', true, (_m, _q, body) => {
-      const entries = Object.fromEntries(((body.versionPayloadEntries ?? []) as { key: string; textValue: string }[]).map((e) => [e.key, e.textValue]));
-      const secret: Secret = { id: newId('secret'), name: String(body.name), folderId: String(body.folderId), versions: [{ id: newId('version'), entries }], bindings: [] };
-      return operation('lockbox.createSecret', secretView(secret), () => state.secrets.push(secret));
-    }],
-    ['POST', /^\/lockbox\/v1\/secrets\/([^/:]+):addVersion$/, 'lockbox.addVersion', true, (m, _q, body) => {
-      const secret = byId(state.secrets, m[1] ?? '', 'secret');
-      const baseVersion = secret.versions.find((v) => v.id === body.baseVersionId) ?? secret.versions.at(-1);
-      const entries = { ...baseVersion?.entries };
-      for (const e of (body.payloadEntries ?? []) as { key: string; textValue: string }[]) entries[e.key] = e.textValue;
-      const version = { id: newId('version'), entries };
-      return operation('lockbox.addVersion', { id: version.id, secretId: secret.id }, () => secret.versions.push(version));
-    }],
-    ['DELETE', /^\/lockbox\/v1\/secrets\/([^/:]+)$/, 'lockbox.deleteSecret', true, (m) => {
-      const secret = byId(state.secrets, m[1] ?? '', 'secret');
-      return operation('lockbox.deleteSecret', {}, () => state.secrets.splice(state.secrets.indexOf(secret), 1));
-    }],
-    ['GET', /^\/lockbox\/v1\/secrets\/([^/:]+)\/payload$/, 'lockbox.getPayload', false, (m) => {
-      const secret = byId(state.secrets, m[1] ?? '', 'secret');
-      const current = secret.versions.at(-1);
-      return { versionId: current?.id, entries: Object.entries(current?.entries ?? {}).map(([key, textValue]) => ({ key, textValue })) };
-    }],
-    ['GET', /^\/lockbox\/v1\/secrets\/([^/:]+):listAccessBindings$/, 'lockbox.listAccessBindings', false,
-      (m) => page('accessBindings', byId(state.secrets, m[1] ?? '', 'secret').bindings)],
-    ['POST', /^\/lockbox\/v1\/secrets\/([^/:]+):updateAccessBindings$/, 'lockbox.updateAccessBindings', true, (m, _q, body) => {
-      const secret = byId(state.secrets, m[1] ?? '', 'secret');
-      return operation('lockbox.updateAccessBindings', {}, () => applyDeltas(secret.bindings, body));
-    }],
-    ['GET', /^\/ydb\/v1\/databases$/, 'ydb.listDatabases', false,
-      (_m, q) => page('databases', state.databases.filter((d) => d.folderId === q.get('folderId')).map(dbView))],
-    ['POST', /^\/ydb\/v1\/databases$/, 'ydb.createDatabase', true, (_m, _q, body) => {
-      const db: Database = { id: newId('db'), name: String(body.name), folderId: String(body.folderId), status: 'PROVISIONING', serverless: body.serverlessDatabase !== undefined, tables: {} };
-      state.databases.push(db);
-      // Not done at once: the deploy must poll the operation, then the database until RUNNING.
-      return operation('ydb.createDatabase', dbView(db), () => undefined, false);
-    }],
-    ['GET', /^\/ydb\/v1\/databases\/([^/:]+)$/, 'ydb.getDatabase', false, (m) => {
-      const db = byId(state.databases, m[1] ?? '', 'database');
-      const view = dbView(db);
-      if (db.status === 'PROVISIONING') db.status = 'RUNNING';
-      return view;
-    }],
-    ['DELETE', /^\/ydb\/v1\/databases\/([^/:]+)$/, 'ydb.deleteDatabase', true, (m) => {
-      const db = byId(state.databases, m[1] ?? '', 'database');
-      return operation('ydb.deleteDatabase', {}, () => state.databases.splice(state.databases.indexOf(db), 1));
-    }],
-    ['GET', /^\/datasphere\/v2\/projects\/([^/:]+):accessBindings$/, 'datasphere.listProjectAccessBindings', false,
-      (m) => page('accessBindings', byId(state.projects, m[1] ?? '', 'project').bindings)],
-    ['PATCH', /^\/datasphere\/v2\/projects\/([^/:]+):updateAccessBindings$/, 'datasphere.updateProjectAccessBindings', true, (m, _q, body) => {
-      const project = byId(state.projects, m[1] ?? '', 'project');
-      if (!deployerIsProjectAdmin) throw new HttpError(403, 7, 'Permission denied');
-      return operation('datasphere.updateProjectAccessBindings', {}, () => applyDeltas(project.bindings, body));
-    }],
-    ['GET', /^\/functions\/v1\/functions$/, 'functions.listFunctions', false, (_m, q) =>
-      page('functions', state.functions.filter((f) => f.folderId === q.get('folderId')).map((f) => ({ id: f.id, name: f.name, folderId: f.folderId, status: 'ACTIVE', httpInvokeUrl: `https://functions.yandexcloud.net/${f.id}` })))],
-    ['POST', /^\/functions\/v1\/functions$/, 'functions.createFunction', true, (_m, _q, body) => {
-      if (state.functions.some((f) => f.name === body.name && f.folderId === body.folderId)) throw new HttpError(409, 6, 'function already exists');
-      const fn: Fn = { id: newId('fn'), name: String(body.name), folderId: String(body.folderId), bindings: [] };
-      return operation('functions.createFunction', { id: fn.id, name: fn.name }, () => state.functions.push(fn));
-    }],
-    ['DELETE', /^\/functions\/v1\/functions\/([^/:]+)$/, 'functions.deleteFunction', true, (m) => {
-      const fn = byId(state.functions, m[1] ?? '', 'function');
-      return operation('functions.deleteFunction', {}, () => {
-        state.functions.splice(state.functions.indexOf(fn), 1);
-        state.versions = state.versions.filter((v) => v.functionId !== fn.id);
-      });
-    }],
-    ['GET', /^\/functions\/v1\/versions:byTag$/, 'functions.getVersionByTag', false, (_m, q) => {
-      const version = state.versions.find((v) => v.functionId === q.get('functionId') && v.tags.includes(q.get('tag') ?? ''));
-      return version === undefined ? notFound('version') : versionView(version);
-    }],
-    ['POST', /^\/functions\/v1\/versions$/, 'functions.createVersion', true, (_m, _q, body) => {
-      const fn = byId(state.functions, String(body.functionId), 'function');
-      const sources = ['content', 'package', 'versionId'].filter((k) => body[k] !== undefined);
-      if (sources.length !== 1) throw new HttpError(400, 3, 'exactly one of content, package, versionId');
-      if (typeof body.versionId === 'string') byId(state.versions, body.versionId, 'version');
-      for (const name of Object.keys((body.environment ?? {}) as object)) {
-        if (((body.secrets ?? []) as { environmentVariable?: string }[]).some((s) => s.environmentVariable === name)) {
-          throw new HttpError(400, 3, `${name} is both a variable and a secret`);
+    [
+      'GET',
+      /^\/resource-manager\/v1\/folders\/([^/:]+)$/,
+      'resourceManager.getFolder',
+      false,
+      (m) => {
+        if (m[1] !== options.folderId) throw new HttpError(403, 7, 'Permission denied');
+        return { id: options.folderId, cloudId: options.cloudId, name: 'default', status: 'ACTIVE' };
+      },
+    ],
+    [
+      'GET',
+      /^\/resource-manager\/v1\/folders\/([^/:]+):listAccessBindings$/,
+      'resourceManager.listAccessBindings',
+      false,
+      () => page('accessBindings', state.folderBindings),
+    ],
+    [
+      'POST',
+      /^\/resource-manager\/v1\/folders\/([^/:]+):updateAccessBindings$/,
+      'resourceManager.updateAccessBindings',
+      true,
+      (_m, _q, body) =>
+        operation('resourceManager.updateAccessBindings', {}, () => applyDeltas(state.folderBindings, body)),
+    ],
+    [
+      'GET',
+      /^\/iam\/v1\/serviceAccounts$/,
+      'iam.listServiceAccounts',
+      false,
+      (_m, q) =>
+        page(
+          'serviceAccounts',
+          state.serviceAccounts.filter((s) => s.folderId === q.get('folderId')),
+        ),
+    ],
+    [
+      'POST',
+      /^\/iam\/v1\/serviceAccounts$/,
+      'iam.createServiceAccount',
+      true,
+      (_m, _q, body) => {
+        const sa: Sa = { id: newId('sa'), name: String(body.name), folderId: String(body.folderId) };
+        return operation('iam.createServiceAccount', sa, () => state.serviceAccounts.push(sa));
+      },
+    ],
+    [
+      'DELETE',
+      /^\/iam\/v1\/serviceAccounts\/([^/:]+)$/,
+      'iam.deleteServiceAccount',
+      true,
+      (m) => {
+        const sa = byId(state.serviceAccounts, m[1] ?? '', 'service account');
+        return operation('iam.deleteServiceAccount', {}, () => {
+          state.serviceAccounts.splice(state.serviceAccounts.indexOf(sa), 1);
+          state.accessKeys = state.accessKeys.filter((k) => k.serviceAccountId !== sa.id);
+        });
+      },
+    ],
+    [
+      'GET',
+      /^\/iam\/aws-compatibility\/v1\/accessKeys$/,
+      'iam.listAccessKeys',
+      false,
+      (_m, q) =>
+        page(
+          'accessKeys',
+          state.accessKeys
+            .filter((k) => k.serviceAccountId === q.get('serviceAccountId'))
+            .map((k) => ({ id: k.id, keyId: k.keyId, serviceAccountId: k.serviceAccountId })),
+        ),
+    ],
+    [
+      'POST',
+      /^\/iam\/aws-compatibility\/v1\/accessKeys$/,
+      'iam.createAccessKey',
+      true,
+      (_m, _q, body) => {
+        byId(state.serviceAccounts, String(body.serviceAccountId), 'service account');
+        const key: Key = {
+          id: newId('key'),
+          keyId: `YCAJ${randomBytes(8).toString('hex')}`,
+          secret: `YCfake-${randomBytes(12).toString('hex')}`,
+          serviceAccountId: String(body.serviceAccountId),
+        };
+        state.accessKeys.push(key);
+        return {
+          accessKey: { id: key.id, keyId: key.keyId, serviceAccountId: key.serviceAccountId },
+          secret: key.secret,
+        };
+      },
+    ],
+    [
+      'GET',
+      /^\/lockbox\/v1\/secrets$/,
+      'lockbox.listSecrets',
+      false,
+      (_m, q) =>
+        page('secrets', state.secrets.filter((s) => s.folderId === q.get('folderId')).map(secretView)),
+    ],
+    [
+      'POST',
+      /^\/lockbox\/v1\/secrets$/,
+      'lockbox.createSecret',
+      true,
+      (_m, _q, body) => {
+        const entries = Object.fromEntries(
+          ((body.versionPayloadEntries ?? []) as { key: string; textValue: string }[]).map((e) => [
+            e.key,
+            e.textValue,
+          ]),
+        );
+        const secret: Secret = {
+          id: newId('secret'),
+          name: String(body.name),
+          folderId: String(body.folderId),
+          versions: [{ id: newId('version'), entries }],
+          bindings: [],
+        };
+        return operation('lockbox.createSecret', secretView(secret), () => state.secrets.push(secret));
+      },
+    ],
+    [
+      'POST',
+      /^\/lockbox\/v1\/secrets\/([^/:]+):addVersion$/,
+      'lockbox.addVersion',
+      true,
+      (m, _q, body) => {
+        const secret = byId(state.secrets, m[1] ?? '', 'secret');
+        const baseVersion =
+          secret.versions.find((v) => v.id === body.baseVersionId) ?? secret.versions.at(-1);
+        const entries = { ...baseVersion?.entries };
+        for (const e of (body.payloadEntries ?? []) as { key: string; textValue: string }[])
+          entries[e.key] = e.textValue;
+        const version = { id: newId('version'), entries };
+        return operation('lockbox.addVersion', { id: version.id, secretId: secret.id }, () =>
+          secret.versions.push(version),
+        );
+      },
+    ],
+    [
+      'DELETE',
+      /^\/lockbox\/v1\/secrets\/([^/:]+)$/,
+      'lockbox.deleteSecret',
+      true,
+      (m) => {
+        const secret = byId(state.secrets, m[1] ?? '', 'secret');
+        return operation('lockbox.deleteSecret', {}, () =>
+          state.secrets.splice(state.secrets.indexOf(secret), 1),
+        );
+      },
+    ],
+    [
+      'GET',
+      /^\/lockbox\/v1\/secrets\/([^/:]+)\/payload$/,
+      'lockbox.getPayload',
+      false,
+      (m) => {
+        const secret = byId(state.secrets, m[1] ?? '', 'secret');
+        const current = secret.versions.at(-1);
+        return {
+          versionId: current?.id,
+          entries: Object.entries(current?.entries ?? {}).map(([key, textValue]) => ({ key, textValue })),
+        };
+      },
+    ],
+    [
+      'GET',
+      /^\/lockbox\/v1\/secrets\/([^/:]+):listAccessBindings$/,
+      'lockbox.listAccessBindings',
+      false,
+      (m) => page('accessBindings', byId(state.secrets, m[1] ?? '', 'secret').bindings),
+    ],
+    [
+      'POST',
+      /^\/lockbox\/v1\/secrets\/([^/:]+):updateAccessBindings$/,
+      'lockbox.updateAccessBindings',
+      true,
+      (m, _q, body) => {
+        const secret = byId(state.secrets, m[1] ?? '', 'secret');
+        return operation('lockbox.updateAccessBindings', {}, () => applyDeltas(secret.bindings, body));
+      },
+    ],
+    [
+      'GET',
+      /^\/ydb\/v1\/databases$/,
+      'ydb.listDatabases',
+      false,
+      (_m, q) =>
+        page('databases', state.databases.filter((d) => d.folderId === q.get('folderId')).map(dbView)),
+    ],
+    [
+      'POST',
+      /^\/ydb\/v1\/databases$/,
+      'ydb.createDatabase',
+      true,
+      (_m, _q, body) => {
+        const db: Database = {
+          id: newId('db'),
+          name: String(body.name),
+          folderId: String(body.folderId),
+          status: 'PROVISIONING',
+          serverless: body.serverlessDatabase !== undefined,
+          tables: {},
+        };
+        state.databases.push(db);
+        // Not done at once: the deploy must poll the operation, then the database until RUNNING.
+        return operation('ydb.createDatabase', dbView(db), () => undefined, false);
+      },
+    ],
+    [
+      'GET',
+      /^\/ydb\/v1\/databases\/([^/:]+)$/,
+      'ydb.getDatabase',
+      false,
+      (m) => {
+        const db = byId(state.databases, m[1] ?? '', 'database');
+        const view = dbView(db);
+        if (db.status === 'PROVISIONING') db.status = 'RUNNING';
+        return view;
+      },
+    ],
+    [
+      'DELETE',
+      /^\/ydb\/v1\/databases\/([^/:]+)$/,
+      'ydb.deleteDatabase',
+      true,
+      (m) => {
+        const db = byId(state.databases, m[1] ?? '', 'database');
+        return operation('ydb.deleteDatabase', {}, () =>
+          state.databases.splice(state.databases.indexOf(db), 1),
+        );
+      },
+    ],
+    [
+      'GET',
+      /^\/datasphere\/v2\/projects\/([^/:]+):accessBindings$/,
+      'datasphere.listProjectAccessBindings',
+      false,
+      (m) => page('accessBindings', byId(state.projects, m[1] ?? '', 'project').bindings),
+    ],
+    [
+      'PATCH',
+      /^\/datasphere\/v2\/projects\/([^/:]+):updateAccessBindings$/,
+      'datasphere.updateProjectAccessBindings',
+      true,
+      (m, _q, body) => {
+        const project = byId(state.projects, m[1] ?? '', 'project');
+        if (!deployerIsProjectAdmin) throw new HttpError(403, 7, 'Permission denied');
+        return operation('datasphere.updateProjectAccessBindings', {}, () =>
+          applyDeltas(project.bindings, body),
+        );
+      },
+    ],
+    [
+      'GET',
+      /^\/functions\/v1\/functions$/,
+      'functions.listFunctions',
+      false,
+      (_m, q) =>
+        page(
+          'functions',
+          state.functions
+            .filter((f) => f.folderId === q.get('folderId'))
+            .map((f) => ({
+              id: f.id,
+              name: f.name,
+              folderId: f.folderId,
+              status: 'ACTIVE',
+              httpInvokeUrl: `https://functions.yandexcloud.net/${f.id}`,
+            })),
+        ),
+    ],
+    [
+      'POST',
+      /^\/functions\/v1\/functions$/,
+      'functions.createFunction',
+      true,
+      (_m, _q, body) => {
+        if (state.functions.some((f) => f.name === body.name && f.folderId === body.folderId))
+          throw new HttpError(409, 6, 'function already exists');
+        const fn: Fn = {
+          id: newId('fn'),
+          name: String(body.name),
+          folderId: String(body.folderId),
+          bindings: [],
+        };
+        return operation('functions.createFunction', { id: fn.id, name: fn.name }, () =>
+          state.functions.push(fn),
+        );
+      },
+    ],
+    [
+      'DELETE',
+      /^\/functions\/v1\/functions\/([^/:]+)$/,
+      'functions.deleteFunction',
+      true,
+      (m) => {
+        const fn = byId(state.functions, m[1] ?? '', 'function');
+        return operation('functions.deleteFunction', {}, () => {
+          state.functions.splice(state.functions.indexOf(fn), 1);
+          state.versions = state.versions.filter((v) => v.functionId !== fn.id);
+        });
+      },
+    ],
+    [
+      'GET',
+      /^\/functions\/v1\/versions:byTag$/,
+      'functions.getVersionByTag',
+      false,
+      (_m, q) => {
+        const version = state.versions.find(
+          (v) => v.functionId === q.get('functionId') && v.tags.includes(q.get('tag') ?? ''),
+        );
+        return version === undefined ? notFound('version') : versionView(version);
+      },
+    ],
+    [
+      'POST',
+      /^\/functions\/v1\/versions$/,
+      'functions.createVersion',
+      true,
+      (_m, _q, body) => {
+        const fn = byId(state.functions, String(body.functionId), 'function');
+        const sources = ['content', 'package', 'versionId'].filter((k) => body[k] !== undefined);
+        if (sources.length !== 1) throw new HttpError(400, 3, 'exactly one of content, package, versionId');
+        if (typeof body.versionId === 'string') byId(state.versions, body.versionId, 'version');
+        for (const name of Object.keys((body.environment ?? {}) as object)) {
+          if (
+            ((body.secrets ?? []) as { environmentVariable?: string }[]).some(
+              (s) => s.environmentVariable === name,
+            )
+          ) {
+            throw new HttpError(400, 3, `${name} is both a variable and a secret`);
+          }
         }
-      }
-      const version: Version = { id: newId('fnv'), functionId: fn.id, createdAt: clock(), tags: ['$latest'], body: { ...body, content: undefined } };
-      return operation('functions.createVersion', versionView(version), () => {
-        for (const v of state.versions) if (v.functionId === fn.id) v.tags = v.tags.filter((t) => t !== '$latest');
-        state.versions.push(version);
-      });
-    }],
-    ['GET', /^\/functions\/v1\/functions\/([^/:]+):listAccessBindings$/, 'functions.listAccessBindings', false,
-      (m) => page('accessBindings', byId(state.functions, m[1] ?? '', 'function').bindings)],
-    ['POST', /^\/functions\/v1\/functions\/([^/:]+):updateAccessBindings$/, 'functions.updateAccessBindings', true, (m, _q, body) => {
-      const fn = byId(state.functions, m[1] ?? '', 'function');
-      return operation('functions.updateAccessBindings', {}, () => applyDeltas(fn.bindings, body));
-    }],
-    ['GET', /^\/triggers\/v1\/triggers$/, 'triggers.listTriggers', false, (_m, q) =>
-      page('triggers', state.triggers.filter((t) => t.folderId === q.get('folderId')).map((t) => ({ id: t.id, name: t.name, folderId: t.folderId, createdAt: t.createdAt, status: t.status, rule: t.rule })))],
-    ['POST', /^\/triggers\/v1\/triggers$/, 'triggers.createTrigger', true, (_m, _q, body) => {
-      if (state.triggers.some((t) => t.name === body.name && t.folderId === body.folderId)) throw new HttpError(409, 6, 'trigger already exists');
-      const trigger: Trigger = { id: newId('trigger'), name: String(body.name), folderId: String(body.folderId), rule: body.rule, status: 'ACTIVE', createdAt: clock() };
-      return operation('triggers.createTrigger', trigger, () => state.triggers.push(trigger));
-    }],
-    ['DELETE', /^\/triggers\/v1\/triggers\/([^/:]+)$/, 'triggers.deleteTrigger', true, (m) => {
-      const trigger = byId(state.triggers, m[1] ?? '', 'trigger');
-      return operation('triggers.deleteTrigger', {}, () => state.triggers.splice(state.triggers.indexOf(trigger), 1));
-    }],
-    ['GET', /^\/apigateways\/v1\/apigateways$/, 'apiGateway.listApiGateways', false, (_m, q) =>
-      page('apiGateways', state.gateways.filter((g) => g.folderId === q.get('folderId')).map((g) => ({ id: g.id, name: g.name, folderId: g.folderId, labels: g.labels, domain: g.domain })))],
-    ['POST', /^\/apigateways\/v1\/apigateways$/, 'apiGateway.createApiGateway', true, (_m, _q, body) => {
-      const id = newId('gw');
-      const gateway: Gateway = { id, name: String(body.name), folderId: String(body.folderId), labels: (body.labels ?? {}) as Record<string, string>, spec: String(body.openapiSpec), domain: `${id}.apigw.yandexcloud.net` };
-      return operation('apiGateway.createApiGateway', { id, name: gateway.name, domain: gateway.domain }, () => state.gateways.push(gateway));
-    }],
-    ['PATCH', /^\/apigateways\/v1\/apigateways\/([^/:]+)$/, 'apiGateway.updateApiGateway', true, (m, _q, body) => {
-      const gateway = byId(state.gateways, m[1] ?? '', 'api gateway');
-      return operation('apiGateway.updateApiGateway', {}, () => {
-        gateway.spec = String(body.openapiSpec);
-        gateway.labels = (body.labels ?? {}) as Record<string, string>;
-      });
-    }],
-    ['DELETE', /^\/apigateways\/v1\/apigateways\/([^/:]+)$/, 'apiGateway.deleteApiGateway', true, (m) => {
-      const gateway = byId(state.gateways, m[1] ?? '', 'api gateway');
-      return operation('apiGateway.deleteApiGateway', {}, () => state.gateways.splice(state.gateways.indexOf(gateway), 1));
-    }],
-    ['GET', /^\/operations\/([^/:]+)$/, 'operation.get', false, (m) => {
-      const op = state.operations.get(m[1] ?? '') ?? notFound('operation');
-      if (!op.done) {
-        op.done = true;
-        op.onDone?.();
-      }
-      return op;
-    }],
+        const version: Version = {
+          id: newId('fnv'),
+          functionId: fn.id,
+          createdAt: clock(),
+          tags: ['$latest'],
+          body: { ...body, content: undefined },
+        };
+        return operation('functions.createVersion', versionView(version), () => {
+          for (const v of state.versions)
+            if (v.functionId === fn.id) v.tags = v.tags.filter((t) => t !== '$latest');
+          state.versions.push(version);
+        });
+      },
+    ],
+    [
+      'GET',
+      /^\/functions\/v1\/functions\/([^/:]+):listAccessBindings$/,
+      'functions.listAccessBindings',
+      false,
+      (m) => page('accessBindings', byId(state.functions, m[1] ?? '', 'function').bindings),
+    ],
+    [
+      'POST',
+      /^\/functions\/v1\/functions\/([^/:]+):updateAccessBindings$/,
+      'functions.updateAccessBindings',
+      true,
+      (m, _q, body) => {
+        const fn = byId(state.functions, m[1] ?? '', 'function');
+        return operation('functions.updateAccessBindings', {}, () => applyDeltas(fn.bindings, body));
+      },
+    ],
+    [
+      'GET',
+      /^\/triggers\/v1\/triggers$/,
+      'triggers.listTriggers',
+      false,
+      (_m, q) =>
+        page(
+          'triggers',
+          state.triggers
+            .filter((t) => t.folderId === q.get('folderId'))
+            .map((t) => ({
+              id: t.id,
+              name: t.name,
+              folderId: t.folderId,
+              createdAt: t.createdAt,
+              status: t.status,
+              rule: t.rule,
+            })),
+        ),
+    ],
+    [
+      'POST',
+      /^\/triggers\/v1\/triggers$/,
+      'triggers.createTrigger',
+      true,
+      (_m, _q, body) => {
+        if (state.triggers.some((t) => t.name === body.name && t.folderId === body.folderId))
+          throw new HttpError(409, 6, 'trigger already exists');
+        const trigger: Trigger = {
+          id: newId('trigger'),
+          name: String(body.name),
+          folderId: String(body.folderId),
+          rule: body.rule,
+          status: 'ACTIVE',
+          createdAt: clock(),
+        };
+        return operation('triggers.createTrigger', trigger, () => state.triggers.push(trigger));
+      },
+    ],
+    [
+      'DELETE',
+      /^\/triggers\/v1\/triggers\/([^/:]+)$/,
+      'triggers.deleteTrigger',
+      true,
+      (m) => {
+        const trigger = byId(state.triggers, m[1] ?? '', 'trigger');
+        return operation('triggers.deleteTrigger', {}, () =>
+          state.triggers.splice(state.triggers.indexOf(trigger), 1),
+        );
+      },
+    ],
+    [
+      'GET',
+      /^\/apigateways\/v1\/apigateways$/,
+      'apiGateway.listApiGateways',
+      false,
+      (_m, q) =>
+        page(
+          'apiGateways',
+          state.gateways
+            .filter((g) => g.folderId === q.get('folderId'))
+            .map((g) => ({
+              id: g.id,
+              name: g.name,
+              folderId: g.folderId,
+              labels: g.labels,
+              domain: g.domain,
+            })),
+        ),
+    ],
+    [
+      'POST',
+      /^\/apigateways\/v1\/apigateways$/,
+      'apiGateway.createApiGateway',
+      true,
+      (_m, _q, body) => {
+        const id = newId('gw');
+        const gateway: Gateway = {
+          id,
+          name: String(body.name),
+          folderId: String(body.folderId),
+          labels: (body.labels ?? {}) as Record<string, string>,
+          spec: String(body.openapiSpec),
+          domain: `${id}.apigw.yandexcloud.net`,
+        };
+        return operation(
+          'apiGateway.createApiGateway',
+          { id, name: gateway.name, domain: gateway.domain },
+          () => state.gateways.push(gateway),
+        );
+      },
+    ],
+    [
+      'PATCH',
+      /^\/apigateways\/v1\/apigateways\/([^/:]+)$/,
+      'apiGateway.updateApiGateway',
+      true,
+      (m, _q, body) => {
+        const gateway = byId(state.gateways, m[1] ?? '', 'api gateway');
+        return operation('apiGateway.updateApiGateway', {}, () => {
+          gateway.spec = String(body.openapiSpec);
+          gateway.labels = (body.labels ?? {}) as Record<string, string>;
+        });
+      },
+    ],
+    [
+      'DELETE',
+      /^\/apigateways\/v1\/apigateways\/([^/:]+)$/,
+      'apiGateway.deleteApiGateway',
+      true,
+      (m) => {
+        const gateway = byId(state.gateways, m[1] ?? '', 'api gateway');
+        return operation('apiGateway.deleteApiGateway', {}, () =>
+          state.gateways.splice(state.gateways.indexOf(gateway), 1),
+        );
+      },
+    ],
+    [
+      'GET',
+      /^\/operations\/([^/:]+)$/,
+      'operation.get',
+      false,
+      (m) => {
+        const op = state.operations.get(m[1] ?? '') ?? notFound('operation');
+        if (!op.done) {
+          op.done = true;
+          op.onDone?.();
+        }
+        return op;
+      },
+    ],
   ];
 
   const docapi = (dbId: string, action: string, body: Record<string, unknown>): [number, unknown] => {
     const db = state.databases.find((d) => d.id === dbId);
-    if (db === undefined) return [400, { __type: 'com.amazonaws.dynamodb.v20120810#ResourceNotFoundException', message: 'no database' }];
+    if (db === undefined)
+      return [
+        400,
+        { __type: 'com.amazonaws.dynamodb.v20120810#ResourceNotFoundException', message: 'no database' },
+      ];
     const table = String(body.TableName);
-    const missing: [number, unknown] = [400, { __type: 'com.amazonaws.dynamodb.v20120810#ResourceNotFoundException', message: `table ${table} not found` }];
+    const missing: [number, unknown] = [
+      400,
+      {
+        __type: 'com.amazonaws.dynamodb.v20120810#ResourceNotFoundException',
+        message: `table ${table} not found`,
+      },
+    ];
     switch (action) {
       case 'DescribeTable': {
         const t = db.tables[table];
         if (t === undefined) return missing;
-        const view = { TableName: table, TableStatus: t.status, GlobalSecondaryIndexes: t.indexes.map((IndexName) => ({ IndexName, IndexStatus: 'ACTIVE' })) };
+        const view = {
+          TableName: table,
+          TableStatus: t.status,
+          GlobalSecondaryIndexes: t.indexes.map((IndexName) => ({ IndexName, IndexStatus: 'ACTIVE' })),
+        };
         if (t.status === 'CREATING') t.status = 'ACTIVE';
         return [200, { Table: view }];
       }
       case 'CreateTable': {
-        if (db.tables[table] !== undefined) return [400, { __type: 'com.amazonaws.dynamodb.v20120810#ResourceInUseException', message: 'exists' }];
-        const indexes = ((body.GlobalSecondaryIndexes ?? []) as { IndexName: string }[]).map((i) => i.IndexName);
+        if (db.tables[table] !== undefined)
+          return [
+            400,
+            { __type: 'com.amazonaws.dynamodb.v20120810#ResourceInUseException', message: 'exists' },
+          ];
+        const indexes = ((body.GlobalSecondaryIndexes ?? []) as { IndexName: string }[]).map(
+          (i) => i.IndexName,
+        );
         db.tables[table] = { status: 'CREATING', indexes };
         return [200, { TableDescription: { TableName: table, TableStatus: 'CREATING' } }];
       }
@@ -398,7 +818,10 @@ export async function startFakeYandexCloud(options: FakeOptions): Promise<FakeYa
         delete db.tables[table];
         return [200, {}];
       default:
-        return [400, { __type: 'com.amazonaws.dynamodb.v20120810#UnknownOperationException', message: action }];
+        return [
+          400,
+          { __type: 'com.amazonaws.dynamodb.v20120810#UnknownOperationException', message: action },
+        ];
     }
   };
 
@@ -410,42 +833,72 @@ export async function startFakeYandexCloud(options: FakeOptions): Promise<FakeYa
       `<ErrorResponse><Error><Type>Sender</Type><Code>${code}</Code><Message>${message}</Message></Error><RequestId>r</RequestId></ErrorResponse>`,
     ];
     if (key === undefined) return error(403, 'InvalidClientTokenId', 'unknown access key');
-    const admin = state.folderBindings.some((b) => b.subject.id === key.serviceAccountId && b.roleId === 'ymq.admin');
+    const admin = state.folderBindings.some(
+      (b) => b.subject.id === key.serviceAccountId && b.roleId === 'ymq.admin',
+    );
     if (!admin) return error(403, 'AccessDeniedException', 'the key has no ymq.admin');
     const action = params.get('Action');
-    const ok = (inner: string): [number, string] => [200, `<${action}Response><${action}Result>${inner}</${action}Result><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></${action}Response>`];
+    const ok = (inner: string): [number, string] => [
+      200,
+      `<${action}Response><${action}Result>${inner}</${action}Result><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></${action}Response>`,
+    ];
     const attributes = (): Record<string, string> => {
       const out: Record<string, string> = {};
-      for (let i = 1; params.has(`Attribute.${i}.Name`); i += 1) out[params.get(`Attribute.${i}.Name`) ?? ''] = params.get(`Attribute.${i}.Value`) ?? '';
+      for (let i = 1; params.has(`Attribute.${i}.Name`); i += 1)
+        out[params.get(`Attribute.${i}.Name`) ?? ''] = params.get(`Attribute.${i}.Value`) ?? '';
       return out;
     };
     const queueByUrl = () => state.queues.find((q) => q.url === params.get('QueueUrl'));
     switch (action) {
       case 'GetQueueUrl': {
-        const queue = state.queues.find((q) => q.name === params.get('QueueName') && q.folderId === options.folderId);
-        return queue === undefined ? error(400, 'AWS.SimpleQueueService.NonExistentQueue', 'no such queue') : ok(`<QueueUrl>${queue.url}</QueueUrl>`);
+        const queue = state.queues.find(
+          (q) => q.name === params.get('QueueName') && q.folderId === options.folderId,
+        );
+        return queue === undefined
+          ? error(400, 'AWS.SimpleQueueService.NonExistentQueue', 'no such queue')
+          : ok(`<QueueUrl>${queue.url}</QueueUrl>`);
       }
       case 'CreateQueue': {
         const name = params.get('QueueName') ?? '';
         if (state.queues.some((q) => q.name === name)) return error(400, 'QueueAlreadyExists', 'exists');
         const url = `${base}/${options.folderId}/${newId('queue')}/${name}`;
-        state.queues.push({ url, name, folderId: options.folderId, attributes: { VisibilityTimeout: '30', MessageRetentionPeriod: '345600', ...attributes(), QueueArn: `yrn:yc:ymq:ru-central1:${options.folderId}:${name}` } });
+        state.queues.push({
+          url,
+          name,
+          folderId: options.folderId,
+          attributes: {
+            VisibilityTimeout: '30',
+            MessageRetentionPeriod: '345600',
+            ...attributes(),
+            QueueArn: `yrn:yc:ymq:ru-central1:${options.folderId}:${name}`,
+          },
+        });
         return ok(`<QueueUrl>${url}</QueueUrl>`);
       }
       case 'GetQueueAttributes': {
         const queue = queueByUrl();
-        if (queue === undefined) return error(400, 'AWS.SimpleQueueService.NonExistentQueue', 'no such queue');
-        return ok(Object.entries(queue.attributes).map(([n, v]) => `<Attribute><Name>${n}</Name><Value>${v.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/"/g, '&quot;')}</Value></Attribute>`).join(''));
+        if (queue === undefined)
+          return error(400, 'AWS.SimpleQueueService.NonExistentQueue', 'no such queue');
+        return ok(
+          Object.entries(queue.attributes)
+            .map(
+              ([n, v]) =>
+                `<Attribute><Name>${n}</Name><Value>${v.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/"/g, '&quot;')}</Value></Attribute>`,
+            )
+            .join(''),
+        );
       }
       case 'SetQueueAttributes': {
         const queue = queueByUrl();
-        if (queue === undefined) return error(400, 'AWS.SimpleQueueService.NonExistentQueue', 'no such queue');
+        if (queue === undefined)
+          return error(400, 'AWS.SimpleQueueService.NonExistentQueue', 'no such queue');
         Object.assign(queue.attributes, attributes());
         return ok('');
       }
       case 'DeleteQueue': {
         const queue = queueByUrl();
-        if (queue === undefined) return error(400, 'AWS.SimpleQueueService.NonExistentQueue', 'no such queue');
+        if (queue === undefined)
+          return error(400, 'AWS.SimpleQueueService.NonExistentQueue', 'no such queue');
         state.queues.splice(state.queues.indexOf(queue), 1);
         return ok('');
       }
@@ -473,7 +926,12 @@ export async function startFakeYandexCloud(options: FakeOptions): Promise<FakeYa
         const params = new URLSearchParams(raw);
         const action = params.get('Action') ?? '?';
         const [status, xml] = ymq(params, String(req.headers.authorization ?? ''));
-        record(`ymq.${action}`, ['CreateQueue', 'SetQueueAttributes', 'DeleteQueue'].includes(action), Object.fromEntries(params), status);
+        record(
+          `ymq.${action}`,
+          ['CreateQueue', 'SetQueueAttributes', 'DeleteQueue'].includes(action),
+          Object.fromEntries(params),
+          status,
+        );
         res.writeHead(status, { 'content-type': 'text/xml' });
         res.end(xml);
         return;
@@ -488,7 +946,12 @@ export async function startFakeYandexCloud(options: FakeOptions): Promise<FakeYa
         const action = String(req.headers['x-amz-target'] ?? '').replace(/^DynamoDB_20120810\./, '');
         const body = raw === '' ? {} : (JSON.parse(raw) as Record<string, unknown>);
         const [status, payload] = docapi(docapiMatch[1] ?? '', action, body);
-        record(`docapi.${action}`, ['CreateTable', 'DeleteTable', 'PutItem', 'UpdateItem', 'DeleteItem'].includes(action), body, status);
+        record(
+          `docapi.${action}`,
+          ['CreateTable', 'DeleteTable', 'PutItem', 'UpdateItem', 'DeleteItem'].includes(action),
+          body,
+          status,
+        );
         json(status, payload, 'application/x-amz-json-1.0');
         return;
       }
@@ -503,7 +966,8 @@ export async function startFakeYandexCloud(options: FakeOptions): Promise<FakeYa
       try {
         body = raw === '' ? {} : (JSON.parse(raw) as Record<string, unknown>);
         const failure = takeFailure(label);
-        if (failure !== undefined && 'status' in failure) throw new HttpError(failure.status, failure.code, failure.message);
+        if (failure !== undefined && 'status' in failure)
+          throw new HttpError(failure.status, failure.code, failure.message);
         if (failure !== undefined && 'operationError' in failure) nextOperationError = failure.operationError;
         const answer = handler(pattern.exec(path) as RegExpExecArray, url.searchParams, body);
         record(label, mutating, body, 200);
@@ -511,7 +975,10 @@ export async function startFakeYandexCloud(options: FakeOptions): Promise<FakeYa
       } catch (error) {
         const status = error instanceof HttpError ? error.status : 500;
         record(label, mutating, body, status);
-        json(status, { code: error instanceof HttpError ? error.code : 13, message: error instanceof Error ? error.message : String(error) });
+        json(status, {
+          code: error instanceof HttpError ? error.code : 13,
+          message: error instanceof Error ? error.message : String(error),
+        });
       }
     });
   });

@@ -1,12 +1,21 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { checkFunctionEnvironment, configProblems, PENDING_RUN_STORE, readDeploySettings, referencedSecrets } from '../../deploy/preflight.ts';
+import {
+  checkFunctionEnvironment,
+  configProblems,
+  PENDING_RUN_STORE,
+  readDeploySettings,
+  referencedSecrets,
+} from '../../deploy/preflight.ts';
 import { functionSpecs, loadServerlessConfig } from '../../deploy/serverless-config.ts';
 
 const config = loadServerlessConfig(join(import.meta.dirname, '..', '..', 'serverless.yaml'));
 const specsFor = (env: Record<string, string>) =>
-  functionSpecs(config, { env: { RUN_STORE: PENDING_RUN_STORE, ALLOWED_PROJECTS: 'bt1fake', ...env }, options: {} });
+  functionSpecs(config, {
+    env: { RUN_STORE: PENDING_RUN_STORE, ALLOWED_PROJECTS: 'bt1fake', ...env },
+    options: {},
+  });
 
 function allProblems(env: Record<string, string>): string[] {
   const specs = specsFor(env);
@@ -54,7 +63,10 @@ describe('the checks before anything changes', () => {
   });
 
   it('understand secrets as Lockbox references: a notification queue needs no keys in the environment', () => {
-    const env = { NOTIFY_QUEUE_URL: 'https://message-queue.api.cloud.yandex.net/b1g/dj6/reports', NOTIFY_WEBHOOK_URL: 'https://hooks.example.test/x' };
+    const env = {
+      NOTIFY_QUEUE_URL: 'https://message-queue.api.cloud.yandex.net/b1g/dj6/reports',
+      NOTIFY_WEBHOOK_URL: 'https://hooks.example.test/x',
+    };
     assert.deepEqual(allProblems(env), []);
     const { settings } = readDeploySettings({ ALLOWED_PROJECTS: 'p', ...env }, specsFor(env));
     assert.deepEqual(referencedSecrets('check', settings), [
@@ -66,11 +78,17 @@ describe('the checks before anything changes', () => {
   });
 
   it('count the secrets toward the 4 KB environment limit', () => {
-    const problems = allProblems({ NOTIFY_WEBHOOK_URL: 'https://hooks.example.test/x', NOTIFY_WEBHOOK_SECRET: 'x'.repeat(4000) });
-    assert.match(problems.join('\n'), /functions\.check\.environment: \d+ bytes of names and values, over the platform's 4096/);
+    const problems = allProblems({
+      NOTIFY_WEBHOOK_URL: 'https://hooks.example.test/x',
+      NOTIFY_WEBHOOK_SECRET: 'x'.repeat(4000),
+    });
+    assert.match(
+      problems.join('\n'),
+      /functions\.check\.environment: \d+ bytes of names and values, over the platform's 4096/,
+    );
   });
 
-  it('run the functions\' own loader until it has nothing more to say', () => {
+  it("run the functions' own loader until it has nothing more to say", () => {
     const problems = configProblems({ LOG_LEVEL: 'loud', RUN_STORE: 'nope:', CHECK_INTERVAL_SECONDS: 'x' });
     assert.equal(problems.length, 3, problems.join('\n'));
   });

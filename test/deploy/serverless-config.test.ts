@@ -10,7 +10,10 @@ const root = join(import.meta.dirname, '..', '..');
 const config = loadServerlessConfig(join(root, 'serverless.yaml'));
 const rawText = readFileSync(join(root, 'serverless.yaml'), 'utf8');
 
-type Fn = Record<string, unknown> & { environment?: Record<string, unknown>; package?: Record<string, unknown> };
+type Fn = Record<string, unknown> & {
+  environment?: Record<string, unknown>;
+  package?: Record<string, unknown>;
+};
 const functions = config.functions as Record<string, Fn>;
 const provider = config.provider as Record<string, unknown>;
 
@@ -28,7 +31,10 @@ const REQUIRED_ENVIRONMENT = [
 /** A Serverless variable reference (dollar, braces), written without a template-looking literal. */
 const ref = (inner: string): string => ['$', '{', inner, '}'].join('');
 
-const ENV = { RUN_STORE: 'docapi:https://docapi.serverless.yandexcloud.net/ru-central1/b1g/etn', ALLOWED_PROJECTS: 'bt1fake' };
+const ENV = {
+  RUN_STORE: 'docapi:https://docapi.serverless.yandexcloud.net/ru-central1/b1g/etn',
+  ALLOWED_PROJECTS: 'bt1fake',
+};
 
 describe('serverless.yaml', () => {
   it('targets the nodejs22 runtime on the yandex-cloud provider with the plugin loaded', () => {
@@ -44,7 +50,11 @@ describe('serverless.yaml', () => {
   });
 
   it('declares the three functions, each with its own memory, timeout, handler and zip', () => {
-    const sizes: Record<string, [number, string]> = { execute: [128, '60'], check: [256, '120'], cancel: [128, '30'] };
+    const sizes: Record<string, [number, string]> = {
+      execute: [128, '60'],
+      check: [256, '120'],
+      cancel: [128, '30'],
+    };
     assert.deepEqual(Object.keys(functions).sort(), ['cancel', 'check', 'execute']);
     assert.equal((config.package as Record<string, unknown>).individually, true);
     for (const [name, fn] of Object.entries(functions)) {
@@ -55,10 +65,18 @@ describe('serverless.yaml', () => {
   });
 
   it('leaves accounts, triggers, secrets and the gateway to the deploy (the plugin mishandles each)', () => {
-    assert.equal(config.resources, undefined, 'no yc::ServiceAccount: the plugin recreates them on a role change');
+    assert.deepEqual(
+      config.resources,
+      {},
+      'no yc::ServiceAccount: the plugin recreates them on a role change',
+    );
     assert.equal(provider.httpApi, undefined, 'no second gateway from the plugin');
     for (const [name, fn] of Object.entries(functions)) {
-      assert.equal(fn.events, undefined, `${name}: the plugin deletes and recreates every trigger on each run`);
+      assert.equal(
+        fn.events,
+        undefined,
+        `${name}: the plugin deletes and recreates every trigger on each run`,
+      );
       assert.equal(fn.account, undefined, `${name}: the plugin's version must run as no account`);
     }
   });
@@ -66,7 +84,11 @@ describe('serverless.yaml', () => {
   it('gives every function the whole environment the configuration reads, as references, without secrets', () => {
     for (const [name, fn] of Object.entries(functions)) {
       const environment = fn.environment ?? {};
-      assert.deepEqual(REQUIRED_ENVIRONMENT.filter((key) => !(key in environment)), [], name);
+      assert.deepEqual(
+        REQUIRED_ENVIRONMENT.filter((key) => !(key in environment)),
+        [],
+        name,
+      );
       for (const [key, value] of Object.entries(environment)) {
         assert.match(String(value), /^\$\{(env|opt):[^}]+\}$/, `${name}.${key} must be a reference`);
         assert.ok(!(key in SECRET_VARIABLES), `${name}.${key} is a secret: it comes from Lockbox`);
@@ -74,20 +96,28 @@ describe('serverless.yaml', () => {
     }
     for (const key of ['NOTIFY_WEBHOOK_URL', 'NOTIFY_QUEUE_URL']) {
       assert.ok(key in (functions.check?.environment ?? {}));
-      assert.ok(!(key in (functions.execute?.environment ?? {})) && !(key in (functions.cancel?.environment ?? {})));
+      assert.ok(
+        !(key in (functions.execute?.environment ?? {})) && !(key in (functions.cancel?.environment ?? {})),
+      );
     }
-    assert.doesNotMatch(rawText, /\bt1\.[A-Za-z0-9_-]{20,}|\bAQVN[A-Za-z0-9_-]{20,}|\bYC[A-Za-z0-9_-]{30,}|\by0_[A-Za-z0-9_-]{20,}/);
+    assert.doesNotMatch(
+      rawText,
+      /\bt1\.[A-Za-z0-9_-]{20,}|\bAQVN[A-Za-z0-9_-]{20,}|\bYC[A-Za-z0-9_-]{30,}|\by0_[A-Za-z0-9_-]{20,}/,
+    );
   });
 });
 
 describe('reading serverless.yaml for the deploy', () => {
   it('resolves each function as the plugin will send it', () => {
     const specs = functionSpecs(config, { env: ENV, options: { stage: 'prod' } });
-    assert.deepEqual(specs.map((s) => [s.key, s.memoryMb, s.timeoutSeconds, s.artifact]), [
-      ['execute', 128, 60, 'dist/execute.zip'],
-      ['check', 256, 120, 'dist/check.zip'],
-      ['cancel', 128, 30, 'dist/cancel.zip'],
-    ]);
+    assert.deepEqual(
+      specs.map((s) => [s.key, s.memoryMb, s.timeoutSeconds, s.artifact]),
+      [
+        ['execute', 128, 60, 'dist/execute.zip'],
+        ['check', 256, 120, 'dist/check.zip'],
+        ['cancel', 128, 30, 'dist/cancel.zip'],
+      ],
+    );
     assert.equal(specs[0]?.environment.RUN_STORE, ENV.RUN_STORE);
     assert.equal(specs[0]?.environment.RUN_STORE_TABLE, 'datasphere_runs');
     assert.equal(specs[1]?.environment.NOTIFY_WEBHOOK_URL, '');
@@ -116,7 +146,13 @@ describe('reading serverless.yaml for the deploy', () => {
     assert.equal(resolveValue(ref("env:EMPTY, ''"), ctx, 'w'), '');
     assert.equal(resolveValue(ref("opt:stage, 'prod'"), ctx, 'w'), 'dev');
     assert.equal(resolveValue('plain', ctx, 'w'), 'plain');
-    assert.throws(() => resolveValue(ref('lockbox:e6qfake/webhook'), ctx, 'w'), /would become a plain environment variable/);
-    assert.throws(() => resolveValue(`prefix-${ref('env:A')}`, ctx, 'where'), /where: unsupported variable form/);
+    assert.throws(
+      () => resolveValue(ref('lockbox:e6qfake/webhook'), ctx, 'w'),
+      /would become a plain environment variable/,
+    );
+    assert.throws(
+      () => resolveValue(`prefix-${ref('env:A')}`, ctx, 'where'),
+      /where: unsupported variable form/,
+    );
   });
 });

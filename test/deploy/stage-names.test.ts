@@ -24,7 +24,7 @@ describe('stage names', () => {
     }
   });
 
-  it('keep every name within the APIs\' 63 characters for the longest stage', () => {
+  it("keep every name within the APIs' 63 characters for the longest stage", () => {
     const names = stageNames('datasphere-runner', 'a'.repeat(16));
     for (const name of allNames(names)) assert.ok(name.length <= 63, name);
   });
