@@ -222,3 +222,58 @@ describe('DataSphere project access', () => {
     }
   });
 });
+
+describe('the verification and the repair of a drifted stage', () => {
+  let fake: FakeYandexCloud;
+  const env = {
+    NOTIFY_WEBHOOK_URL: 'https://hooks.example.test/runs',
+    NOTIFY_WEBHOOK_SECRET: 'whsec-drift-test',
+  };
+  before(async () => {
+    fake = await startCloud();
+    await deploy(fake, 'prod', { env, gateway: true });
+  });
+  after(() => fake.close());
+
+  it('names a version made by hand with the secret as a plain variable, and the next deploy replaces it', async () => {
+    const check = fake.state.functions.find((f) => f.name === 'datasphere-runner-prod-check');
+    const latest = fake.state.versions.find((v) => v.functionId === check?.id && v.tags.includes('$latest'));
+    assert.ok(check && latest);
+    // What the old README recipe did: a version with the secret in its environment, and no description.
+    latest.tags = [];
+    const body = latest.body as { environment: Record<string, string> };
+    fake.state.versions.push({
+      id: 'd4vhandmade000000001',
+      functionId: check.id,
+      createdAt: new Date().toISOString(),
+      tags: ['$latest'],
+      body: {
+        ...latest.body,
+        description: '',
+        secrets: [],
+        environment: { ...body.environment, NOTIFY_WEBHOOK_SECRET: 'whsec-drift-test' },
+      },
+    });
+    const run = stageRun(fake, 'prod', { env, gateway: true });
+    try {
+      assert.deepEqual(await verifyStage(run.ctx, run.plan), [
+        'function datasphere-runner-prod-check (version d4vhandmade000000001): NOTIFY_WEBHOOK_SECRET is not a Lockbox reference',
+        'function datasphere-runner-prod-check (version d4vhandmade000000001): NOTIFY_WEBHOOK_SECRET is a plain variable',
+      ]);
+      await deployStage(run.ctx, run.plan);
+      assert.deepEqual(await verifyStage(run.ctx, run.plan), []);
+    } finally {
+      await run.close();
+    }
+  });
+
+  it('updates the gateway only when its rendered spec changed', async () => {
+    const gateway = fake.state.gateways[0];
+    assert.ok(gateway);
+    gateway.labels['spec-sha256'] = 'an-older-spec';
+    const from = fake.calls.length;
+    await deploy(fake, 'prod', { env, gateway: true });
+    assert.deepEqual(labels(fake, from, true), ['apiGateway.updateApiGateway']);
+    assert.match(gateway.spec, /function_id: d4e\d+/);
+  });
+});
