@@ -1,7 +1,8 @@
 /**
  * Stands in for `serverless deploy` with @yandex-cloud/serverless-plugin 1.7.5 against the local
  * fake, making the calls that version makes for this repository's serverless.yaml (read from its
- * source, src/deploy/deploy.ts, src/entities/function.ts, src/provider/provider.ts @v1.7.5): list
+ * source, src/deploy/deploy.ts, src/entities/function.ts, src/provider/provider.ts @v1.7.5, and
+ * compared with what the real framework and plugin record in deploy-real-plugin.test.ts): list
  * the folder's functions, triggers and service accounts; delete the triggers named
  * `<function>-<cron|s3|ymq|cr|yds>` that serverless.yaml does not declare; create each missing
  * function; create a version of each function from its zip (`content`), with the environment of
@@ -74,7 +75,10 @@ export async function runFakePlugin(
     id: string;
     name: string;
   }[];
+  // The plugin reads the folder's roles and the accounts, and lists container registries.
+  await call(options, 'GET', `/resource-manager/v1/folders/${folder}:listAccessBindings`);
   await call(options, 'GET', `/iam/v1/serviceAccounts?folderId=${folder}`);
+  await call(options, 'GET', `/container-registry/v1/registries?folderId=${folder}`);
   for (const trigger of triggers) {
     if (specs.some((s) => TRIGGER_TYPES.some((t) => trigger.name === `${prefix}-${s.key}-${t}`))) {
       await call(options, 'DELETE', `/triggers/v1/triggers/${trigger.id}`);

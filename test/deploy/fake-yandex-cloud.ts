@@ -759,6 +759,13 @@ export async function startFakeYandexCloud(options: FakeOptions): Promise<FakeYa
     ],
     [
       'GET',
+      /^\/container-registry\/v1\/registries$/,
+      'containerRegistry.listRegistries',
+      false,
+      () => page('registries', []),
+    ],
+    [
+      'GET',
       /^\/operations\/([^/:]+)$/,
       'operation.get',
       false,
