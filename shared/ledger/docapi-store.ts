@@ -386,10 +386,11 @@ export function createDocApiLedger(options: DocApiLedgerOptions): RunLedger {
    * starts never wait for that) and answers a LEDGER_ERROR (503) until the index is built.
    */
   const historyReady = async (): Promise<void> => {
-    if (historyActive) return;
+    // createTable false: the table is someone else's to manage; take it as it is (like ready()).
+    if (historyActive || options.createTable === false) return;
     let status = indexStatus(await describe(), HISTORY_INDEX);
     let refused: string | undefined;
-    if (status === undefined && options.createTable !== false) {
+    if (status === undefined) {
       try {
         await call('UpdateTable', addHistoryIndex(table));
       } catch (error) {
@@ -399,11 +400,9 @@ export function createDocApiLedger(options: DocApiLedgerOptions): RunLedger {
     }
     if (status === undefined) {
       const why =
-        options.createTable === false
-          ? 'creating tables and indexes is switched off'
-          : refused !== undefined
-            ? `adding it failed: ${refused}`
-            : 'UpdateTable was accepted, yet the index did not appear (this Document API cannot add an index to an existing table)';
+        refused !== undefined
+          ? `adding it failed: ${refused}`
+          : 'UpdateTable was accepted, yet the index did not appear (this Document API cannot add an index to an existing table)';
       throw ledgerError(
         `Document API table ${table} has no ${HISTORY_INDEX} index (hash day, range created; the run history ` +
           `needs it) and ${why}. Add it with UpdateTable (GlobalSecondaryIndexUpdates Create ${HISTORY_INDEX}, ` +
