@@ -4,7 +4,7 @@ import type { Dispatcher } from 'undici';
 import { type Emulator, type EmulatorOptions, startEmulator } from '../../local/emulator/emulator.ts';
 import { ApiError } from '../../shared/api/api-error.ts';
 import { DataSphereClient, type OpenPathStyle } from '../../shared/api/datasphere-client.ts';
-import { createDispatcher } from '../../shared/api/http-dispatcher.ts';
+import { createDispatcher } from '../../shared/api/undici-dispatcher.ts';
 import { createHttpTransport } from '../../shared/api/http-transport.ts';
 import { OperationClient } from '../../shared/api/operation-client.ts';
 import { EXECUTE_PAYLOADS } from '../../shared/api/protojson.ts';
