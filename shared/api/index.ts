@@ -20,6 +20,7 @@ export type {
   OpenProjectMetadata,
   OpenProjectResponse,
   OpenProjectStatus,
+  OpenResult,
   Operation,
   OperationPayloads,
   PayloadDecoder,
@@ -45,7 +46,9 @@ export {
   messageName,
   OPEN_PAYLOADS,
   OPEN_PROJECT_STATUSES,
+  openResultOf,
   ResponseShapeError,
+  SESSION_TOKEN_FIELDS,
 } from './protojson.ts';
 export type { AttemptOutcome, RetryPolicy, RetryPolicyOptions } from './retry-policy.ts';
 export {
