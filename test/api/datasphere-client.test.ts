@@ -7,25 +7,13 @@ import {
   createMockApi,
   DS,
   executeResponse,
+  finishedOpen,
   JSON_HEADERS,
   type MockApi,
   runningExecute,
 } from './mock-api.ts';
 
-const OPEN_OP = {
-  id: 'op-open',
-  done: true,
-  metadata: {
-    '@type': 'type.googleapis.com/yandex.cloud.datasphere.v2.OpenProjectMetadata',
-    projectId: 'p1',
-    status: 'OPEN_PROJECT_STATUS_STARTING_IDE',
-  },
-  response: {
-    '@type': 'type.googleapis.com/yandex.cloud.datasphere.v2.OpenProjectResponse',
-    projectUrl: 'https://datasphere.yandex.cloud/p1',
-    sessionToken: 'session-secret',
-  },
-};
+const OPEN_OP = finishedOpen();
 
 describe('DataSphereClient.execute', () => {
   let api: MockApi;

@@ -12,7 +12,7 @@ import {
   ResponseShapeError,
 } from '../../shared/api/protojson.ts';
 import { isRunnerError } from '../../shared/errors.ts';
-import { executeResponse, runningExecute } from './mock-api.ts';
+import { executeResponse, finishedOpen, runningExecute } from './mock-api.ts';
 
 function shapeError(fn: () => unknown, field: string): true {
   assert.throws(fn, (error: unknown) => {
@@ -264,21 +264,8 @@ describe('decodeOperation', () => {
   });
 
   it('drops the session token from an Open operation read by Get or Cancel (any payload decoders)', () => {
-    const wire = {
-      id: 'op-open',
-      done: true,
-      metadata: {
-        '@type': 'type.googleapis.com/yandex.cloud.datasphere.v2.OpenProjectMetadata',
-        projectId: 'p1',
-        status: 'OPEN_PROJECT_STATUS_STARTING_IDE',
-      },
-      response: {
-        '@type': 'type.googleapis.com/yandex.cloud.datasphere.v2.OpenProjectResponse',
-        projectUrl: 'https://datasphere.yandex.cloud/p1',
-        sessionToken: 'opaque-session',
-        session_token: 'opaque-session-2',
-      },
-    };
+    const open = finishedOpen('opaque-session');
+    const wire = { ...open, response: { ...open.response, session_token: 'opaque-session-2' } };
     for (const op of [
       decodeOperation(wire),
       decodeOperation(wire, ANY_PAYLOADS),
