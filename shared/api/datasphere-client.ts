@@ -112,7 +112,7 @@ export class DataSphereClient {
    * a path is remembered by this instance only after it answered 2xx. The finished operation's
    * `response` holds `projectUrl` (openResultOf); the session token is dropped while decoding.
    */
-  openProject(
+  async openProject(
     projectId: string,
     options: StartOptions,
   ): Promise<Operation<OpenProjectMetadata, OpenProjectResponse>> {

@@ -78,7 +78,7 @@ export class OperationClient {
    * (RouteChoice: an `Operation … not found` never sends a second call), and remembered only after it
    * answered 2xx. Returns the Operation; keep polling until it is done.
    */
-  cancel<M = AnyMessage, R = AnyMessage>(
+  async cancel<M = AnyMessage, R = AnyMessage>(
     operationId: string,
     options: OperationCallOptions<M, R> = {},
   ): Promise<Operation<M, R>> {

@@ -321,3 +321,22 @@ describe('DataSphereClient.getProject and activateDockerImage', () => {
     assert.equal(call?.headers['idempotency-key'], 'k-d');
   });
 });
+
+describe('DataSphereClient.openProject: bad input', () => {
+  it('rejects (never throws) an empty project id or key, and sends nothing', async () => {
+    const api = createMockApi();
+    try {
+      const call = (projectId: string, key: string) =>
+        api.datasphere.openProject(projectId, { idempotencyKey: key });
+      await assert.rejects(call('', 'k'), (error: unknown) => error instanceof InvalidRequestError);
+      await assert.rejects(call('p1', ' '), (error: unknown) => error instanceof InvalidRequestError);
+      await assert.rejects(
+        api.operations.cancel(''),
+        (error: unknown) => error instanceof InvalidRequestError,
+      );
+      assert.equal(api.calls().length, 0);
+    } finally {
+      await api.close();
+    }
+  });
+});

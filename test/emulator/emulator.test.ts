@@ -770,6 +770,32 @@ describe('Injected faults', () => {
     assert.equal(emulator().operations().length, 1);
   });
 
+  it('an Execute latency fault, injected through the control API, creates the operation before its answer', async () => {
+    const em = await startEmulator({ durationMs: 60_000 });
+    try {
+      const injected = await call(em, 'POST', '/_emulator/faults', {
+        body: { kind: 'latency', method: 'POST', path: ':execute', latencyMs: 2_000 },
+      });
+      assert.equal(injected.status, 200);
+      let answered = false;
+      const pending = execute(em).finally(() => {
+        answered = true;
+      });
+      let state: { operations: unknown[] } = { operations: [] };
+      for (let i = 0; i < 150 && state.operations.length === 0; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        state = (await call(em, 'GET', '/_emulator/state')).json;
+      }
+      assert.equal(state.operations.length, 1, 'the operation exists while its answer is held back');
+      assert.equal(answered, false);
+      const reply = await pending;
+      assert.equal(reply.status, 200);
+      assert.equal(reply.json.id, (state.operations[0] as { id: string }).id);
+    } finally {
+      await em.close();
+    }
+  });
+
   it('status answers the HTTP status with an rpc body and Retry-After, and the Execute creates nothing', async () => {
     emulator().inject({
       kind: 'status',
