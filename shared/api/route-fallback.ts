@@ -59,8 +59,12 @@ export class RouteChoice<R extends string> {
       // Both routes refused: a second "route missing" adds nothing to the first answer.
       throw isRouteMissing(error, resourceIds, false) ? firstError : error;
     }
-    this.#current = second;
-    this.#confirmed = true;
+    // Concurrent calls (a sweep cancels many runs at once): if another call proved the first route
+    // while this one was falling back, both routes work and the proven one stays.
+    if (!(this.#current === first && this.#confirmed)) {
+      this.#current = second;
+      this.#confirmed = true;
+    }
     return result;
   }
 }

@@ -180,6 +180,24 @@ describe('OperationClient.cancel', () => {
     assert.equal(api.calls().length, 2);
   });
 
+  it('keeps GET when another cancel proved it while this one was falling back to POST', async () => {
+    const pool = api.agent.get(OPS);
+    pool
+      .intercept({ path: '/operations/op1:cancel', method: 'GET' })
+      .reply(404, { code: 5, message: 'Not Found' }, JSON_HEADERS);
+    pool
+      .intercept({ path: '/operations/op1:cancel', method: 'POST' })
+      .reply(200, runningExecute('op1'), JSON_HEADERS)
+      .delay(80);
+    pool
+      .intercept({ path: '/operations/op2:cancel', method: 'GET' })
+      .reply(200, runningExecute('op2'), JSON_HEADERS)
+      .delay(20);
+    await Promise.all([api.operations.cancel('op1'), api.operations.cancel('op2')]);
+    assert.equal(api.operations.cancelMethod, 'GET');
+    assert.equal(api.operations.cancelMethodConfirmed, true);
+  });
+
   it('does not fall back on a 403', async () => {
     api.agent
       .get(OPS)
