@@ -29,15 +29,22 @@ export const COMMANDS: readonly Command[] = [
   jobsCommand,
 ];
 
+/** The package's version: the nearest package.json named datasphere-runner above this file (or its compiled copy). */
 function version(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
-      version?: string;
-    };
-    return pkg.version ?? '0.0.0';
-  } catch {
-    return '0.0.0';
+  let dir = new URL('.', import.meta.url);
+  for (let depth = 0; depth < 6; depth++) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL('package.json', dir), 'utf8')) as {
+        name?: string;
+        version?: string;
+      };
+      if (pkg.name === PROGRAM && pkg.version !== undefined) return pkg.version;
+    } catch {
+      // No package.json here: look further up.
+    }
+    dir = new URL('..', dir);
   }
+  return 'unknown';
 }
 
 export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCode> {
