@@ -143,7 +143,7 @@ function describeParseError(
   spec: CommandSpec,
   options: readonly OptionSpec[],
 ): string {
-  const quoted = /'(-{1,2}[^' ]+)/.exec(error.message)?.[1];
+  const quoted = /'(-{1,2}[^' ,]+)/.exec(error.message)?.[1];
   switch (error.code) {
     case 'ERR_PARSE_ARGS_UNKNOWN_OPTION': {
       const name = quoted ?? 'an option';

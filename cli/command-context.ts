@@ -3,7 +3,6 @@
  * styles for each stream, and the service client (built on first use, so `jobs` and `--help` never
  * need a target).
  */
-import { redactSecrets } from '../shared/redact.ts';
 import { type OptionValues, PROGRAM } from './arguments.ts';
 import type { CliIo, TextSink } from './cli-io.ts';
 import type { ExitCode } from './exit-codes.ts';
@@ -36,8 +35,9 @@ export interface Command {
 }
 
 /**
- * A sink that masks the credentials in use by value (and any token-shaped text by shape) before
- * anything is written: an error message or a record that echoes a token never shows it.
+ * A sink that masks the credentials in use by value before anything is written: an error message or a
+ * record that echoes a token never shows it. (Text from the service is also scrubbed by shape, where
+ * it is read: see service-client.ts.)
  */
 export function scrubbingSink(sink: TextSink, secrets: readonly string[]): TextSink {
   const values = secrets.filter((s) => s.length >= 4);
@@ -47,7 +47,7 @@ export function scrubbingSink(sink: TextSink, secrets: readonly string[]): TextS
     write(text: string) {
       let safe = text;
       for (const secret of values) safe = safe.split(secret).join('[REDACTED]');
-      sink.write(redactSecrets(safe));
+      sink.write(safe);
     },
   };
 }

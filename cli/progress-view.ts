@@ -152,7 +152,12 @@ function liveView({ out, style, now }: ViewOptions): ProgressView {
     drawn = true;
   };
   const header = (run: RemoteRun) => {
-    if (current === undefined) out.write(`run ${style.bold(run.runId)}  ${style.dim(subjectOf(run))}\n`);
+    if (current !== undefined) return;
+    const subject = subjectOf(run);
+    const room = width() - run.runId.length - 6;
+    const cut =
+      subject.length <= room ? subject : `…${subject.slice(subject.length - Math.max(room, 1) + 1)}`;
+    out.write(`run ${style.bold(run.runId)}  ${style.dim(cut)}\n`);
   };
   return {
     tickMs: 100,

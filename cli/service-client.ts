@@ -8,6 +8,7 @@
  * call here is safe to repeat (a start always carries an Idempotency-Key). A refused connection is not
  * retried: the service is not running, and the person should hear that at once.
  */
+import { redactSecrets } from '../shared/redact.ts';
 import type { CliIo } from './cli-io.ts';
 import { isRemoteRun, type RemoteRun } from './remote-run.ts';
 
@@ -287,8 +288,12 @@ export function answerError(method: string, path: string, status: number, body: 
   if (typeof error === 'object' && error !== null) {
     const e = error as { code?: unknown; message?: unknown; errors?: unknown; field?: unknown };
     const code = typeof e.code === 'string' ? e.code : undefined;
-    const message = typeof e.message === 'string' ? e.message : `HTTP ${status}`;
-    const problems = Array.isArray(e.errors) && e.errors.length > 0 ? e.errors.map(problemText) : [message];
+    // The service's words are shown as they are, but scrubbed of anything token-shaped.
+    const message = typeof e.message === 'string' ? redactSecrets(e.message) : `HTTP ${status}`;
+    const problems =
+      Array.isArray(e.errors) && e.errors.length > 0
+        ? e.errors.map((item) => redactSecrets(problemText(item)))
+        : [message];
     const run = (body as { run?: unknown }).run;
     return new ServiceError(kind, message, {
       status,
@@ -300,12 +305,13 @@ export function answerError(method: string, path: string, status: number, body: 
     });
   }
   const platform = (body as { errorMessage?: unknown } | null)?.errorMessage;
-  const text =
+  const text = redactSecrets(
     typeof platform === 'string'
       ? platform
       : typeof body === 'string' && body.trim() !== ''
         ? body.trim().slice(0, 300)
-        : `no error details (${method} /${path.split('?')[0]})`;
+        : `no error details (${method} /${path.split('?')[0]})`,
+  );
   return new ServiceError(kind, text, {
     status,
     problems: [text],
