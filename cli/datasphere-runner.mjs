@@ -49,8 +49,12 @@ async function build() {
     packages: 'external',
     metafile: true,
     logLevel: 'silent',
+    define: {
+      __CLI_VERSION__: JSON.stringify(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version),
+    },
   });
-  const inputs = Object.keys(result.metafile.inputs).map((file) => {
+  // package.json too: its version is compiled in.
+  const inputs = [...Object.keys(result.metafile.inputs), 'package.json'].map((file) => {
     const stat = statSync(resolve(root, file));
     return [file, stat.size, stat.mtimeMs];
   });

@@ -29,22 +29,20 @@ export const COMMANDS: readonly Command[] = [
   jobsCommand,
 ];
 
-/** The package's version: the nearest package.json named datasphere-runner above this file (or its compiled copy). */
+/** Set by the launcher when it compiles the CLI (esbuild `define`); absent when run from source. */
+declare const __CLI_VERSION__: string | undefined;
+
+/** The package's version. */
 function version(): string {
-  let dir = new URL('.', import.meta.url);
-  for (let depth = 0; depth < 6; depth++) {
-    try {
-      const pkg = JSON.parse(readFileSync(new URL('package.json', dir), 'utf8')) as {
-        name?: string;
-        version?: string;
-      };
-      if (pkg.name === PROGRAM && pkg.version !== undefined) return pkg.version;
-    } catch {
-      // No package.json here: look further up.
-    }
-    dir = new URL('..', dir);
+  if (typeof __CLI_VERSION__ === 'string') return __CLI_VERSION__;
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+      version?: string;
+    };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
   }
-  return 'unknown';
 }
 
 export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCode> {
