@@ -83,7 +83,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
   try {
     return await command.run(context);
   } catch (error) {
-    return reportError(error, context);
+    // A bad option value found by the command: point at that command's help.
+    const usage =
+      error instanceof UsageError && error.command === undefined
+        ? new UsageError(error.message, name)
+        : error;
+    return reportError(usage, context);
   }
 }
 
