@@ -324,7 +324,7 @@ export function describeRunHistory(storeName: string, makeStore: () => Promise<H
           `/runs?limit=25${cursor === null ? '' : `&cursor=${cursor}`}`,
         );
         assert.equal(answer.status, 200, answer.text);
-        seen.push(...answer.json?.runs.map((r: Json) => r.runId));
+        seen.push(...((answer.json?.runs ?? []) as Json[]).map((r) => r.runId as string));
         cursor = answer.json?.nextCursor;
         page += 1;
         if (page <= 3) {
