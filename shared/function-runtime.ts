@@ -137,7 +137,11 @@ export function createFunctionRuntime(
       ownsDispatcher: options.dispatcher === undefined,
       datasphere: new DataSphereClient({ transport, endpoint: cfg.datasphereEndpoint }),
       operations: new OperationClient({ transport, endpoint: cfg.operationEndpoint }),
-      ledger: openLedger(ledgerSpec(cfg, token), { dispatcher }),
+      ledger: openLedger(ledgerSpec(cfg, token), {
+        dispatcher,
+        // A damaged record is set aside by the store, which has no logger: say so, naming it.
+        onUnreadable: (record) => log.error('unreadable run record set aside', { ...record }),
+      }),
       notifier,
     };
     return built;
@@ -191,7 +195,7 @@ function adaptNotifier(notifier: ReturnType<typeof createNotifier>): NotifierPor
     deliver: (destination, record, signal) =>
       notifier.deliver(
         destination,
-        buildNotification({ ...record, updatedAt: record.reportedAt ?? record.updatedAt }),
+        buildNotification({ ...record, updatedAt: record.finishedAt ?? record.updatedAt }),
         signal,
       ),
   };

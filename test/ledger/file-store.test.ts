@@ -54,7 +54,15 @@ describe('file store on disk', () => {
       assert.equal(runs.length, 1);
       assert.match(runs[0] ?? '', /^~[0-9a-f]{64}\.json$/);
       assert.deepEqual(await ledger.findByOperationId('../op/..'), record);
-      assert.deepEqual(await readdir(dir).then((n) => n.sort()), ['by-operation', 'locks', 'open', 'runs']);
+      assert.deepEqual(await readdir(dir).then((n) => n.sort()), [
+        'by-operation',
+        'locks',
+        'open',
+        'quarantine',
+        'runs',
+        'slots',
+        'tmp',
+      ]);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -190,7 +198,11 @@ describe('file store on disk', () => {
       await writeFile(path, '{ half a record');
       await assert.rejects(
         ledger.get(record.runId),
-        (error) => isRunnerError(error) && error.code === 'LEDGER_ERROR' && error.details?.path === path,
+        (error) =>
+          isRunnerError(error) &&
+          error.code === 'LEDGER_ERROR' &&
+          error.details?.location === path &&
+          error.message.includes(path),
       );
     } finally {
       await rm(dir, { recursive: true, force: true });
