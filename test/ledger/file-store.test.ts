@@ -10,12 +10,13 @@ import { describeLedgerConformance, sampleRecord } from './ledger-conformance.ts
 
 const tempDir = (): Promise<string> => mkdtemp(join(tmpdir(), 'ledger-file-'));
 
-describeLedgerConformance('file store', async () => {
+describeLedgerConformance('file store', async (observer) => {
   const dir = await tempDir();
   return {
-    ledger: createFileLedger({ dir }),
+    ledger: createFileLedger({ dir, ...observer }),
     second: async () => createFileLedger({ dir }),
     cleanup: () => rm(dir, { recursive: true, force: true }),
+    corrupt: (runId, text) => writeFile(join(dir, 'runs', `${fileKey(runId)}.json`), text),
   };
 });
 

@@ -6,8 +6,9 @@
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import aws4 from 'aws4';
-import { startDynalite, TEST_KEYS } from '../../ledger/dynalite-server.ts';
+import { docApi, startDynalite, TEST_KEYS } from '../../ledger/dynalite-server.ts';
+
+export { docApi };
 
 export const STORE_NAMES = ['file', 'docapi'] as const;
 export type StoreName = (typeof STORE_NAMES)[number];
@@ -61,33 +62,4 @@ export async function openTestStore(name: StoreName, dir: string): Promise<TestS
       await docApi(endpoint, 'PutItem', { TableName: table, Item: { ...got.Item, doc: { S: text } } });
     },
   };
-}
-
-/** One signed Document API call (dynalite checks the shape of the signature, not the keys). */
-export async function docApi(endpoint: string, action: string, payload: object): Promise<unknown> {
-  const url = new URL(endpoint);
-  const body = JSON.stringify(payload);
-  const signed = aws4.sign(
-    {
-      host: url.host,
-      path: '/',
-      method: 'POST',
-      service: 'dynamodb',
-      region: 'ru-central1',
-      headers: {
-        'content-type': 'application/x-amz-json-1.0',
-        'x-amz-target': `DynamoDB_20120810.${action}`,
-      },
-      body,
-    },
-    { accessKeyId: TEST_KEYS.accessKeyId, secretAccessKey: TEST_KEYS.secretAccessKey },
-  );
-  const response = await fetch(endpoint, {
-    method: 'POST',
-    headers: signed.headers as Record<string, string>,
-    body,
-  });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`${action} failed: ${response.status} ${text}`);
-  return JSON.parse(text) as unknown;
 }
