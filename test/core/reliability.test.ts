@@ -138,7 +138,8 @@ describe('concurrency "skip" through the slot', () => {
     await h.ledger.acquireSlot(scope, 'ghost-run', h.clock.now().toISOString());
     await assert.rejects(
       startRun({ request: SKIP, trigger: 'http', dedupe: viaKey('a') }, h.deps),
-      (error) => isRunnerError(error) && (error.details?.run as { runId?: string }).runId === 'ghost-run',
+      (error) =>
+        isRunnerError(error) && (error.details?.run as { runId?: string } | undefined)?.runId === 'ghost-run',
     );
     h.clock.advance(31);
     const next = await startRun({ request: SKIP, trigger: 'http', dedupe: viaKey('b') }, h.deps);
