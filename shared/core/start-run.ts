@@ -83,11 +83,13 @@ export async function startRun(
     await claimSlot(scope, runId, deps, refusal);
     // Runs started with "allow" do not hold the slot, yet count as running for "skip" (design.md §4).
     const unscoped = await findUnscopedRunning(input, deps).catch(async (error: unknown) => {
-      await deps.ledger.releaseSlot(scope, runId).catch(() => false);
+      await abandonSlot(scope, runId, deps);
       throw error;
     });
     if (unscoped !== undefined) {
-      await deps.ledger.releaseSlot(scope, runId).catch(() => false);
+      const existing = await abandonSlot(scope, runId, deps);
+      // Another delivery of this very key got through first: answer its run.
+      if (existing !== undefined) return resume(existing, requestHash, deps, signal);
       throw new RunnerError('RUN_ALREADY_RUNNING', refusal(unscoped.runId, unscoped.status), {
         details: { run: toPublicRun(unscoped) },
       });
@@ -123,13 +125,28 @@ export async function startRun(
   try {
     created = await deps.ledger.create(record);
   } catch (error) {
-    // Nothing was claimed: free the slot at once (if this fails, the slot's missing holder is recovered).
-    if (scope !== undefined) await deps.ledger.releaseSlot(scope, runId).catch(() => false);
+    if (scope !== undefined) await abandonSlot(scope, runId, deps);
     throw error;
   }
   if (!created.created) return resume(created.record, requestHash, deps, signal);
   deps.log.info('run claimed', { ...runFields(created.record), dedupeKey });
   return driveStart(created.record, deps, signal);
+}
+
+/**
+ * Frees a slot this start took but will not use, unless a record of this run exists (another delivery
+ * of the same key created it and runs under the same slot): that record is returned instead. When even
+ * that cannot be read, the slot stays; a slot whose holder never appears is recovered after a lease.
+ */
+async function abandonSlot(scope: string, runId: string, deps: CoreDeps): Promise<RunRecord | undefined> {
+  let existing: RunRecord | undefined;
+  try {
+    existing = await deps.ledger.get(runId);
+  } catch {
+    return undefined;
+  }
+  if (existing === undefined) await deps.ledger.releaseSlot(scope, runId).catch(() => false);
+  return existing;
 }
 
 function leaseUntil(now: Date, deps: CoreDeps): Date {
