@@ -160,7 +160,14 @@ export function createFunctionRuntime(
       ownsDispatcher: options.dispatcher === undefined,
       datasphere: new DataSphereClient({ transport, endpoint: cfg.datasphereEndpoint }),
       operations: new OperationClient({ transport, endpoint: cfg.operationEndpoint }),
-      ledger: redactingLedger(openLedger(ledgerSpec(cfg, token), { dispatcher }), redactor),
+      ledger: redactingLedger(
+        openLedger(ledgerSpec(cfg, token), {
+          dispatcher,
+          // A damaged record is set aside by the store, which has no logger: say so, naming it.
+          onUnreadable: (record) => log.error('unreadable run record set aside', { ...record }),
+        }),
+        redactor,
+      ),
       notifier,
       metrics:
         options.metrics === undefined || cfg.metrics === undefined
@@ -256,7 +263,7 @@ function adaptNotifier(
     deliver: (destination, record, signal) =>
       notifier.deliver(
         destination,
-        buildNotification({ ...record, updatedAt: record.reportedAt ?? record.updatedAt }),
+        buildNotification({ ...record, updatedAt: record.finishedAt ?? record.updatedAt }),
         signal,
       ),
   };
