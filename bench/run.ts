@@ -297,8 +297,8 @@ async function sweeps(): Promise<void> {
       `event, against the emulator with a 20 ms latency fault on every request, ${scratch.label}; medians of 7 ` +
       `alternating repeats on instances warmed by 2 sweeps (all repeats, ms: 300 due ${figures.dueSweepRepeats.join(', ')}; ` +
       `with history ${figures.withHistoryRepeats.join(', ')}). The floor is bench/get-loop.cjs on the same node: the same ` +
-      `300 Operation.Get requests, ${figures.concurrency} in flight on keep-alive sockets, no ledger, alternated with the ` +
-      `sweeps (${figures.floorRepeats.join(', ')} ms); in theory ceil(300 / ${figures.concurrency}) × 20 ms = ` +
+      `300 Operation.Get requests, ${figures.concurrency} in flight on keep-alive sockets, no ledger, measured right before ` +
+      `each round's sweeps (${figures.floorRepeats.join(', ')} ms); in theory ceil(300 / ${figures.concurrency}) × 20 ms = ` +
       `${figures.theoreticalFloorMs} ms. The 10,000-run sweep took ${figures.openSweepMs} ms on a fresh instance, reading ` +
       'the due runs 500 at a time.',
   );

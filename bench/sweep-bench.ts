@@ -131,6 +131,8 @@ export interface SweepFigures {
   readonly dueSweepMs: number;
   /** The bare loop of the same 300 Gets, same concurrency and emulator: the median, ms. */
   readonly floorMs: number;
+  /** The median over the rounds of (sweep ÷ the floor measured just before it). */
+  readonly overFloor: number;
   readonly floorRepeats: readonly number[];
   /** `ceil(due / concurrency) × latency`: the floor in theory, ms. */
   readonly theoreticalFloorMs: number;
@@ -244,6 +246,9 @@ export async function runSweepBenchmarks(options: SweepOptions): Promise<SweepFi
     const floorTimes: number[] = [];
     let checked = Number.POSITIVE_INFINITY;
     for (let round = 0; round < repeats; round++) {
+      // Each round: the floor, then the sweeps right after it, so a change in the machine's load hits
+      // both sides of the round's ratio alike.
+      floorTimes.push(Math.round(await loop.run(emulator.url, dueOps, concurrency)));
       for (const c of cases) {
         const summary = summaryOf(await c.fn.invoke(timerEvent()));
         checked = Math.min(checked, summary.checked);
@@ -255,7 +260,6 @@ export async function runSweepBenchmarks(options: SweepOptions): Promise<SweepFi
         c.times.push(summary.durationMs);
         await makeDue(c.ledger, c.runIds, new Date(Date.now() - 60_000));
       }
-      floorTimes.push(Math.round(await loop.run(emulator.url, dueOps, concurrency)));
     }
     const [plain, history] = cases;
     progress(
@@ -283,6 +287,7 @@ export async function runSweepBenchmarks(options: SweepOptions): Promise<SweepFi
     return {
       dueSweepMs: median(plain?.times ?? []),
       floorMs: median(floorTimes),
+      overFloor: median((plain?.times ?? []).map((t, i) => t / (floorTimes[i] ?? Number.NaN))),
       floorRepeats: floorTimes,
       theoreticalFloorMs: Math.ceil(dueRuns / concurrency) * latencyMs,
       concurrency,
