@@ -25,6 +25,7 @@ export interface ChildAnswer {
   readonly result?: unknown;
   readonly error?: string;
   readonly wallMs: number;
+  readonly cpuMs: number;
   readonly maxRssBytes: number;
 }
 
@@ -133,6 +134,10 @@ export interface SweepFigures {
   readonly floorMs: number;
   /** The median over the rounds of (sweep ÷ the floor measured just before it). */
   readonly overFloor: number;
+  /** Fastest sweep ÷ fastest floor: the least disturbed pair on a shared machine. */
+  readonly bestOverFloor: number;
+  /** CPU time of the sweep's process (all threads), median, ms. */
+  readonly dueSweepCpuMs: number;
   readonly floorRepeats: readonly number[];
   /** `ceil(due / concurrency) × latency`: the floor in theory, ms. */
   readonly theoreticalFloorMs: number;
@@ -228,7 +233,14 @@ export async function runSweepBenchmarks(options: SweepOptions): Promise<SweepFi
       }
       const fn = await startFunction(bundle, env(dir), node);
       functions.push(fn);
-      cases.push({ name, ledger, fn, runIds: due.map((r) => r.runId), times: [] as number[] });
+      cases.push({
+        name,
+        ledger,
+        fn,
+        runIds: due.map((r) => r.runId),
+        times: [] as number[],
+        cpu: [] as number[],
+      });
     }
     // Warm both instances with real sweeps (runtime built, sockets open, hot code optimised): Cloud
     // Functions keeps an instance warm between per-minute ticks. The same runs are made due again after
@@ -250,7 +262,9 @@ export async function runSweepBenchmarks(options: SweepOptions): Promise<SweepFi
       // both sides of the round's ratio alike.
       floorTimes.push(Math.round(await loop.run(emulator.url, dueOps, concurrency)));
       for (const c of cases) {
-        const summary = summaryOf(await c.fn.invoke(timerEvent()));
+        const answer = await c.fn.invoke(timerEvent());
+        const summary = summaryOf(answer);
+        c.cpu.push(Math.round(answer.cpuMs));
         checked = Math.min(checked, summary.checked);
         if (summary.checked !== dueRuns || summary.failures !== 0) {
           throw new Error(
@@ -288,6 +302,8 @@ export async function runSweepBenchmarks(options: SweepOptions): Promise<SweepFi
       dueSweepMs: median(plain?.times ?? []),
       floorMs: median(floorTimes),
       overFloor: median((plain?.times ?? []).map((t, i) => t / (floorTimes[i] ?? Number.NaN))),
+      bestOverFloor: Math.min(...(plain?.times ?? [])) / Math.min(...floorTimes),
+      dueSweepCpuMs: median(plain?.cpu ?? []),
       floorRepeats: floorTimes,
       theoreticalFloorMs: Math.ceil(dueRuns / concurrency) * latencyMs,
       concurrency,
