@@ -16,8 +16,11 @@ const httpFixture = JSON.parse(readFileSync(join(fixtures, 'http-url-json.json')
 const cases = {
   // A run request for a project that is not allowed: 403 before any API call.
   execute: { event: httpFixture, expect: 403 },
-  // A status call without runId: 400 naming the field.
-  check: { event: { ...httpFixture, httpMethod: 'GET', body: '' }, expect: 400 },
+  // A status call for a run the ledger does not have: 404 (a GET naming no run would be the history).
+  check: {
+    event: { ...httpFixture, httpMethod: 'GET', body: '', queryStringParameters: { runId: 'no-such-run' } },
+    expect: 404,
+  },
   cancel: { event: { ...httpFixture, body: '{}' }, expect: 400 },
 };
 
