@@ -44,15 +44,28 @@ export interface HttpEventInput {
   /** API Gateway-style path parameters (`/runs/{runId}`). */
   readonly pathParameters?: Record<string, string>;
   readonly now?: Date;
+  /**
+   * Set for a route of the API Gateway: the event is the gateway's (payload 0.1), not a URL invocation's:
+   * `url` (the request path) and `path` (the spec's path) are filled in, `requestContext.apiGateway`
+   * carries the integration's `context` (api-gateway/openapi.yaml), and the caller's `Authorization`
+   * header reaches the function: the gateway builds the event itself, so the Functions front's removal
+   * of that header on URL invocations (platform.md §6) does not apply (docs/auth.md).
+   */
+  readonly gateway?: { readonly specPath: string; readonly operationContext: Record<string, unknown> };
 }
 
-/** A URL-invocation HTTP event; a non-JSON body arrives base64-encoded, as in the cloud. */
+/**
+ * A URL-invocation HTTP event (or, with `gateway`, an API Gateway one); a non-JSON body arrives
+ * base64-encoded, as in the cloud.
+ */
 export function httpEvent(input: HttpEventInput) {
   const now = input.now ?? new Date();
   const headers: Record<string, string> = {};
   const multiValueHeaders: Record<string, string[]> = {};
   for (const [name, value] of Object.entries(input.headers)) {
-    if (value === undefined || STRIPPED.has(name.toLowerCase())) continue;
+    if (value === undefined) continue;
+    const lower = name.toLowerCase();
+    if (STRIPPED.has(lower) && !(input.gateway !== undefined && lower === 'authorization')) continue;
     const values = Array.isArray(value) ? value : [value];
     const key = capitalise(name);
     headers[key] = values[values.length - 1] ?? '';
@@ -86,11 +99,14 @@ export function httpEvent(input: HttpEventInput) {
       requestId: headers['X-Request-Id'],
       requestTime: requestTime(now),
       requestTimeEpoch: Math.floor(now.getTime() / 1000),
+      ...(input.gateway === undefined
+        ? {}
+        : { apiGateway: { operationContext: input.gateway.operationContext } }),
     },
     body,
     isBase64Encoded: !isJson && input.body.length > 0,
-    url: '',
-    path: '',
+    url: input.gateway === undefined ? '' : url.pathname,
+    path: input.gateway?.specPath ?? '',
     params: pathParameters,
     multiValueParams: Object.fromEntries(Object.entries(pathParameters).map(([k, v]) => [k, [v]])),
     pathParams: pathParameters,

@@ -149,7 +149,16 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
 
 /** What the front door does with a request. */
 export type FrontDoorRoute =
-  | { readonly kind: 'function'; readonly fn: FunctionName; readonly params?: Record<string, string> }
+  | {
+      readonly kind: 'function';
+      readonly fn: FunctionName;
+      readonly params?: Record<string, string>;
+      /**
+       * A route of the API Gateway: its spec path and operationId. The function gets the gateway's
+       * event (credentials required, docs/auth.md); without it, a direct invocation's (URL invocation).
+       */
+      readonly gateway?: { readonly path: string; readonly operationId: string };
+    }
   | { readonly kind: 'queue'; readonly fn: 'execute' | 'cancel' }
   | { readonly kind: 'index' }
   | { readonly kind: 'method-not-allowed'; readonly allow: string }
@@ -180,7 +189,13 @@ export function route(method: string, pathname: string): FrontDoorRoute {
   }
   if (parts[0] !== 'runs' || parts.length > 3) return { kind: 'not-found' };
   if (parts.length === 1) {
-    return only(m, 'GET, POST', { kind: 'function', fn: m === 'POST' ? 'execute' : 'check' });
+    return only(
+      m,
+      'GET, POST',
+      m === 'POST'
+        ? { kind: 'function', fn: 'execute', gateway: { path: '/runs', operationId: 'startRun' } }
+        : { kind: 'function', fn: 'check', gateway: { path: '/runs', operationId: 'listRuns' } },
+    );
   }
   let runId: string;
   try {
@@ -188,8 +203,22 @@ export function route(method: string, pathname: string): FrontDoorRoute {
   } catch {
     return { kind: 'not-found' };
   }
-  if (parts.length === 2) return only(m, 'GET', { kind: 'function', fn: 'check', params: { runId } });
-  if (parts[2] === 'cancel') return only(m, 'POST', { kind: 'function', fn: 'cancel', params: { runId } });
+  if (parts.length === 2) {
+    return only(m, 'GET', {
+      kind: 'function',
+      fn: 'check',
+      params: { runId },
+      gateway: { path: '/runs/{runId}', operationId: 'getRun' },
+    });
+  }
+  if (parts[2] === 'cancel') {
+    return only(m, 'POST', {
+      kind: 'function',
+      fn: 'cancel',
+      params: { runId },
+      gateway: { path: '/runs/{runId}/cancel', operationId: 'cancelRun' },
+    });
+  }
   return { kind: 'not-found' };
 }
 
@@ -424,6 +453,15 @@ export async function startLocalPlatform(options: PlatformOptions): Promise<Loca
       url: req.url ?? '/',
       body,
       ...(target.params === undefined ? {} : { pathParameters: target.params }),
+      ...(target.gateway === undefined
+        ? {}
+        : {
+            gateway: {
+              specPath: target.gateway.path,
+              // What api-gateway/openapi.yaml's integrations set as their `context`.
+              operationContext: { api: 'datasphere-runner', operation: target.gateway.operationId },
+            },
+          }),
     });
     const result = await invoke(target.fn, event);
     if (!result.ok) {

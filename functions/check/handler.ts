@@ -18,7 +18,7 @@ export function createHandler(runtime: FunctionRuntime) {
       requireMethod(request, 'GET');
       if (isRunListRequest(request)) {
         const query = parseRunListQuery(request);
-        return jsonResult(200, await listRuns(query, deps()));
+        return jsonResult(200, await listRuns(query, deps(), signal));
       }
       const record = await getRun(runLookup(request, undefined), deps(), signal);
       return jsonResult(200, toPublicRun(record));
