@@ -30,11 +30,11 @@ describe('telling a call through the API Gateway from a direct invocation', () =
     const marked: Record<string, HttpEvent> = {
       'payload 0.1 (url + spec path)': { ...base, url: '/runs/r1', path: '/runs/{runId}' },
       'spec path only': { ...base, path: '/runs' },
-      'payload 1.0 (resource)': {
+      'payload 1.0 (resource, nothing else)': {
         ...base,
         resource: '/runs/{runId}',
-        url: undefined,
-        path: '/runs/r1',
+        url: '',
+        path: '',
       } as HttpEvent,
       'the integration context': {
         ...base,
