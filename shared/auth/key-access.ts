@@ -8,6 +8,8 @@ export function keyAccess(entry: ApiKeyEntry, allowedProjects: '*' | ReadonlySet
     (entry.projects === '*' || entry.projects.has(projectId));
   return {
     caller: `key:${entry.name}`,
+    // Found among API_KEYS before this access was made: known good.
+    verify: () => Promise.resolve(),
     known,
     mayAct: (projectId) => Promise.resolve(known(projectId)),
   };

@@ -10,8 +10,20 @@ import type { DecisionCache } from './decision-cache.ts';
  */
 export type ProjectReader = (token: string, projectId: string, signal?: AbortSignal) => Promise<void>;
 
-/** What a token may do with a project: read it, not read it, or nothing at all (the token is invalid). */
-export type TokenDecision = 'readable' | 'unreadable' | 'invalid';
+/**
+ * Cached per (token, project): read it, not read it, or nothing at all (the token is invalid); and per
+ * token: `valid` once any answer showed that DataSphere accepts it, `invalid` once one showed it does not.
+ */
+export type TokenDecision = 'readable' | 'unreadable' | 'invalid' | 'valid';
+
+/**
+ * The project a token is tried on when it must be known good before any project is known (a status or
+ * list call: the ledger is not read for a token that may be invalid). DataSphere authenticates before it
+ * looks a project up, so any answer but 401 shows the token is good, whether it can read the project or
+ * not: the first ALLOWED_PROJECTS entry (often the caller's own project, so the decision is of use), else
+ * an id no project has.
+ */
+export const TOKEN_PROBE_PROJECT = 'datasphere-runner-token-check';
 
 export interface TokenAccessOptions {
   readonly readProject: ProjectReader;
@@ -43,30 +55,46 @@ export function tokenAccess(token: string, options: TokenAccessOptions): CallerA
     if (!allowed(projectId)) return false;
     if (cache.get(hash) === 'invalid') return undefined;
     const decision = cache.get(key(projectId));
-    return decision === undefined || decision === 'invalid' ? undefined : decision === 'readable';
+    return decision === 'readable' ? true : decision === 'unreadable' ? false : undefined;
+  };
+
+  /** The decision for one project: from the cache, or one Project.Get with the caller's token. */
+  const decide = async (projectId: string, signal: AbortSignal | undefined): Promise<boolean> => {
+    if (cache.get(hash) === 'invalid') throw invalid();
+    const decision = await cache.resolve(key(projectId), async () => {
+      try {
+        await options.readProject(token, projectId, signal);
+        return 'readable';
+      } catch (error) {
+        const verdict = verdictOf(error);
+        if (verdict === undefined) throw error;
+        return verdict;
+      }
+    });
+    if (decision === 'invalid') {
+      cache.set(hash, 'invalid');
+      throw invalid();
+    }
+    cache.set(hash, 'valid');
+    return decision === 'readable';
   };
 
   return {
     caller: `token:${hash.slice(0, 12)}`,
+    async verify(signal) {
+      const state = cache.get(hash);
+      if (state === 'valid') return;
+      if (state === 'invalid') throw invalid();
+      const probe =
+        allowedProjects === '*'
+          ? TOKEN_PROBE_PROJECT
+          : ([...allowedProjects].sort()[0] ?? TOKEN_PROBE_PROJECT);
+      await decide(probe, signal);
+    },
     known,
     async mayAct(projectId, signal) {
       if (!allowed(projectId)) return false;
-      if (cache.get(hash) === 'invalid') throw invalid();
-      const decision = await cache.resolve(key(projectId), async () => {
-        try {
-          await options.readProject(token, projectId, signal);
-          return 'readable';
-        } catch (error) {
-          const verdict = verdictOf(error);
-          if (verdict === undefined) throw error;
-          return verdict;
-        }
-      });
-      if (decision === 'invalid') {
-        cache.set(hash, 'invalid');
-        throw invalid();
-      }
-      return decision === 'readable';
+      return decide(projectId, signal);
     },
   };
 }

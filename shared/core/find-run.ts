@@ -15,6 +15,8 @@ export async function findRun(
   deps: Pick<CoreDeps, 'ledger' | 'access'>,
   signal?: AbortSignal,
 ): Promise<RunRecord> {
+  // Nothing is read for a caller whose credential is not known good.
+  await deps.access?.verify(signal);
   const found =
     'runId' in lookup
       ? await deps.ledger.get(lookup.runId)

@@ -89,6 +89,8 @@ export async function listRuns(
   }
   const filters = normalizedFilters(query);
   const { access } = deps;
+  // Nothing is read for a caller whose credential is not known good (deciding the asked project shows it).
+  if (access !== undefined && filters.projectId === undefined) await access.verify(signal);
   if (
     access !== undefined &&
     filters.projectId !== undefined &&

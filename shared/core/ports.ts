@@ -54,6 +54,12 @@ export interface SweepObserver {
 export interface CallerAccess {
   /** Names the caller in logs: `key:<name>`, `token:<hash prefix>`; never the credential. */
   readonly caller: string;
+  /**
+   * Resolves once the credential is known good, throws UNAUTHENTICATED otherwise: an API key is known good
+   * at once, a token after one DataSphere call (cached). The core calls it before it reads anything for
+   * the caller, so a caller with a bad credential never costs a ledger read.
+   */
+  verify(signal?: AbortSignal): Promise<void>;
   /** The decision when it is known without a call (an API key's projects, a cached token decision). */
   known(projectId: string): boolean | undefined;
   /**

@@ -196,6 +196,34 @@ describe('authenticating a gateway call (shared/auth)', () => {
     assert.equal(calls.length, 1);
   });
 
+  it('proves a token good before a status or list call reads anything: one probe, then none', async () => {
+    const { auth, calls, headers } = setup();
+    const access = auth.authenticate(headers({ Authorization: `Bearer ${ALICE}` }));
+    await access.verify();
+    assert.deepEqual(
+      calls.map((c) => c.projectId),
+      ['p-alice'],
+      'the first ALLOWED_PROJECTS entry, sorted',
+    );
+    await access.verify();
+    assert.equal(await access.mayAct('p-alice'), true, 'and its decision serves');
+    assert.equal(calls.length, 1);
+    const expired = auth.authenticate(headers({ Authorization: `Bearer ${MALLORY}` }));
+    await assert.rejects(expired.verify(), code('UNAUTHENTICATED', 'Authorization'));
+    await assert.rejects(expired.verify(), code('UNAUTHENTICATED'));
+    assert.equal(calls.length, 2);
+    // With ALLOWED_PROJECTS=* a project id no project has: any answer but 401 shows the token is good.
+    const open = setup({ allowedProjects: '*' });
+    await open.auth.authenticate(open.headers({ Authorization: `Bearer ${ALICE}` })).verify();
+    assert.deepEqual(
+      open.calls.map((c) => c.projectId),
+      ['datasphere-runner-token-check'],
+    );
+    const keyed = setup();
+    await keyed.auth.authenticate(keyed.headers({ 'X-Api-Key': CI_KEY })).verify();
+    assert.equal(keyed.calls.length, 0);
+  });
+
   it('passes a transient failure on and keeps no decision from it', async () => {
     const { auth, calls, headers, setOutage } = setup();
     const access = auth.authenticate(headers({ Authorization: `Bearer ${ALICE}` }));

@@ -41,6 +41,7 @@ function caller(readable: readonly string[], name = 'test'): CallerAccess & { ch
   return {
     caller: `key:${name}`,
     checks,
+    verify: async () => undefined,
     known: (projectId) => readable.includes(projectId),
     mayAct: async (projectId) => {
       checks.push(projectId);
@@ -199,8 +200,24 @@ describe('a token caller listing runs (the real authenticator, Project.Get stand
       apiKeys: parseApiKeys(apiKeyEntryLine('ci', 'dsr_fake-ci-key-00000000000000000000000', ['p-bob'])),
       allowedProjects: '*',
       learn: () => undefined,
-      readProject: async (_token, projectId) => {
+      readProject: async (token, projectId) => {
         reads.push(projectId);
+        if (token !== TOKEN) {
+          throw new ApiError(
+            'API_ERROR',
+            {
+              api: 'DataSphere',
+              rpc: 'Project.Get',
+              method: 'GET',
+              path: '/',
+              httpStatus: 401,
+              rpcCode: 16,
+              retryable: false,
+              attempts: 1,
+            },
+            'The token is invalid or has expired.',
+          );
+        }
         if (projectId !== 'p-bob') {
           throw new ApiError(
             'API_ERROR',
@@ -220,6 +237,7 @@ describe('a token caller listing runs (the real authenticator, Project.Get stand
       },
     });
     counting.counts.clear();
+    h.api.calls.length = 0;
     return { h, counting, ids, reads, auth };
   }
 
@@ -228,12 +246,13 @@ describe('a token caller listing runs (the real authenticator, Project.Get stand
     const token = (name: string) => (name === 'Authorization' ? `Bearer ${TOKEN}` : undefined);
     const first = await listRuns({}, as(h.deps, auth.authenticate(token)));
     assert.deepEqual(new Set(first.runs.map((r) => r.runId)), new Set(ids['p-bob']));
-    assert.deepEqual(reads.sort(), ['p-alice', 'p-bob', 'p-carol']);
+    // The token is proven good first (one probe), before the ledger is read.
+    assert.deepEqual(reads.sort(), ['datasphere-runner-token-check', 'p-alice', 'p-bob', 'p-carol']);
     assert.equal(counting.counts.get('listRuns'), 2);
     counting.counts.clear();
     const second = await listRuns({}, as(h.deps, auth.authenticate(token)));
     assert.deepEqual(second.runs, first.runs);
-    assert.equal(reads.length, 3, 'decisions kept');
+    assert.equal(reads.length, 4, 'decisions kept');
     assert.equal(counting.counts.get('listRuns'), 1);
   });
 
@@ -252,6 +271,29 @@ describe('a token caller listing runs (the real authenticator, Project.Get stand
     } while (cursor !== undefined);
     assert.deepEqual(new Set(seen), new Set(ids['p-bob']));
     assert.equal(seen.length, ids['p-bob']?.length);
+  });
+
+  it('reads nothing for an invalid token: 401 after one Project.Get, on status, cancel and list', async () => {
+    const { h, counting, ids, reads, auth } = await listing();
+    const expired = (name: string) =>
+      name === 'Authorization' ? 'Bearer t1.fake-expired-token-000000000' : undefined;
+    const bobRun = ids['p-bob']?.[0] ?? '';
+    await assert.rejects(
+      getRun({ runId: bobRun }, as(h.deps, auth.authenticate(expired))),
+      code('UNAUTHENTICATED'),
+    );
+    await assert.rejects(
+      cancelRun({ runId: bobRun }, as(h.deps, auth.authenticate(expired))),
+      code('UNAUTHENTICATED'),
+    );
+    await assert.rejects(listRuns({}, as(h.deps, auth.authenticate(expired))), code('UNAUTHENTICATED'));
+    await assert.rejects(
+      listRuns({ projectId: 'p-bob' }, as(h.deps, auth.authenticate(expired))),
+      code('UNAUTHENTICATED'),
+    );
+    assert.equal(counting.total(), 0, `no ledger call: ${JSON.stringify([...counting.counts])}`);
+    assert.equal(reads.length, 1, 'one Project.Get, then the token is known bad');
+    assert.equal(h.api.calls.length, 0);
   });
 
   it('an API key lists its projects with one history read and no Project.Get', async () => {
