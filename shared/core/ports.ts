@@ -52,7 +52,7 @@ export interface SweepObserver {
  * a run. It already excludes projects outside ALLOWED_PROJECTS. Never holds a secret in a readable field.
  */
 export interface CallerAccess {
-  /** Names the caller in logs: `key:<name>`, `token:<hash prefix>`; never the credential. */
+  /** Names the caller in logs: `key:<name>`, `iam:<token hash prefix>`; never the credential. */
   readonly caller: string;
   /**
    * Resolves once the credential is known good, throws UNAUTHENTICATED otherwise: an API key is known good

@@ -80,10 +80,14 @@ describe('authenticating a gateway call (shared/auth)', () => {
   it('refuses a call without credentials, or with a malformed one, without any call', () => {
     const { auth, calls, headers } = setup();
     const refused: [Record<string, string>, RegExp, string | undefined][] = [
-      [{}, /credentials required: send Authorization: Bearer <IAM token>, or X-Api-Key/, undefined],
+      [
+        {},
+        /credentials required: an IAM token in Authorization \(scheme "Bearer"\), or an API key/,
+        undefined,
+      ],
       [{ Authorization: '' }, /credentials required/, undefined],
-      [{ Authorization: 'Basic dXNlcjpwYXNz' }, /Authorization: send "Bearer <IAM token>"/, 'Authorization'],
-      [{ Authorization: 'Bearer' }, /Authorization: send "Bearer/, 'Authorization'],
+      [{ Authorization: 'Basic dXNlcjpwYXNz' }, /Authorization: use the "Bearer" scheme/, 'Authorization'],
+      [{ Authorization: 'Bearer' }, /Authorization: use the "Bearer" scheme/, 'Authorization'],
       [{ Authorization: 'Bearer short' }, /not an IAM token/, 'Authorization'],
       [{ 'X-Api-Key': 'short' }, /X-Api-Key: is not an API key/, 'X-Api-Key'],
       [{ 'x-api-key': `${CI_KEY} extra` }, /X-Api-Key: is not an API key/, 'X-Api-Key'],
@@ -139,7 +143,7 @@ describe('authenticating a gateway call (shared/auth)', () => {
     const { auth, calls, headers, advance, learned } = setup();
     const access = auth.authenticate(headers({ Authorization: `Bearer ${ALICE}` }));
     assert.deepEqual(learned, [ALICE], 'the redactor knows the token before anything else happens');
-    assert.equal(access.caller, `token:${tokenHash(ALICE).slice(0, 12)}`);
+    assert.equal(access.caller, `iam:${tokenHash(ALICE).slice(0, 12)}`);
     assert.ok(!access.caller.includes(ALICE));
     assert.equal(access.known('p-alice'), undefined);
     assert.equal(await access.mayAct('p-alice'), true);
