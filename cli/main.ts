@@ -96,6 +96,13 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
 export function processIo(): CliIo {
   const interrupt = new AbortController();
   process.once('SIGINT', () => interrupt.abort());
+  // `datasphere-runner list | head -3`: the reader left; stop quietly instead of a stack trace.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw error;
+    });
+  }
   return {
     stdout: {
       write: (text) => process.stdout.write(text),
@@ -103,7 +110,8 @@ export function processIo(): CliIo {
         return process.stdout.isTTY === true;
       },
       get columns() {
-        return process.stdout.columns;
+        // A pseudo-terminal without a size reports 0: then the width is unknown, not zero.
+        return process.stdout.columns || undefined;
       },
     },
     stderr: {

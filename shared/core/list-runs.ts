@@ -131,7 +131,7 @@ export async function listRuns(
       limit,
       scanLimit: LIST_SCAN_LIMIT,
       dayLimit: LIST_DAY_LIMIT,
-      matchEntry: entryPredicate(filters, projectAllowed),
+      ...entryPredicate(filters, projectAllowed),
       ...(filters.status === undefined ? {} : { match: statusPredicate(filters.status) }),
     });
   const page =
@@ -245,19 +245,25 @@ function resolveWindow(query: ListRunsQuery, now: number): { since: number; unti
   return { since, until };
 }
 
-/** Facts of the index entry: tested before the record is read (cheap on the Document API). */
+/**
+ * Facts of the index entry: tested before the record is read (cheap on the Document API). None when
+ * nothing is to be tested, so an unfiltered page reads exactly the entries it answers.
+ */
 function entryPredicate(
   filters: Filters,
   projectAllowed: ((projectId: string) => boolean) | undefined,
-): (entry: RunHistoryEntry) => boolean {
+): { matchEntry?: (entry: RunHistoryEntry) => boolean } {
+  const { status: _status, ...entryFilters } = filters;
+  if (projectAllowed === undefined && Object.keys(entryFilters).length === 0) return {};
   // The project rule last: a gateway caller's access is only looked up for entries the filters keep.
-  return (entry) =>
+  const matchEntry = (entry: RunHistoryEntry): boolean =>
     (filters.projectId === undefined || entry.projectId === filters.projectId) &&
     (filters.notebookId === undefined || entry.notebookId === filters.notebookId) &&
     (filters.job === undefined || entry.job === filters.job) &&
     (filters.trigger === undefined || entry.trigger === filters.trigger) &&
     (filters.action === undefined || entry.action === filters.action) &&
     (projectAllowed === undefined || projectAllowed(entry.projectId));
+  return { matchEntry };
 }
 
 /** The status changes over a run's life, so it is tested on the record itself. */

@@ -210,8 +210,9 @@ describe('malformed HTTP requests get an error naming the field and reach no API
     assertError(answer, 400, 'INVALID_REQUEST', 'inputVariables.__proto__');
   });
 
-  it('check without a runId is 400 naming runId', async () => {
-    assertError(await h().request('GET', '/check'), 400, 'INVALID_REQUEST', 'runId');
+  it('check with an empty runId is 400 naming runId', async () => {
+    // A GET naming no run at all is the run history (design.md §6; test/e2e/run-history-*.test.ts).
+    assertError(await h().request('GET', '/check?runId='), 400, 'INVALID_REQUEST', 'runId');
     assertError(await h().request('POST', '/cancel', { body: {} }), 400, 'INVALID_REQUEST', 'runId');
   });
 
