@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import {
   API_KEY_PREFIX,
@@ -10,6 +12,7 @@ import {
   parseApiKeys,
 } from '../../shared/auth/api-keys.ts';
 import { loadConfig } from '../../shared/config.ts';
+import { redactSecrets } from '../../shared/redact.ts';
 import { ConfigError } from '../../shared/errors.ts';
 
 // Obviously fake keys.
@@ -84,5 +87,34 @@ describe('API_KEYS (shared/auth/api-keys.ts)', () => {
     assert.equal(findApiKey(parseApiKeys(line), key)?.name, 'ci');
     assert.equal(apiKeyEntryLine('ops', key, '*'), `ops:${hex(key)}:*`);
     assert.throws(() => apiKeyEntryLine('bad name', key, '*'), ConfigError);
+  });
+
+  it('a minted key is masked by shape in free text, even where no one learned its value', () => {
+    const key = mintApiKey();
+    assert.equal(redactSecrets(`called with ${key}, refused`), 'called with [REDACTED], refused');
+    assert.equal(redactSecrets('X-Api-Key: not a known API key'), 'X-Api-Key: not a known API key');
+  });
+
+  it('npm run api-key prints a new key and the entry that accepts it, or one line naming the mistake', () => {
+    const run = (...args: string[]) =>
+      spawnSync(
+        process.execPath,
+        ['--import', 'tsx', join(import.meta.dirname, '../../scripts/api-key.ts'), ...args],
+        {
+          encoding: 'utf8',
+        },
+      );
+    const ok = run('--name', 'ci', '--projects', 'p1, p2');
+    assert.equal(ok.status, 0, ok.stderr);
+    const [, key, line] = /\n {2}(dsr_\S+)\n[^\n]*\n {2}(\S+)\n/.exec(ok.stdout) ?? [];
+    assert.ok(key !== undefined && line !== undefined, ok.stdout);
+    assert.deepEqual(
+      [...((findApiKey(parseApiKeys(line), key)?.projects as Set<string>) ?? [])],
+      ['p1', 'p2'],
+    );
+    const bad = run('--name', 'b a d', '--projects', '*');
+    assert.equal(bad.status, 2);
+    assert.equal(bad.stderr, 'api-key: name must be 1..40 of A-Z a-z 0-9 _ . -\n');
+    assert.equal(run('--name', 'x').status, 2);
   });
 });
