@@ -12,8 +12,8 @@ import {
   parseApiKeys,
 } from '../../shared/auth/api-keys.ts';
 import { loadConfig } from '../../shared/config.ts';
-import { redactSecrets } from '../../shared/redact.ts';
 import { ConfigError } from '../../shared/errors.ts';
+import { redactSecrets } from '../../shared/redact.ts';
 
 // Obviously fake keys.
 const CI_KEY = 'dsr_fake-ci-key-00000000000000000000000';

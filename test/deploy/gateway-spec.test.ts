@@ -87,7 +87,8 @@ describe('the API Gateway specification', () => {
     };
     for (const [route, functionId] of Object.entries(routes)) {
       const [method = '', path = ''] = route.split(' ');
-      const integration = paths[path]?.[method.toLowerCase()]?.['x-yc-apigateway-integration'];
+      const operation = paths[path]?.[method.toLowerCase()];
+      const integration = operation?.['x-yc-apigateway-integration'];
       assert.deepEqual(
         integration,
         {
@@ -96,6 +97,8 @@ describe('the API Gateway specification', () => {
           tag: '$latest',
           service_account_id: v('invokerServiceAccountId'),
           payload_format_version: '0.1',
+          // Marks the call as the gateway's for the functions (docs/auth.md).
+          context: { api: 'datasphere-runner', operation: operation?.operationId },
         },
         route,
       );
@@ -105,7 +108,7 @@ describe('the API Gateway specification', () => {
   it('declares the answers the product gives: 202/400/403/409/502/503 for a start, 404 for an unknown run', () => {
     const codes = (path: string, method: string): string[] =>
       Object.keys((paths[path]?.[method]?.responses ?? {}) as object).sort();
-    assert.deepEqual(codes('/runs', 'post'), ['202', '400', '403', '409', '502', '503']);
+    assert.deepEqual(codes('/runs', 'post'), ['202', '400', '401', '403', '409', '502', '503']);
     assert.ok(codes('/runs/{runId}', 'get').includes('200') && codes('/runs/{runId}', 'get').includes('404'));
     assert.ok(codes('/runs/{runId}/cancel', 'post').includes('404'));
     const header = ((paths['/runs']?.post?.parameters ?? []) as { $ref?: string }[])[0];
@@ -135,7 +138,7 @@ describe('the API Gateway specification', () => {
     assert.deepEqual(parameters.find((p) => p.name === 'trigger')?.schema.enum, [...TRIGGER_KINDS]);
     assert.deepEqual(parameters.find((p) => p.name === 'action')?.schema.enum, [...RUN_ACTIONS]);
     const codes = Object.keys((get.responses ?? {}) as object).sort();
-    assert.deepEqual(codes, ['200', '400', '404', '502', '503']);
+    assert.deepEqual(codes, ['200', '400', '401', '403', '404', '502', '503']);
   });
 
   it('describes a page of the history: runs and a nullable nextCursor; a run record still fits', () => {
