@@ -1,12 +1,12 @@
 import { setMaxListeners } from 'node:events';
 import type { Dispatcher } from 'undici';
 import { DataSphereClient } from './api/datasphere-client.ts';
-import { createDispatcher } from './api/http-dispatcher.ts';
 import { createHttpTransport } from './api/http-transport.ts';
 import { OperationClient } from './api/operation-client.ts';
 import { createRetryPolicy } from './api/retry-policy.ts';
 import { createTokenProvider, type TokenContext } from './api/token-provider.ts';
 import { staticTokenSource, type TokenSource } from './api/token-source.ts';
+import { createDispatcher } from './api/undici-dispatcher.ts';
 import { type Authenticator, createAuthenticator } from './auth/authenticator.ts';
 import { type Config, loadConfig } from './config.ts';
 import type { CallerAccess, CoreDeps, NotifierPort } from './core/ports.ts';
@@ -120,7 +120,9 @@ export function createFunctionRuntime(
   const build = () => {
     if (built !== undefined) return built;
     const cfg = getConfig();
-    const dispatcher = options.dispatcher ?? createDispatcher();
+    // A socket per call the sweep has in flight (CHECK_CONCURRENCY, at least the default 32).
+    const dispatcher =
+      options.dispatcher ?? createDispatcher({ connections: Math.max(32, cfg.checkConcurrency) });
     const tokens = createTokenProvider({ env, dispatcher });
     const fallback = tokens.forContext(undefined);
     const token: TokenSource = {
