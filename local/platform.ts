@@ -2,7 +2,10 @@
  * A local stand-in for Yandex Cloud Functions and its triggers, running the BUILT bundles:
  * - each function runs in its own process (function-host.ts), like an instance in the cloud;
  * - an HTTP front door converts requests into the platform's HTTP event and the handler's result back
- *   into a response (URL invocation, plus API Gateway-style routes with path parameters);
+ *   into a response: the API Gateway's routes (`POST /runs`, `GET /runs`, `GET /runs/{runId}`,
+ *   `POST /runs/{runId}/cancel`, design.md §8), each function's own URL (`/execute`, `/check`,
+ *   `/cancel`), and `POST /queues/<fn>`; any other route is 404 with the product's error shape
+ *   `{"error": {"code", "message"}}`, a known route with another method 405;
  * - timer triggers invoke execute (a tick of the jobs file, no payload) and check (the sweep) on a
  *   period, per minute by default;
  * - Message Queue triggers: an in-memory standard queue per function with batching, redelivery of a
@@ -34,8 +37,15 @@ export interface PlatformOptions {
   readonly port?: number;
   /** Queue trigger batch size / cutoff / visibility timeout / receives before the DLQ. */
   readonly queue?: { batchSize?: number; cutoffMs?: number; visibilityMs?: number; maxReceiveCount?: number };
-  /** Each function's log lines and the platform's own lines. */
+  /**
+   * Each function's log lines, and the platform's own lines (source `platform`, the same JSON shape:
+   * `{"level", "msg", …fields}`).
+   */
   readonly onLine?: (source: string, line: string) => void;
+  /** A message was put on a queue (the local console names the run it starts). */
+  readonly onQueued?: (queue: 'execute' | 'cancel', messageId: string, body: string) => void;
+  /** Answers `GET /`; a web console will live there. Default: a JSON index of the routes. */
+  readonly index?: (req: IncomingMessage, res: ServerResponse) => void;
   /** Passed as `context.token` to every invocation (as a function with a service account gets). */
   readonly contextToken?: string;
   readonly timeoutMs?: number;
@@ -137,32 +147,130 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-/** Routes of the front door: function + API Gateway path parameters. */
-function route(
-  method: string,
-  pathname: string,
-): { fn: FunctionName; params?: Record<string, string> } | undefined {
+/** What the front door does with a request. */
+export type FrontDoorRoute =
+  | { readonly kind: 'function'; readonly fn: FunctionName; readonly params?: Record<string, string> }
+  | { readonly kind: 'queue'; readonly fn: 'execute' | 'cancel' }
+  | { readonly kind: 'index' }
+  | { readonly kind: 'method-not-allowed'; readonly allow: string }
+  | { readonly kind: 'not-found' };
+
+/** The API Gateway's routes (api-gateway/openapi.yaml), as the front door serves them. */
+export const GATEWAY_ROUTES = [
+  'POST /runs',
+  'GET /runs',
+  'GET /runs/{runId}',
+  'POST /runs/{runId}/cancel',
+] as const;
+
+const only = (method: string, allowed: string, route: FrontDoorRoute): FrontDoorRoute =>
+  allowed.split(', ').includes(method) ? route : { kind: 'method-not-allowed', allow: allowed };
+
+/** Routes of the front door: the gateway's `/runs…` with path parameters, function URLs, queues. */
+export function route(method: string, pathname: string): FrontDoorRoute {
   const parts = pathname.split('/').filter(Boolean);
-  if (parts.length === 1 && FUNCTION_NAMES.includes(parts[0] as FunctionName))
-    return { fn: parts[0] as FunctionName };
-  if (parts[0] !== 'runs') return undefined;
-  if (parts.length === 1) return { fn: method === 'POST' ? 'execute' : 'check' };
-  const runId = parts[1] === undefined ? undefined : decodeURIComponent(parts[1]);
-  if (runId === undefined) return undefined;
-  if (parts.length === 2) return { fn: 'check', params: { runId } };
-  if (parts.length === 3 && parts[2] === 'cancel') return { fn: 'cancel', params: { runId } };
-  return undefined;
+  const m = method.toUpperCase();
+  if (parts.length === 0) return only(m, 'GET, HEAD', { kind: 'index' });
+  // A function's own URL: every method reaches the function, which answers 405 itself where it must.
+  if (parts.length === 1 && FUNCTION_NAMES.includes(parts[0] as FunctionName)) {
+    return { kind: 'function', fn: parts[0] as FunctionName };
+  }
+  if (parts[0] === 'queues' && parts.length === 2 && (parts[1] === 'execute' || parts[1] === 'cancel')) {
+    return only(m, 'POST', { kind: 'queue', fn: parts[1] });
+  }
+  if (parts[0] !== 'runs' || parts.length > 3) return { kind: 'not-found' };
+  if (parts.length === 1) {
+    return only(m, 'GET, POST', { kind: 'function', fn: m === 'POST' ? 'execute' : 'check' });
+  }
+  let runId: string;
+  try {
+    runId = decodeURIComponent(parts[1] ?? '');
+  } catch {
+    return { kind: 'not-found' };
+  }
+  if (parts.length === 2) return only(m, 'GET', { kind: 'function', fn: 'check', params: { runId } });
+  if (parts[2] === 'cancel') return only(m, 'POST', { kind: 'function', fn: 'cancel', params: { runId } });
+  return { kind: 'not-found' };
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
+  res
+    .writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers })
+    .end(JSON.stringify(body));
+}
+
+/** A port that could not be listened on; `start.ts` names the option that changes it. */
+export class ListenError extends Error {
+  readonly code: string;
+  readonly port: number;
+  constructor(code: string, port: number, cause: unknown) {
+    super(`cannot listen on 127.0.0.1:${port} (${code})`, { cause });
+    this.name = 'ListenError';
+    this.code = code;
+    this.port = port;
+  }
+}
+
+/** Listens on 127.0.0.1:`port`; a port in use (or not allowed) is a ListenError, not an 'error' event. */
+export async function listenOn(server: Server, port: number): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    const failed = (error: NodeJS.ErrnoException) =>
+      reject(new ListenError(error.code ?? 'ERROR', port, error));
+    server.once('error', failed);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', failed);
+      resolve();
+    });
+  });
+  const address = server.address();
+  return typeof address === 'object' && address !== null ? address.port : port;
 }
 
 export async function startLocalPlatform(options: PlatformOptions): Promise<LocalPlatform> {
-  const emit = options.onLine ?? (() => undefined);
+  const emitLine = options.onLine ?? (() => undefined);
+  /** The platform's own lines, in the functions' JSON shape so one console reads both. */
+  const note = (
+    level: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR',
+    msg: string,
+    fields: Record<string, unknown> = {},
+  ) => emitLine('platform', JSON.stringify({ level, msg, time: new Date().toISOString(), ...fields }));
   const hosts = new Map<FunctionName, Host>();
   const extra: Host[] = [];
-  await Promise.all(
-    FUNCTION_NAMES.map(async (name) => {
-      hosts.set(name, await startHost(name, options, 0));
-    }),
-  );
+
+  // The front door listens first: a port in use fails before any function process is started.
+  let markReady: () => void = () => undefined;
+  const ready = new Promise<void>((resolve) => {
+    markReady = resolve;
+  });
+  const server: Server = createServer((req, res) => {
+    ready
+      .then(() => serve(req, res))
+      .catch((error: unknown) => {
+        note('ERROR', 'front door failed', {
+          method: req.method,
+          path: req.url,
+          error: (error as Error).message,
+        });
+        if (!res.headersSent) {
+          sendJson(res, 500, {
+            error: { code: 'INTERNAL', message: 'the local front door failed; see its log' },
+          });
+        } else res.end();
+      });
+  });
+  const port = await listenOn(server, options.port ?? 0);
+
+  try {
+    await Promise.all(
+      FUNCTION_NAMES.map(async (name) => {
+        hosts.set(name, await startHost(name, options, 0));
+      }),
+    );
+  } catch (error) {
+    server.close();
+    for (const h of hosts.values()) h.child.kill('SIGTERM');
+    throw error;
+  }
   const host = (fn: FunctionName): Host => {
     const found = hosts.get(fn);
     if (found === undefined) throw new Error(`no function ${fn}`);
@@ -213,8 +321,9 @@ export async function startLocalPlatform(options: PlatformOptions): Promise<Loca
           (queues.get(fn) ?? []).filter((m) => !visible.includes(m)),
         );
       } else {
-        emit(
-          'platform',
+        // The message text is the one tests and people search for: keep it stable.
+        note(
+          'WARN',
           `queue trigger ${fn}: invocation failed (${result.errorMessage}); batch of ${visible.length} will be redelivered`,
         );
         for (const message of visible) {
@@ -224,12 +333,14 @@ export async function startLocalPlatform(options: PlatformOptions): Promise<Loca
               fn,
               (queues.get(fn) ?? []).filter((m) => m !== message),
             );
-            emit('platform', `queue ${fn}: message ${message.messageId} moved to the dead-letter queue`);
+            note('ERROR', `queue ${fn}: message ${message.messageId} moved to the dead-letter queue`, {
+              receives: message.receiveCount,
+            });
           }
         }
       }
     } catch (error) {
-      emit('platform', `queue trigger ${fn}: ${(error as Error).message}`);
+      note('ERROR', `queue trigger ${fn} failed`, { error: (error as Error).message });
     } finally {
       busy.delete(fn);
     }
@@ -248,7 +359,7 @@ export async function startLocalPlatform(options: PlatformOptions): Promise<Loca
       ['execute', execute],
       ['check', check],
     ] as const) {
-      if (!result.ok) emit('platform', `timer trigger ${fn}: invocation failed (${result.errorMessage})`);
+      if (!result.ok) note('WARN', `timer trigger ${fn}: invocation failed`, { error: result.errorMessage });
     }
     return { execute, check };
   };
@@ -256,75 +367,94 @@ export async function startLocalPlatform(options: PlatformOptions): Promise<Loca
   let timer: NodeJS.Timeout | undefined;
   if (timerMs > 0) {
     timer = setInterval(() => {
-      tick().catch((error: unknown) => emit('platform', `timer: ${(error as Error).message}`));
+      tick().catch((error: unknown) => note('ERROR', 'timer failed', { error: (error as Error).message }));
     }, timerMs);
   }
 
   const send = (fn: 'execute' | 'cancel', body: string): string => {
     const messageId = crypto.randomUUID();
     queues.get(fn)?.push({ messageId, body, sentAt: new Date(), receiveCount: 0, visibleAt: Date.now() });
+    options.onQueued?.(fn, messageId, body);
     return messageId;
   };
 
-  const server: Server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
-    try {
-      const body = await readBody(req);
-      const url = new URL(req.url ?? '/', 'http://localhost');
-      const queueMatch = /^\/queues\/(execute|cancel)$/.exec(url.pathname);
-      if (queueMatch !== null && req.method === 'POST') {
-        const messageId = send(queueMatch[1] as 'execute' | 'cancel', body.toString('utf8'));
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ messageId }));
+  const url = `http://127.0.0.1:${port}`;
+  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await readBody(req);
+    const method = req.method ?? 'GET';
+    const { pathname } = new URL(req.url ?? '/', 'http://localhost');
+    const target = route(method, pathname);
+    switch (target.kind) {
+      case 'not-found':
+        sendJson(res, 404, {
+          error: {
+            code: 'ROUTE_NOT_FOUND',
+            message: `no route ${method} ${pathname}; the API is ${GATEWAY_ROUTES.join(', ')}`,
+          },
+        });
+        return;
+      case 'method-not-allowed':
+        sendJson(
+          res,
+          405,
+          {
+            error: {
+              code: 'METHOD_NOT_ALLOWED',
+              message: `${method} is not allowed on ${pathname}; use ${target.allow.replace(', HEAD', '')}`,
+            },
+          },
+          { Allow: target.allow },
+        );
+        return;
+      case 'index':
+        if (options.index !== undefined) options.index(req, res);
+        else sendJson(res, 200, { service: 'datasphere-runner (local)', api: GATEWAY_ROUTES });
+        return;
+      case 'queue': {
+        const messageId = send(target.fn, body.toString('utf8'));
+        sendJson(res, 200, { messageId });
         return;
       }
-      const target = route(req.method ?? 'GET', url.pathname);
-      if (target === undefined) {
-        res
-          .writeHead(404, { 'content-type': 'application/json' })
-          .end(JSON.stringify({ error: 'no such route' }));
-        return;
-      }
-      const event = httpEvent({
-        method: req.method ?? 'GET',
-        headers: req.headers,
-        url: req.url ?? '/',
-        body,
-        ...(target.params === undefined ? {} : { pathParameters: target.params }),
-      });
-      const result = await invoke(target.fn, event);
-      if (!result.ok) {
-        // What the platform does with an unhandled exception (platform.md §6).
-        res
-          .writeHead(502, { 'content-type': 'application/json', 'X-Function-Error': 'true' })
-          .end(JSON.stringify({ errorMessage: result.errorMessage, errorType: result.errorType }));
-        return;
-      }
-      const answer = result.result as {
-        statusCode?: number;
-        headers?: Record<string, string>;
-        body?: string;
-        isBase64Encoded?: boolean;
-      } | null;
-      if (answer === null || typeof answer.statusCode !== 'number') {
-        res
-          .writeHead(502, { 'content-type': 'application/json' })
-          .end(JSON.stringify({ errorType: 'ProxyIntegrationError' }));
-        return;
-      }
-      const payload = answer.isBase64Encoded
-        ? Buffer.from(answer.body ?? '', 'base64')
-        : Buffer.from(answer.body ?? '');
-      res.writeHead(answer.statusCode, answer.headers ?? {}).end(payload);
-    } catch (error) {
-      res.writeHead(500).end(String((error as Error).message));
+      case 'function':
+        break;
     }
-  });
-  server.listen(options.port ?? 0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : 0;
+    const event = httpEvent({
+      method,
+      headers: req.headers,
+      url: req.url ?? '/',
+      body,
+      ...(target.params === undefined ? {} : { pathParameters: target.params }),
+    });
+    const result = await invoke(target.fn, event);
+    if (!result.ok) {
+      // What the platform does with an unhandled exception (platform.md §6).
+      sendJson(
+        res,
+        502,
+        { errorMessage: result.errorMessage, errorType: result.errorType },
+        { 'X-Function-Error': 'true' },
+      );
+      return;
+    }
+    const answer = result.result as {
+      statusCode?: number;
+      headers?: Record<string, string>;
+      body?: string;
+      isBase64Encoded?: boolean;
+    } | null;
+    if (answer === null || typeof answer.statusCode !== 'number') {
+      sendJson(res, 502, { errorType: 'ProxyIntegrationError' });
+      return;
+    }
+    const payload = answer.isBase64Encoded
+      ? Buffer.from(answer.body ?? '', 'base64')
+      : Buffer.from(answer.body ?? '');
+    res.writeHead(answer.statusCode, answer.headers ?? {}).end(payload);
+  }
+  markReady();
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     invoke,
     tick,
     send,
@@ -348,6 +478,7 @@ export async function startLocalPlatform(options: PlatformOptions): Promise<Loca
       clearInterval(queueTimer);
       if (timer !== undefined) clearInterval(timer);
       server.close();
+      server.closeAllConnections();
       const all = [...hosts.values(), ...extra];
       await Promise.all(
         all.map(async (h) => {

@@ -4,123 +4,240 @@
  * - the three BUILT functions, each in its own process, served the way Cloud Functions serves them;
  * - timer triggers for execute (jobs-file tick) and check (sweep), per minute or faster;
  * - Message Queue triggers for execute and cancel (in-memory standard queues);
- * - a webhook receiver that prints the run reports the check function sends.
+ * - a webhook receiver that prints the run reports the check function sends;
+ * - a front door with the API Gateway's routes, so the CLI works against it as against the cloud.
  *
- * Options: --tick-seconds N (default 10; 60 is the cloud's cadence), --port N (default 8080),
- * --emulator-port N (default 8787), --run-seconds N (how long an emulated run takes, default 20).
+ * Options: see START_HELP (`npm start -- --help`). Every line of the console carries its time and
+ * level; a failure to start (a port in use, a bad setting) is one line naming what to change.
  */
-import { mkdirSync } from 'node:fs';
-import { createServer } from 'node:http';
-import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { createServer, type Server } from 'node:http';
+import { join, relative, resolve } from 'node:path';
 import { build } from '../build.mjs';
+import { loadConfig } from '../shared/config.ts';
+import { ConfigError } from '../shared/errors.ts';
 import { startEmulator } from './emulator/emulator.ts';
-import { startLocalPlatform } from './platform.ts';
+import { createLocalConsole, type LocalConsole } from './local-console.ts';
+import { GATEWAY_ROUTES, ListenError, listenOn, startLocalPlatform } from './platform.ts';
+import {
+  functionEnvironment,
+  parseStartOptions,
+  START_HELP,
+  type StartOptions,
+  StartUsageError,
+} from './start-options.ts';
 
 const root = resolve(import.meta.dirname, '..');
-const { values } = parseArgs({
-  options: {
-    'tick-seconds': { type: 'string', default: '10' },
-    port: { type: 'string', default: '8080' },
-    'emulator-port': { type: 'string', default: '8787' },
-    'run-seconds': { type: 'string', default: '20' },
-  },
-});
-const tickSeconds = Number(values['tick-seconds']);
-const port = Number(values.port);
-const runSeconds = Number(values['run-seconds']);
+const DEFAULT_FRONT_DOOR_PORT = 8080;
 
-const color = (code: number, text: string) => (process.stdout.isTTY ? `\x1b[${code}m${text}\x1b[0m` : text);
-const say = (text: string) => console.log(color(36, `[local] ${text}`));
+/** A path inside the checkout relative to it, any other absolute. */
+function shortPath(path: string): string {
+  const inside = relative(root, resolve(path));
+  return inside.startsWith('..') || inside === '' ? resolve(path) : inside;
+}
 
-/** Function log lines are JSON: print the interesting part compactly. */
-function printLine(source: string, line: string) {
+/** Stops with one line on stderr: no stack trace for a mistake a person can fix. */
+function fail(message: string, code: number): never {
+  process.stderr.write(`npm start: ${message}\n`);
+  process.exit(code);
+}
+
+/** A port already taken, before anything is built: one line naming the option that changes it. */
+async function ensureFree(port: number, option: string, what: string): Promise<void> {
+  if (port === 0) return;
+  const probe = createServer();
   try {
-    const entry = JSON.parse(line) as Record<string, unknown>;
-    if (entry.level === 'DEBUG') return;
-    const { level, msg, time: _time, request_id: _rid, run: _run, ...rest } = entry;
-    const fields = Object.entries(rest)
-      .filter(([, v]) => v !== undefined && typeof v !== 'object')
-      .map(([k, v]) => `${k}=${v}`)
-      .join(' ');
-    const tint = level === 'ERROR' ? 31 : level === 'WARN' ? 33 : 32;
-    console.log(`${color(90, source.padEnd(8))} ${color(tint, String(msg))} ${fields}`);
-  } catch {
-    console.log(`${color(90, source.padEnd(8))} ${line}`);
+    await listenOn(probe, port);
+  } catch (error) {
+    if (error instanceof ListenError) fail(portProblem(error, option, what), 1);
+    throw error;
+  } finally {
+    probe.close();
   }
 }
 
-process.env.JOBS_FILE = process.env.JOBS_FILE ?? join(root, 'local', 'demo-jobs.yaml');
-const distDir = join(root, '.local', 'dist');
-await build({ outDir: distDir });
+function portProblem(error: ListenError, option: string, what: string): string {
+  const why =
+    error.code === 'EADDRINUSE'
+      ? 'is in use'
+      : error.code === 'EACCES'
+        ? 'is not allowed for this user'
+        : `cannot be used (${error.code})`;
+  return `port ${error.port} (${what}) ${why}; choose another with ${option} N, e.g. npm start -- ${option} ${error.port + 1}`;
+}
 
-const emulator = await startEmulator({
-  port: Number(values['emulator-port']),
-  durationMs: runSeconds * 1000,
-  log: (line) => printLine('emulator', line),
-});
-say(`DataSphere emulator on ${emulator.url}`);
-
-const webhook = createServer((req, res) => {
-  const chunks: Buffer[] = [];
-  req.on('data', (c: Buffer) => chunks.push(c));
-  req.on('end', () => {
-    try {
-      const report = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { run?: Record<string, unknown> };
-      const run = report.run ?? {};
-      console.log(color(35, `[webhook] run report received: ${run.runId} ${run.status} (${run.notebookId})`));
-    } catch {
-      console.log(color(35, '[webhook] received a report that is not JSON'));
-    }
-    res.writeHead(204).end();
+function startWebhookReceiver(say: LocalConsole['say']): Server {
+  return createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      try {
+        const report = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+          deliveryId?: string;
+          run?: Record<string, unknown>;
+        };
+        const run = report.run ?? {};
+        say('info', 'webhook', 'run report received', {
+          runId: run.runId,
+          status: run.status,
+          deliveryId: report.deliveryId,
+        });
+      } catch {
+        say('warn', 'webhook', 'received a report that is not JSON');
+      }
+      res.writeHead(204).end();
+    });
   });
+}
+
+/** The lines that show how to use the running chain, ready to paste into another terminal. */
+function usageLines(url: string, options: StartOptions, env: Record<string, string>): string[] {
+  const allowed = env.ALLOWED_PROJECTS ?? '*';
+  const project = allowed === '*' ? 'demo-project' : (allowed.split(',')[0]?.trim() ?? 'demo-project');
+  const cli = 'npx datasphere-runner';
+  return [
+    '',
+    'Try it from another terminal (the CLI: npx datasphere-runner --help):',
+    ...(options.port === DEFAULT_FRONT_DOOR_PORT ? [] : [`  export DATASPHERE_RUNNER_URL=${url}`]),
+    `  ${cli} run --project ${project} --notebook /home/jupyter/datasphere/project/daily_report.ipynb --wait`,
+    `  ${cli} run --project ${project} --notebook nb.ipynb --var EMULATOR_OUTCOME=ERROR --wait   # a run that fails`,
+    `  ${cli} run --project ${project} --notebook nb.ipynb      # then: ${cli} watch <runId> / cancel <runId>`,
+    `  ${cli} list`,
+    `  ${cli} jobs`,
+    `  curl -s -X POST ${url}/queues/execute -d '{"projectId":"${project}","notebookId":"nb.ipynb"}'   # through the queue`,
+    '',
+  ];
+}
+
+async function main(): Promise<void> {
+  let options: StartOptions;
+  try {
+    options = parseStartOptions(process.argv.slice(2), process.cwd());
+  } catch (error) {
+    if (error instanceof StartUsageError) fail(error.message, 2);
+    throw error;
+  }
+  if (options.help) {
+    process.stdout.write(START_HELP);
+    return;
+  }
+  const colour = process.stdout.isTTY === true && !process.env.NO_COLOR;
+  const log = createLocalConsole({ level: options.logLevel, colour, write: (line) => console.log(line) });
+
+  await ensureFree(options.port, '--port', 'the front door');
+  await ensureFree(options.emulatorPort, '--emulator-port', 'the DataSphere emulator');
+
+  // Settings are checked here, before anything starts, exactly as a function would at cold start.
+  const webhook = startWebhookReceiver(log.say);
+  const webhookPort = await listenOn(webhook, 0);
+  const probeEnv = functionEnvironment(
+    options,
+    {
+      emulatorUrl: `http://127.0.0.1:${options.emulatorPort}`,
+      webhookUrl: `http://127.0.0.1:${webhookPort}/reports`,
+    },
+    process.env,
+  );
+  try {
+    loadConfig(probeEnv.env);
+  } catch (error) {
+    if (error instanceof ConfigError) fail(`invalid setting: ${error.message}`, 2);
+    throw error;
+  }
+
+  const demoJobs = process.env.JOBS_FILE === undefined || process.env.JOBS_FILE.trim() === '';
+  if (demoJobs) process.env.JOBS_FILE = join(root, 'local', 'demo-jobs.yaml');
+  const distDir = join(options.stateDir, 'dist');
+  let built: { fn: string; bytes: number }[];
+  try {
+    built = await build({ outDir: distDir, quiet: true });
+  } catch (error) {
+    fail((error as Error).message.replace(/\n/g, '\n  '), 2);
+  }
+  log.say(
+    'info',
+    'local',
+    `built ${built.map((b) => `${b.fn} ${(b.bytes / 1024).toFixed(0)} KB`).join(', ')} into ${shortPath(distDir)}`,
+    { jobsFile: shortPath(process.env.JOBS_FILE ?? '') },
+  );
+
+  let emulator: Awaited<ReturnType<typeof startEmulator>>;
+  try {
+    emulator = await startEmulator({
+      port: options.emulatorPort,
+      durationMs: options.runSeconds * 1000,
+      log: (line) => log.emulatorLine(line),
+    });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== undefined) {
+      fail(
+        portProblem(
+          new ListenError(code, options.emulatorPort, error),
+          '--emulator-port',
+          'the DataSphere emulator',
+        ),
+        1,
+      );
+    }
+    throw error;
+  }
+  log.say(
+    'info',
+    'local',
+    `DataSphere emulator on ${emulator.url} (an emulated run takes ${options.runSeconds} s)`,
+  );
+
+  const { env, fromEnvironment } = functionEnvironment(
+    options,
+    { emulatorUrl: emulator.url, webhookUrl: `http://127.0.0.1:${webhookPort}/reports` },
+    process.env,
+  );
+  let platform: Awaited<ReturnType<typeof startLocalPlatform>>;
+  try {
+    platform = await startLocalPlatform({
+      distDir,
+      port: options.port,
+      timerMs: options.tickSeconds * 1000,
+      env,
+      onLine: (source, line) => log.functionLine(source, line),
+      onQueued: (queue, messageId, body) => log.queued(queue, messageId, body),
+    });
+  } catch (error) {
+    await emulator.close();
+    webhook.close();
+    if (error instanceof ListenError) fail(portProblem(error, '--port', 'the front door'), 1);
+    throw error;
+  }
+
+  log.say('info', 'local', `front door on ${platform.url}: ${GATEWAY_ROUTES.join(', ')}`);
+  log.say(
+    'info',
+    'local',
+    `timers every ${options.tickSeconds} s; ledger ${env.RUN_STORE}; ALLOWED_PROJECTS=${env.ALLOWED_PROJECTS}`,
+    fromEnvironment.length === 0 ? {} : { fromEnvironment: fromEnvironment.join(',') },
+  );
+  for (const line of usageLines(platform.url, options, env)) console.log(line);
+  const jobsNote = demoJobs ? 'the demo job (local/demo-jobs.yaml) starts a run every two minutes; ' : '';
+  log.say('info', 'local', `${jobsNote}Ctrl-C stops everything`);
+
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    log.say('info', 'local', 'stopping');
+    await platform.close();
+    await emulator.close();
+    webhook.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop());
+  process.on('SIGTERM', () => void stop());
+  await platform.tick();
+}
+
+main().catch((error: unknown) => {
+  const message = error instanceof Error ? error.message : String(error);
+  // A bug, not a setting: the stack helps, but only when asked for.
+  if (process.argv.includes('--verbose') || process.argv.includes('-v')) console.error(error);
+  fail(`failed: ${message}`, 1);
 });
-await new Promise<void>((done) => webhook.listen(0, '127.0.0.1', done));
-const webhookAddress = webhook.address();
-const webhookPort = typeof webhookAddress === 'object' && webhookAddress !== null ? webhookAddress.port : 0;
-
-const runsDir = join(root, '.local', 'runs');
-mkdirSync(runsDir, { recursive: true });
-const platform = await startLocalPlatform({
-  distDir,
-  port,
-  timerMs: tickSeconds * 1000,
-  env: {
-    DATASPHERE_ENDPOINT: emulator.url,
-    OPERATION_ENDPOINT: emulator.url,
-    RUN_STORE: `file:${runsDir}`,
-    ALLOWED_PROJECTS: '*',
-    // The emulator accepts any bearer token; in the cloud the token comes from the function's service account.
-    YC_IAM_TOKEN: 'local-emulator-token',
-    CHECK_INTERVAL_SECONDS: String(Math.max(1, Math.min(20, tickSeconds))),
-    // First check one tick after the start (75 s in the cloud, where a tick is a minute).
-    CHECK_FIRST_DELAY_SECONDS: String(tickSeconds),
-    NOTIFY_WEBHOOK_URL: `http://127.0.0.1:${webhookPort}/reports`,
-    NOTIFY_WEBHOOK_SECRET: 'local-demo-secret',
-    LOG_LEVEL: 'info',
-  },
-  onLine: printLine,
-});
-
-say(`functions on ${platform.url}  (timers every ${tickSeconds} s; ledger in .local/runs)`);
-say('start a run:');
-console.log(`
-  curl -s -X POST ${platform.url}/execute -H 'Content-Type: application/json' -H 'Idempotency-Key: demo-1' \\
-       -d '{"projectId":"demo-project","notebookId":"/home/jupyter/datasphere/project/daily_report.ipynb"}'
-
-  curl -s '${platform.url}/check?runId=<runId from the answer>'        # its status
-  curl -s -X POST '${platform.url}/cancel?runId=<runId>'               # cancel it
-  curl -s -X POST ${platform.url}/queues/execute -d '{"projectId":"demo-project","notebookId":"nb.ipynb"}'  # via the queue
-`);
-say('a scheduled job (local/demo-jobs.yaml) starts every two minutes; Ctrl-C stops everything');
-
-await platform.tick();
-const stop = async () => {
-  say('stopping');
-  await platform.close();
-  await emulator.close();
-  webhook.close();
-  process.exit(0);
-};
-process.on('SIGINT', () => void stop());
-process.on('SIGTERM', () => void stop());

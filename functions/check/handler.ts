@@ -1,4 +1,5 @@
 import { getRun } from '../../shared/core/get-run.ts';
+import { listRuns } from '../../shared/core/list-runs.ts';
 import { toPublicRun } from '../../shared/core/public-run.ts';
 import { sweep } from '../../shared/core/sweep.ts';
 import { createFunctionRuntime, type FunctionRuntime } from '../../shared/function-runtime.ts';
@@ -8,11 +9,16 @@ import { createEntryHandler } from '../../shared/triggers/entry-points.ts';
 import { asRunnerError } from '../../shared/triggers/error-response.ts';
 import { bodyJson, runLookup } from '../../shared/triggers/http-request.ts';
 import { jsonResult } from '../../shared/triggers/http-response.ts';
+import { isRunListRequest, parseRunListQuery } from '../../shared/triggers/list-query.ts';
 
-/** check: the per-minute sweep (timer), and a run's status over HTTP. */
+/** check: the per-minute sweep (timer), a run's status and the run history over HTTP. */
 export function createHandler(runtime: FunctionRuntime) {
   return createEntryHandler('check', runtime, {
     async http(request, { deps, signal }) {
+      if (isRunListRequest(request)) {
+        const query = parseRunListQuery(request);
+        return jsonResult(200, await listRuns(query, deps()));
+      }
       const body = request.httpMethod.toUpperCase() === 'GET' ? undefined : bodyJson(request);
       const record = await getRun(runLookup(request, body), deps(), signal);
       return jsonResult(200, toPublicRun(record));

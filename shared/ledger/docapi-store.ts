@@ -6,6 +6,16 @@ import type { RunRecord } from '../core/run-record.ts';
 import { isRunnerError, RunnerError } from '../errors.ts';
 import { errnoCode, ledgerError } from './ledger-error.ts';
 import { assertCreatable, assertUpdatable, detached, dueByMillis, dueMillis } from './record-checks.ts';
+import {
+  createdMillis,
+  dayName,
+  dayStart,
+  historyDays,
+  type RunHistoryEntry,
+  type RunHistoryPage,
+  type RunHistoryQuery,
+  type RunPosition,
+} from './run-history.ts';
 import type { CreateResult, RunLedger } from './run-ledger.ts';
 
 /**
@@ -65,6 +75,12 @@ export interface DocApiLedgerOptions {
 
 /** Name of the sparse GSI over runs that carry `nextCheckAt`. */
 export const OPEN_INDEX = 'open-index';
+/** Name of the GSI over the history entries (`hist#` items): hash `day`, range `created`. */
+export const HISTORY_INDEX = 'history-index';
+/** Most entries one history Query reads when filters may drop some (the items are small). */
+const HISTORY_QUERY_LIMIT = 100;
+/** BatchGetItem takes at most 100 keys. */
+const BATCH_GET_MAX = 100;
 const OPEN_SHARD = 'open';
 const TARGET = 'DynamoDB_20120810';
 /** ISO strings sort like instants only between years 0000 and 9999: keep index keys inside. */
@@ -359,11 +375,186 @@ export function createDocApiLedger(options: DocApiLedgerOptions): RunLedger {
     return found;
   };
 
+  const putHistory = async (record: RunRecord, createdAt: number): Promise<void> => {
+    await call('PutItem', { TableName: table, Item: historyItem(record, createdAt) });
+  };
+
+  let historyActive = false;
+  /**
+   * The history index must exist and be ACTIVE before listRuns may read it. A table made by an earlier
+   * version has only the open index: the first listRuns asks UpdateTable to add it (the sweep and the
+   * starts never wait for that) and answers a LEDGER_ERROR (503) until the index is built.
+   */
+  const historyReady = async (): Promise<void> => {
+    // createTable false: the table is someone else's to manage; take it as it is (like ready()).
+    if (historyActive || options.createTable === false) return;
+    let status = indexStatus(await describe(), HISTORY_INDEX);
+    let refused: string | undefined;
+    if (status === undefined) {
+      try {
+        await call('UpdateTable', addHistoryIndex(table));
+      } catch (error) {
+        refused = error instanceof Error ? error.message : String(error);
+      }
+      status = indexStatus(await describe(), HISTORY_INDEX);
+    }
+    if (status === undefined) {
+      const why =
+        refused !== undefined
+          ? `adding it failed: ${refused}`
+          : 'UpdateTable was accepted, yet the index did not appear (this Document API cannot add an index to an existing table)';
+      throw ledgerError(
+        `Document API table ${table} has no ${HISTORY_INDEX} index (hash day, range created; the run history ` +
+          `needs it) and ${why}. Add it with UpdateTable (GlobalSecondaryIndexUpdates Create ${HISTORY_INDEX}, ` +
+          'ProjectionType ALL), or point RUN_STORE_TABLE at a new table (created with it)',
+        undefined,
+        { table, index: HISTORY_INDEX },
+      );
+    }
+    if (status !== 'ACTIVE') {
+      throw ledgerError(
+        `Document API table ${table}: the ${HISTORY_INDEX} index is being built (${status}); ` +
+          'the run history is available once it is ACTIVE, try again in a minute',
+        undefined,
+        { table, index: HISTORY_INDEX },
+      );
+    }
+    historyActive = true;
+  };
+
+  /** The run items behind `entries` (one BatchGetItem per 100), retrying what the service left unprocessed. */
+  const batchGet = async (runIds: readonly string[]): Promise<Map<string, Item>> => {
+    const found = new Map<string, Item>();
+    for (let i = 0; i < runIds.length; i += BATCH_GET_MAX) {
+      let keys: unknown[] = runIds
+        .slice(i, i + BATCH_GET_MAX)
+        .map((runId) => ({ pk: { S: `run#${runId}` } }));
+      for (let n = 1; keys.length > 0; n += 1) {
+        const out = await call('BatchGetItem', {
+          RequestItems: { [table]: { Keys: keys, ConsistentRead: true } },
+        });
+        const items = (out.Responses as Record<string, Item[]> | undefined)?.[table] ?? [];
+        for (const item of items) {
+          const pk = stringOf(item.pk);
+          if (pk !== undefined) found.set(pk.slice('run#'.length), item);
+        }
+        const left = (out.UnprocessedKeys as Record<string, { Keys?: unknown[] }> | undefined)?.[table]?.Keys;
+        keys = left ?? [];
+        if (keys.length === 0) break;
+        if (n >= maxAttempts) {
+          throw ledgerError(
+            `Document API BatchGetItem on table ${table}: ${keys.length} keys still unprocessed after ${n} tries`,
+            undefined,
+            { table, action: 'BatchGetItem' },
+          );
+        }
+        const base = Math.min(1_000, 50 * 2 ** (n - 1));
+        await sleep(base / 2 + random() * (base / 2));
+      }
+    }
+    return found;
+  };
+
+  const listHistory = async (query: RunHistoryQuery): Promise<RunHistoryPage> => {
+    const days = historyDays(query);
+    const runs: RunRecord[] = [];
+    const unreadable: { ref: string; reason: string }[] = [];
+    const filtered = query.matchEntry !== undefined || query.match !== undefined;
+    let scanned = 0;
+    let last: RunPosition | undefined;
+    const lo = isoKey(query.since.getTime());
+    const untilKey = isoKey(query.until.getTime());
+    // Continuing: the position's own key bounds the range (BETWEEN is inclusive, so that one entry,
+    // answered on the previous page, is read again and skipped).
+    const positionKey =
+      query.after === undefined ? undefined : historyKey(query.after.createdAt, query.after.key);
+    const hi = positionKey !== undefined && positionKey < untilKey ? positionKey : untilKey;
+    const after = query.after;
+    /** The position's own entry is in this day's range (so one more item must be read). */
+    const skipsPosition = (day: number): boolean =>
+      after !== undefined && after.key !== '' && hi === positionKey && dayStart(after.createdAt) === day;
+
+    /** Reads the records of `pending` entries and keeps those that match, in order. */
+    const resolve = async (pending: RunHistoryEntry[]): Promise<void> => {
+      if (pending.length === 0) return;
+      const items = await batchGet(pending.map((e) => e.runId));
+      for (const entry of pending) {
+        const item = items.get(entry.runId);
+        if (item === undefined) continue; // an entry whose create never completed
+        let record: RunRecord;
+        try {
+          record = decode(item);
+        } catch (error) {
+          unreadable.push({
+            ref: entry.runId,
+            reason: error instanceof Error ? error.message : String(error),
+          });
+          continue;
+        }
+        if (query.match === undefined || query.match(record)) runs.push(record);
+      }
+      pending.length = 0;
+    };
+
+    for (const [d, day] of days.entries()) {
+      if (d === query.dayLimit) return { runs, next: { createdAt: days[d - 1] ?? day, key: '' }, unreadable };
+      let start: unknown;
+      let first = true;
+      do {
+        const left = query.scanLimit - scanned;
+        const want = filtered
+          ? Math.min(HISTORY_QUERY_LIMIT, left)
+          : Math.min(query.limit - runs.length, left);
+        const out = await call('Query', {
+          TableName: table,
+          IndexName: HISTORY_INDEX,
+          KeyConditionExpression: '#d = :d AND #c BETWEEN :lo AND :hi',
+          ExpressionAttributeNames: { '#d': 'day', '#c': 'created' },
+          ExpressionAttributeValues: { ':d': { S: dayName(day) }, ':lo': { S: lo }, ':hi': { S: hi } },
+          ScanIndexForward: false,
+          Limit: want + (first && skipsPosition(day) ? 1 : 0),
+          ...(start === undefined ? {} : { ExclusiveStartKey: start }),
+        });
+        first = false;
+        start = out.LastEvaluatedKey;
+        const items = ((out.Items as Item[] | undefined) ?? []).filter(
+          (item) => stringOf(item.created) !== positionKey,
+        );
+        const pending: RunHistoryEntry[] = [];
+        for (const [i, item] of items.entries()) {
+          const entry = historyEntry(item);
+          scanned += 1;
+          last = positionOf(stringOf(item.created)) ?? last;
+          if (entry === undefined) {
+            unreadable.push({ ref: stringOf(item.pk) ?? '?', reason: 'history entry lacks its fields' });
+          } else if (query.matchEntry === undefined || query.matchEntry(entry)) {
+            pending.push(entry);
+          }
+          if (pending.length === query.limit - runs.length) await resolve(pending);
+          if (runs.length === query.limit || scanned === query.scanLimit) {
+            await resolve(pending);
+            const exhausted = i === items.length - 1 && start === undefined && d === days.length - 1;
+            return { runs, next: exhausted ? undefined : last, unreadable };
+          }
+        }
+        await resolve(pending);
+        if (runs.length === query.limit) {
+          const exhausted = start === undefined && d === days.length - 1;
+          return { runs, next: exhausted ? undefined : last, unreadable };
+        }
+      } while (start !== undefined);
+    }
+    return { runs, next: undefined, unreadable };
+  };
+
   return {
     async create(record): Promise<CreateResult> {
       assertCreatable(record);
+      const createdAt = createdMillis(record);
       await ready();
       if (record.operationId !== undefined) await putOperation(record.operationId, record.runId);
+      // Before the run item, like the operation entry: a committed run is always in the history.
+      await putHistory(record, createdAt);
       const token = randomUUID();
       if (await putIf(runItem(record, token), 'attribute_not_exists(#pk)', { '#pk': 'pk' })) {
         return { created: true, record: detached(record) };
@@ -379,7 +570,13 @@ export function createDocApiLedger(options: DocApiLedgerOptions): RunLedger {
         );
       }
       // Our own earlier attempt may have landed before a retry (5xx, dropped connection).
-      return { created: stringOf(stored.wt) === token, record: decode(stored) };
+      const result: CreateResult = { created: stringOf(stored.wt) === token, record: decode(stored) };
+      // A lost race may have overwritten the winner's history entry with our createdAt: put it back.
+      const storedAt = Date.parse(result.record.createdAt);
+      if (!result.created && storedAt !== createdAt && Number.isFinite(storedAt)) {
+        await putHistory(result.record, storedAt);
+      }
+      return result;
     },
 
     async get(runId) {
@@ -442,6 +639,13 @@ export function createDocApiLedger(options: DocApiLedgerOptions): RunLedger {
       await ready();
       return queryOpen(undefined, Number.POSITIVE_INFINITY);
     },
+
+    async listRuns(query) {
+      historyDays(query); // validates the query before any request
+      await ready();
+      await historyReady();
+      return listHistory(query);
+    },
   };
 }
 
@@ -454,9 +658,38 @@ function isActive(description: TableDescription | undefined): boolean {
   return (
     description?.TableStatus === 'ACTIVE' &&
     (description.GlobalSecondaryIndexes ?? []).every(
-      (i) => i.IndexStatus === undefined || i.IndexStatus === 'ACTIVE',
+      // The history index may be added to a live table later: only listRuns waits for it.
+      (i) => i.IndexStatus === undefined || i.IndexStatus === 'ACTIVE' || i.IndexName === HISTORY_INDEX,
     )
   );
+}
+
+/** Status of a GSI (`ACTIVE` when the service omits it), `undefined` when the table lacks it. */
+function indexStatus(description: TableDescription | undefined, name: string): string | undefined {
+  const index = (description?.GlobalSecondaryIndexes ?? []).find((i) => i.IndexName === name);
+  return index === undefined ? undefined : (index.IndexStatus ?? 'ACTIVE');
+}
+
+const HISTORY_KEYS = [
+  { AttributeName: 'day', KeyType: 'HASH' },
+  { AttributeName: 'created', KeyType: 'RANGE' },
+] as const;
+const HISTORY_ATTRIBUTES = [
+  { AttributeName: 'day', AttributeType: 'S' },
+  { AttributeName: 'created', AttributeType: 'S' },
+] as const;
+
+/** UpdateTable request adding the history index to a table made without it. */
+function addHistoryIndex(table: string): object {
+  return {
+    TableName: table,
+    AttributeDefinitions: HISTORY_ATTRIBUTES,
+    GlobalSecondaryIndexUpdates: [
+      {
+        Create: { IndexName: HISTORY_INDEX, KeySchema: HISTORY_KEYS, Projection: { ProjectionType: 'ALL' } },
+      },
+    ],
+  };
 }
 
 function tableDefinition(table: string): object {
@@ -466,6 +699,7 @@ function tableDefinition(table: string): object {
       { AttributeName: 'pk', AttributeType: 'S' },
       { AttributeName: 'openShard', AttributeType: 'S' },
       { AttributeName: 'nextCheckAt', AttributeType: 'S' },
+      ...HISTORY_ATTRIBUTES,
     ],
     KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
     BillingMode: 'PAY_PER_REQUEST',
@@ -478,6 +712,7 @@ function tableDefinition(table: string): object {
         ],
         Projection: { ProjectionType: 'ALL' },
       },
+      { IndexName: HISTORY_INDEX, KeySchema: HISTORY_KEYS, Projection: { ProjectionType: 'ALL' } },
     ],
   };
 }
@@ -496,6 +731,63 @@ function runItem(record: RunRecord, token: string): Item {
     item.nextCheckAt = { S: isoKey(due) };
   }
   return item;
+}
+
+/** The history entry of a run (the `hist#` item): index keys and the facts that never change. */
+function historyItem(record: RunRecord, createdAt: number): Item {
+  const item: Item = {
+    pk: { S: `hist#${record.runId}` },
+    day: { S: dayName(createdAt) },
+    created: { S: historyKey(createdAt, record.runId) },
+    runId: { S: record.runId },
+    projectId: { S: record.projectId },
+    trigger: { S: record.trigger },
+  };
+  if (record.notebookId !== undefined) item.notebookId = { S: record.notebookId };
+  if (record.action !== undefined) item.action = { S: record.action };
+  if (record.job !== undefined) item.job = { S: record.job.name };
+  return item;
+}
+
+/** A `hist#` item read back from the index; `undefined` when it lacks what an entry needs. */
+function historyEntry(item: Item): RunHistoryEntry | undefined {
+  const runId = stringOf(item.runId);
+  const created = stringOf(item.created);
+  const projectId = stringOf(item.projectId);
+  const trigger = stringOf(item.trigger) as RunHistoryEntry['trigger'] | undefined;
+  const createdAt = created === undefined ? Number.NaN : Date.parse(created.slice(0, 24));
+  if (
+    runId === undefined ||
+    projectId === undefined ||
+    trigger === undefined ||
+    !Number.isFinite(createdAt)
+  ) {
+    return undefined;
+  }
+  const notebookId = stringOf(item.notebookId);
+  const job = stringOf(item.job);
+  return {
+    runId,
+    createdAt,
+    projectId,
+    ...(notebookId === undefined ? {} : { notebookId }),
+    trigger,
+    action: (stringOf(item.action) ?? 'execute') as RunHistoryEntry['action'],
+    ...(job === undefined ? {} : { job }),
+  };
+}
+
+/** The position of an entry from its sort key (`<ISO>#<runId>`). */
+function positionOf(created: string | undefined): RunPosition | undefined {
+  const createdAt = created === undefined ? Number.NaN : Date.parse(created.slice(0, 24));
+  return created === undefined || created[24] !== '#' || !Number.isFinite(createdAt)
+    ? undefined
+    : { createdAt, key: created.slice(25) };
+}
+
+/** Sort key of a history entry: fixed-width ISO then `#` then the runId (UTF-8 order = time, then runId). */
+function historyKey(ms: number, runId: string): string {
+  return `${isoKey(ms)}#${runId}`;
 }
 
 /** Index key for an instant: fixed-width ISO (so string order is time order). */

@@ -6,6 +6,13 @@ import type { RunRecord } from '../core/run-record.ts';
 import { acquireLock, type FileLockOptions, type HeldLock, tryLock } from './file-lock.ts';
 import { errnoCode, fileError, ledgerError } from './ledger-error.ts';
 import { assertCreatable, assertUpdatable, dueByMillis, dueMillis } from './record-checks.ts';
+import {
+  type CandidateRecord,
+  createdMillis,
+  dayName,
+  type HistoryCandidate,
+  walkHistory,
+} from './run-history.ts';
 import type { CreateResult, RunLedger } from './run-ledger.ts';
 
 /**
@@ -16,7 +23,9 @@ import type { CreateResult, RunLedger } from './run-ledger.ts';
  * - `open/<ms>_<key>`       empty marker per run that carries `nextCheckAt` (ms zero-padded, so names sort
  *                           by due time): listDue/listOpen list this directory and read only those runs;
  * - `by-operation/<key>`    the runId of the run that carries that operationId;
- * - `locks/<key>.lock`      per-run lock; every create and update runs under it.
+ * - `locks/<key>.lock`      per-run lock; every create and update runs under it;
+ * - `history/<YYYY-MM-DD>/<ms>_<key>`  empty marker per run, written once at create in the UTC day of its
+ *                           `createdAt` (ms zero-padded): listRuns lists only the days of the asked window.
  * `<key>` is the id itself when it is a plain file name, else `~` + its SHA-256 (ids may hold `/`, `..`).
  *
  * Write order under the lock: index entries the new record needs (operation entry, new marker) are
@@ -48,6 +57,7 @@ export function createFileLedger(options: FileLedgerOptions): RunLedger {
   const openDir = join(options.dir, 'open');
   const opDir = join(options.dir, 'by-operation');
   const locksDir = join(options.dir, 'locks');
+  const historyDir = join(options.dir, 'history');
   const lockOptions: FileLockOptions = {
     staleMs: options.staleLockMs ?? 10_000,
     timeoutMs: options.lockTimeoutMs ?? 30_000,
@@ -183,16 +193,67 @@ export function createFileLedger(options: FileLedgerOptions): RunLedger {
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   };
 
+  /** The history marker of a run created at `ms` (the day directory is made on first use). */
+  const addHistoryMarker = async (ms: number, key: string): Promise<void> => {
+    const dir = join(historyDir, dayName(ms));
+    const name = markerName(ms, key);
+    const path = join(dir, name);
+    try {
+      await symlink(name, path).catch(async (error: unknown) => {
+        if (errnoCode(error) !== 'ENOENT') throw error;
+        await mkdir(dir, { recursive: true });
+        await symlink(name, path);
+      });
+    } catch (error) {
+      if (errnoCode(error) === 'EEXIST') return;
+      throw fileError('write', path, error);
+    }
+    await syncDir(dir);
+  };
+
+  /** The history markers of one UTC day (none when the day has no directory). */
+  const historyMarkers = async (dayMs: number): Promise<HistoryCandidate[]> => {
+    const dir = join(historyDir, dayName(dayMs));
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch (error) {
+      if (errnoCode(error) === 'ENOENT') return [];
+      throw fileError('list', dir, error);
+    }
+    const found: HistoryCandidate[] = [];
+    for (const name of names) {
+      const marker = parseMarker(name);
+      if (marker !== undefined) found.push({ createdAt: marker.ms, key: marker.key });
+    }
+    return found;
+  };
+
+  const readCandidate = async (candidate: HistoryCandidate): Promise<CandidateRecord> => {
+    try {
+      const record = await readRun(candidate.key);
+      return record === undefined ? { missing: true } : { record };
+    } catch (error) {
+      return {
+        ref: runPath(candidate.key),
+        unreadable: error instanceof Error ? error.message : String(error),
+      };
+    }
+  };
+
   return {
     async create(record): Promise<CreateResult> {
       assertCreatable(record);
       const key = fileKey(record.runId);
       const due = dueMillis(record);
+      const created = createdMillis(record);
       return withLock(key, async (lock) => {
         const existing = await readRun(key);
         if (existing !== undefined) return { created: false, record: existing };
         if (record.operationId !== undefined) await writeOperation(record.operationId, record.runId);
         if (due !== undefined) await addMarker(markerName(due, key));
+        // Before the commit, like the open marker: a committed run is always in the history.
+        await addHistoryMarker(created, key);
         await lock.assertHeld();
         const text = JSON.stringify(record);
         if (!(await writeExclusive(runPath(key), text))) {
@@ -267,6 +328,14 @@ export function createFileLedger(options: FileLedgerOptions): RunLedger {
 
     async listOpen() {
       return readMarked(await listMarkers(), Number.POSITIVE_INFINITY);
+    },
+
+    async listRuns(query) {
+      await ensureDirs();
+      return walkHistory(query, {
+        day: historyMarkers,
+        read: (candidates) => Promise.all(candidates.map(readCandidate)),
+      });
     },
   };
 }

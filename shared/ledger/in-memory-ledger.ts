@@ -1,5 +1,6 @@
 import type { RunRecord } from '../core/run-record.ts';
 import { assertCreatable, assertUpdatable, dueByMillis, dueMillis } from './record-checks.ts';
+import { createdMillis, dayStart, walkHistory } from './run-history.ts';
 import type { CreateResult, RunLedger } from './run-ledger.ts';
 
 /**
@@ -30,6 +31,7 @@ export function createInMemoryLedger(): RunLedger {
   return {
     async create(record): Promise<CreateResult> {
       assertCreatable(record);
+      createdMillis(record);
       const existing = read(record.runId);
       if (existing !== undefined) return { created: false, record: existing };
       const text = JSON.stringify(record);
@@ -68,6 +70,27 @@ export function createInMemoryLedger(): RunLedger {
 
     async listOpen() {
       return open().map((entry) => entry.record);
+    },
+
+    async listRuns(query) {
+      // Same walk as the file store, over day lists built from the map (it holds only a test's runs).
+      return walkHistory(query, {
+        async day(dayMs) {
+          const entries: { createdAt: number; key: string }[] = [];
+          for (const text of runs.values()) {
+            const record = JSON.parse(text) as RunRecord;
+            const createdAt = Date.parse(record.createdAt);
+            if (dayStart(createdAt) === dayMs) entries.push({ createdAt, key: record.runId });
+          }
+          return entries;
+        },
+        async read(candidates) {
+          return candidates.map((c) => {
+            const record = read(c.key);
+            return record === undefined ? { missing: true as const } : { record };
+          });
+        },
+      });
     },
   };
 }

@@ -47,6 +47,7 @@ function lazyLedger(load: () => Promise<RunLedger>): RunLedger {
     update: async (record) => (await real()).update(record),
     listDue: async (dueBy, limit) => (await real()).listDue(dueBy, limit),
     listOpen: async () => (await real()).listOpen(),
+    listRuns: async (query) => (await real()).listRuns(query),
     close: async () => {
       if (ledger !== undefined) await (await ledger).close?.();
     },

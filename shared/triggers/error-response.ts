@@ -54,6 +54,8 @@ export interface ErrorBody {
     readonly code: ErrorCode;
     readonly message: string;
     readonly field?: string;
+    /** Every wrong field when there are several (the first is also `field`/`message`). */
+    readonly errors?: readonly { readonly field: string; readonly message: string }[];
     /** For Yandex API failures: what the API said, passed on. */
     readonly api?: Readonly<Record<string, unknown>>;
   };
@@ -69,16 +71,29 @@ export function errorBody(error: unknown): ErrorBody {
   const details = error.details ?? {};
   const field = typeof details.field === 'string' ? details.field : undefined;
   const api = apiFacts(error);
+  const errors = fieldErrors(details.errors);
   return {
     error: {
       code: policy.code,
       // Messages may quote what the caller sent (an id): scrub it like any log line.
       message: redactSecrets(error.message),
       ...(field === undefined ? {} : { field }),
+      ...(errors === undefined ? {} : { errors }),
       ...(api === undefined ? {} : { api }),
     },
     ...(details.run === undefined ? {} : { run: details.run }),
   };
+}
+
+/** `details.errors` as `[{field, message}]`, scrubbed; `undefined` when absent or malformed. */
+function fieldErrors(value: unknown): { field: string; message: string }[] | undefined {
+  if (!Array.isArray(value) || value.length === 0) return undefined;
+  return value
+    .filter(
+      (e): e is { field: string; message: string } =>
+        typeof e?.field === 'string' && typeof e?.message === 'string',
+    )
+    .map((e) => ({ field: e.field, message: redactSecrets(e.message) }));
 }
 
 function apiFacts(error: RunnerError): Record<string, unknown> | undefined {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { type GatewayIds, renderGatewaySpec } from '../../deploy/gateway-spec.ts';
-import { RUN_STATUSES, TRIGGER_KINDS } from '../../shared/core/run-record.ts';
+import { RUN_ACTIONS, RUN_STATUSES, TRIGGER_KINDS } from '../../shared/core/run-record.ts';
 import { ERROR_CODES } from '../../shared/errors.ts';
 import { resolveRef, type Schema, validate } from './mini-schema.ts';
 
@@ -48,6 +48,20 @@ const RUN_RECORD_FIELDS = [
   'finishedAt',
   'deadline',
   'trigger',
+];
+
+/** The query parameters of the run history (design.md §6), in the spec's order. */
+const LIST_PARAMETERS = [
+  'limit',
+  'cursor',
+  'status',
+  'projectId',
+  'notebookId',
+  'job',
+  'trigger',
+  'action',
+  'since',
+  'until',
 ];
 
 /** The gateway variable reference `$ {var.<name>}` (no space), written without a template-looking literal. */
@@ -97,6 +111,67 @@ describe('the API Gateway specification', () => {
     const header = ((paths['/runs']?.post?.parameters ?? []) as { $ref?: string }[])[0];
     assert.equal(resolveRef(spec, header?.$ref ?? '').name, 'Idempotency-Key');
     assert.equal(resolveRef(spec, header?.$ref ?? '').required, false);
+  });
+
+  it('lists runs at GET /runs with the query parameters of design.md §6 (and operationId)', () => {
+    const get = paths['/runs']?.get ?? {};
+    assert.equal(get.operationId, 'listRuns');
+    const parameters = (get.parameters ?? []) as {
+      name: string;
+      in: string;
+      required: boolean;
+      schema: Schema;
+    }[];
+    assert.deepEqual(
+      parameters.map((p) => p.name),
+      [...LIST_PARAMETERS, 'operationId'],
+    );
+    for (const p of parameters) {
+      assert.equal(p.in, 'query', p.name);
+      assert.equal(p.required, false, p.name);
+    }
+    const limit = parameters.find((p) => p.name === 'limit')?.schema ?? {};
+    assert.deepEqual([limit.minimum, limit.maximum, limit.default], [1, 100, 20]);
+    assert.deepEqual(parameters.find((p) => p.name === 'trigger')?.schema.enum, [...TRIGGER_KINDS]);
+    assert.deepEqual(parameters.find((p) => p.name === 'action')?.schema.enum, [...RUN_ACTIONS]);
+    const codes = Object.keys((get.responses ?? {}) as object).sort();
+    assert.deepEqual(codes, ['200', '400', '404', '502', '503']);
+  });
+
+  it('describes a page of the history: runs and a nullable nextCursor; a run record still fits', () => {
+    const ok = ((paths['/runs']?.get?.responses as Record<string, Schema>)['200'] ?? {}) as {
+      content?: { 'application/json'?: { schema?: Schema } };
+    };
+    const schema = ok.content?.['application/json']?.schema ?? {};
+    const run = {
+      runId: '6f1c1a52-8d3c-5e1b-9a7e-0c2d4b6a8f10',
+      projectId: 'bt1fakeproject000000',
+      status: 'SUCCEEDED',
+      createdAt: '2025-06-01T12:00:00.000Z',
+      updatedAt: '2025-06-01T12:10:00.000Z',
+      deadline: '2025-06-02T12:00:00.000Z',
+      trigger: 'schedule',
+    };
+    assert.deepEqual(validate({ runs: [run, run], nextCursor: 'WzEsMV0' }, schema, spec), []);
+    assert.deepEqual(validate({ runs: [], nextCursor: null }, schema, spec), []);
+    assert.deepEqual(validate(run, schema, spec), []);
+    assert.equal(validate({ runs: [{ runId: 'r1' }], nextCursor: null }, schema, spec).length, 1);
+    assert.ok(validate({ runs: [] }, schemas.RunList ?? {}, spec).includes('$.nextCursor: required'));
+  });
+
+  it('describes the error body with every wrong field in errors[]', () => {
+    const body = {
+      error: {
+        code: 'INVALID_REQUEST',
+        message: 'limit: must be a whole number from 1 to 100',
+        field: 'limit',
+        errors: [
+          { field: 'limit', message: 'limit: must be a whole number from 1 to 100' },
+          { field: 'status', message: 'status: "DONE" is not a run status' },
+        ],
+      },
+    };
+    assert.deepEqual(validate(body, schemas.Error ?? {}, spec), []);
   });
 
   it('describes exactly the run request fields of design.md, and nothing else', () => {
@@ -193,6 +268,7 @@ describe('rendering the gateway specification', () => {
       (doc.paths as typeof paths)[path]?.[method]?.['x-yc-apigateway-integration'] as Record<string, unknown>;
     assert.equal(integration('/runs', 'post').function_id, IDS.executeFunctionId);
     assert.equal(integration('/runs/{runId}', 'get').function_id, IDS.checkFunctionId);
+    assert.equal(integration('/runs', 'get').function_id, IDS.checkFunctionId);
     assert.equal(integration('/runs/{runId}/cancel', 'post').function_id, IDS.cancelFunctionId);
     assert.equal(integration('/runs', 'post').service_account_id, IDS.invokerServiceAccountId);
     const variables = (doc['x-yc-apigateway'] as { variables: Record<string, { default: string }> })

@@ -1,7 +1,7 @@
 /**
  * A small validator for the OpenAPI 3.0 schema subset api-gateway/openapi.yaml uses (type,
  * required, properties, additionalProperties, enum, min/max length and value, items, oneOf, allOf,
- * local $ref), so the tests can check what the spec accepts without a schema library.
+ * nullable, local $ref), so the tests can check what the spec accepts without a schema library.
  */
 
 export type Schema = Readonly<Record<string, unknown>>;
@@ -10,6 +10,7 @@ export type Schema = Readonly<Record<string, unknown>>;
 export function validate(value: unknown, schema: Schema, root: unknown, path = '$'): string[] {
   const ref = schema.$ref;
   if (typeof ref === 'string') return validate(value, resolveRef(root, ref), root, path);
+  if (value === null && schema.nullable === true) return [];
   const problems: string[] = [];
   if (Array.isArray(schema.allOf)) {
     for (const part of schema.allOf as Schema[]) problems.push(...validate(value, part, root, path));

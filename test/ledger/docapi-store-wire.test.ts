@@ -57,6 +57,8 @@ const awsError = (type: string, message = 'nope', status = 400): Answer => ({
   json: { __type: `com.amazonaws.dynamodb.v20120810#${type}`, message },
 });
 const ok = (json: unknown = {}): Answer => ({ status: 200, json });
+/** The `pk` of the item a PutItem writes ('' for other actions). */
+const pkOf = (req: Seen): string => ((req.body.Item as Record<string, { S: string }>)?.pk ?? { S: '' }).S;
 
 describe('Document API store on the wire', () => {
   let agent: MockAgent;
@@ -143,6 +145,8 @@ describe('Document API store on the wire', () => {
         { AttributeName: 'pk', AttributeType: 'S' },
         { AttributeName: 'openShard', AttributeType: 'S' },
         { AttributeName: 'nextCheckAt', AttributeType: 'S' },
+        { AttributeName: 'day', AttributeType: 'S' },
+        { AttributeName: 'created', AttributeType: 'S' },
       ],
       KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
       BillingMode: 'PAY_PER_REQUEST',
@@ -152,6 +156,14 @@ describe('Document API store on the wire', () => {
           KeySchema: [
             { AttributeName: 'openShard', KeyType: 'HASH' },
             { AttributeName: 'nextCheckAt', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        },
+        {
+          IndexName: 'history-index',
+          KeySchema: [
+            { AttributeName: 'day', KeyType: 'HASH' },
+            { AttributeName: 'created', KeyType: 'RANGE' },
           ],
           Projection: { ProjectionType: 'ALL' },
         },
@@ -226,7 +238,8 @@ describe('Document API store on the wire', () => {
     const seen = fakeDocApi(agent, () => ok({}));
     const result = await ledgerWith({ createTable: false }).create(record);
     assert.deepEqual(result, { created: true, record });
-    const put = seen[0]?.body as { Item: Record<string, unknown>; ConditionExpression: string };
+    assert.deepEqual(seen.map(pkOf), [`hist#${record.runId}`, `run#${record.runId}`]);
+    const put = seen[1]?.body as { Item: Record<string, unknown>; ConditionExpression: string };
     assert.equal(put.ConditionExpression, 'attribute_not_exists(#pk)');
     assert.deepEqual(put.Item.pk, { S: `run#${record.runId}` });
     assert.deepEqual(put.Item.version, { N: '1' });
@@ -238,7 +251,7 @@ describe('Document API store on the wire', () => {
   it('retries throttling with jittered backoff and then succeeds', async () => {
     let puts = 0;
     fakeDocApi(agent, (req) => {
-      if (req.action !== 'PutItem') return ok({});
+      if (req.action !== 'PutItem' || !pkOf(req).startsWith('run#')) return ok({});
       puts += 1;
       if (puts === 1) return awsError('ThrottlingException', 'slow down');
       if (puts === 2) return awsError('ProvisionedThroughputExceededException');
@@ -323,7 +336,7 @@ describe('Document API store on the wire', () => {
     const record = sampleRecord();
     let firstItem: Record<string, unknown> | undefined;
     fakeDocApi(agent, (req) => {
-      if (req.action === 'PutItem') {
+      if (req.action === 'PutItem' && pkOf(req).startsWith('run#')) {
         if (firstItem === undefined) {
           firstItem = req.body.Item as Record<string, unknown>;
           return awsError('ServiceUnavailable', 'try later', 503);
@@ -338,7 +351,7 @@ describe('Document API store on the wire', () => {
   it('reports a lost create with the stored record', async () => {
     const stored = sampleRecord();
     fakeDocApi(agent, (req) =>
-      req.action === 'PutItem'
+      req.action === 'PutItem' && pkOf(req).startsWith('run#')
         ? awsError('ConditionalCheckFailedException')
         : ok({
             Item: {

@@ -54,7 +54,13 @@ describe('file store on disk', () => {
       assert.equal(runs.length, 1);
       assert.match(runs[0] ?? '', /^~[0-9a-f]{64}\.json$/);
       assert.deepEqual(await ledger.findByOperationId('../op/..'), record);
-      assert.deepEqual(await readdir(dir).then((n) => n.sort()), ['by-operation', 'locks', 'open', 'runs']);
+      assert.deepEqual(await readdir(dir).then((n) => n.sort()), [
+        'by-operation',
+        'history',
+        'locks',
+        'open',
+        'runs',
+      ]);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import type { RunRecord } from '../../shared/core/run-record.ts';
 import { isRunnerError } from '../../shared/errors.ts';
+import type { RunHistoryPage, RunHistoryQuery, RunPosition } from '../../shared/ledger/run-history.ts';
 import type { RunLedger } from '../../shared/ledger/run-ledger.ts';
 
 /** What a store's test hands the suite: a fresh, empty ledger per test. */
@@ -46,6 +47,40 @@ function finished(record: RunRecord, status: RunRecord['status'] = 'SUCCEEDED'):
 }
 
 const ids = (records: readonly RunRecord[]): string[] => records.map((r) => r.runId);
+
+const DAY = 86_400_000;
+/** A window that holds every `at(…)` time the history tests use. */
+const WIDE = { since: new Date(T0 - 40 * DAY), until: new Date(T0 + DAY), dayLimit: 100, scanLimit: 10_000 };
+
+/** The history order: createdAt descending, then runId descending (UUIDs: byte order = string order). */
+function newestFirst(records: readonly RunRecord[]): RunRecord[] {
+  return [...records].sort(
+    (a, b) =>
+      Date.parse(b.createdAt) - Date.parse(a.createdAt) ||
+      (a.runId < b.runId ? 1 : a.runId > b.runId ? -1 : 0),
+  );
+}
+
+/** Pages through `query` until the store says nothing is left; every page and position is kept. */
+async function pageAll(
+  ledger: RunLedger,
+  query: Omit<RunHistoryQuery, 'after'>,
+  between?: (page: RunHistoryPage, n: number) => Promise<void>,
+): Promise<{ runs: RunRecord[]; pages: RunHistoryPage[] }> {
+  const runs: RunRecord[] = [];
+  const pages: RunHistoryPage[] = [];
+  let after: RunPosition | undefined;
+  for (let n = 0; n < 10_000; n += 1) {
+    const page = await ledger.listRuns({ ...query, ...(after === undefined ? {} : { after }) });
+    pages.push(page);
+    runs.push(...page.runs);
+    assert.ok(page.runs.length <= query.limit, `page ${n} holds ${page.runs.length} > ${query.limit}`);
+    if (page.next === undefined) return { runs, pages };
+    await between?.(page, n);
+    after = page.next;
+  }
+  throw new Error('paging did not end');
+}
 
 /**
  * Registers the one behaviour every RunLedger must show (run-ledger.ts): create-if-absent, compare-and-set,
@@ -322,6 +357,242 @@ export function describeLedgerConformance(name: string, makeLedger: () => Promis
           await ledger.update({ ...record, checks: 1 });
           assert.equal(await ledger.update({ ...record, operationId: 'op-lost' }), undefined);
           assert.equal(await ledger.findByOperationId('op-lost'), undefined);
+        }),
+      );
+    });
+
+    describe('listRuns (the run history)', () => {
+      it(
+        'lists the runs of [since, until) newest first, equal createdAt ordered by runId, nothing outside',
+        withLedger(async ({ ledger }) => {
+          const inside = [
+            sampleRecord({ createdAt: at(-3 * DAY) }),
+            sampleRecord({ createdAt: at(-1000) }),
+            sampleRecord({ createdAt: at(-1000) }),
+            sampleRecord({ createdAt: at(-1000) }),
+            // The same instant written without milliseconds: stores order instants, not text.
+            sampleRecord({ createdAt: '2030-05-01T11:59:00Z' }),
+            finished(sampleRecord({ createdAt: at(-DAY - 5) }), 'FAILED'),
+            sampleRecord({ createdAt: at(-2 * DAY) }), // exactly `since`: included
+          ];
+          const outside = [
+            sampleRecord({ createdAt: at(-2 * DAY - 1) }),
+            sampleRecord({ createdAt: at(0) }), // exactly `until`: excluded
+            sampleRecord({ createdAt: at(DAY) }),
+          ];
+          for (const r of [...outside, ...inside]) await ledger.create(r);
+          const query = {
+            since: new Date(T0 - 2 * DAY),
+            until: new Date(T0),
+            limit: 50,
+            scanLimit: 100,
+            dayLimit: 10,
+          };
+          const page = await ledger.listRuns(query);
+          assert.deepEqual(page.runs, newestFirst(inside.filter((r) => r.createdAt !== at(-3 * DAY))));
+          assert.equal(page.next, undefined);
+          assert.deepEqual(page.unreadable, []);
+        }),
+      );
+
+      it(
+        'pages through 57 runs exactly once, newest first, with pages that cut through equal createdAt',
+        withLedger(async ({ ledger }) => {
+          const records = Array.from({ length: 57 }, (_, i) =>
+            // Groups of 5 share one instant; the groups are spread over four days.
+            sampleRecord({ createdAt: at(-Math.floor(i / 5) * 7 * 3_600_000) }),
+          );
+          await Promise.all(records.map((r) => ledger.create(r)));
+          const expected = ids(newestFirst(records));
+          for (const limit of [1, 3, 7, 100]) {
+            const { runs, pages } = await pageAll(ledger, { ...WIDE, limit });
+            assert.deepEqual(ids(runs), expected, `limit ${limit}`);
+            assert.ok(pages.length >= Math.ceil(57 / limit), `limit ${limit}: ${pages.length} pages`);
+          }
+        }),
+      );
+
+      it(
+        'examines at most scanLimit entries per call and continues from where it stopped',
+        withLedger(async ({ ledger }) => {
+          const records = Array.from({ length: 30 }, (_, i) =>
+            sampleRecord({
+              createdAt: at(-i * 60_000),
+              notebookId: i % 13 === 4 ? 'rare.ipynb' : 'nb.ipynb',
+            }),
+          );
+          await Promise.all(records.map((r) => ledger.create(r)));
+          const perCall: number[] = [];
+          let examined = 0;
+          const { runs, pages } = await pageAll(
+            ledger,
+            {
+              ...WIDE,
+              limit: 10,
+              scanLimit: 4,
+              matchEntry: (entry) => {
+                examined += 1;
+                return entry.notebookId === 'rare.ipynb';
+              },
+            },
+            async () => {
+              perCall.push(examined);
+              examined = 0;
+            },
+          );
+          perCall.push(examined);
+          assert.deepEqual(ids(runs), ids(newestFirst(records.filter((r) => r.notebookId === 'rare.ipynb'))));
+          assert.ok(
+            perCall.every((n) => n <= 4),
+            `entries examined per call: ${perCall.join(',')}`,
+          );
+          assert.ok(pages.length >= 8, `${pages.length} pages`);
+        }),
+      );
+
+      it(
+        'filters on the entry (facts that never change) and on the record (status), within the window',
+        withLedger(async ({ ledger }) => {
+          const a = sampleRecord({ createdAt: at(-5_000), projectId: 'pa', trigger: 'queue' });
+          const b = sampleRecord({
+            createdAt: at(-4_000),
+            projectId: 'pb',
+            job: { name: 'nightly', slot: at(0) },
+          });
+          const c = finished(sampleRecord({ createdAt: at(-3_000), projectId: 'pa' }), 'FAILED');
+          const d = sampleRecord({ createdAt: at(-2_000), projectId: 'pa', action: 'open' });
+          for (const r of [a, b, c, d]) await ledger.create(r);
+          const list = async (q: Partial<RunHistoryQuery>) =>
+            ids((await ledger.listRuns({ ...WIDE, limit: 10, ...q })).runs);
+          assert.deepEqual(await list({ matchEntry: (e) => e.projectId === 'pa' }), ids([d, c, a]));
+          assert.deepEqual(await list({ matchEntry: (e) => e.trigger === 'queue' }), ids([a]));
+          assert.deepEqual(await list({ matchEntry: (e) => e.job === 'nightly' }), ids([b]));
+          assert.deepEqual(await list({ matchEntry: (e) => e.action === 'open' }), ids([d]));
+          assert.deepEqual(await list({ matchEntry: (e) => e.action === 'execute' }), ids([c, b, a]));
+          assert.deepEqual(await list({ match: (r) => r.status === 'FAILED' }), ids([c]));
+          assert.deepEqual(
+            await list({ matchEntry: (e) => e.projectId === 'pa', match: (r) => r.status !== 'FAILED' }),
+            ids([d, a]),
+          );
+        }),
+      );
+
+      it(
+        'visits at most dayLimit days per call, then continues from the day boundary it reached',
+        withLedger(async ({ ledger }) => {
+          // Runs on days 0, 1, 4 and 9 back; the days between are empty.
+          const records = [0, 1, 1, 4, 9, 9].map((day, i) =>
+            sampleRecord({ createdAt: at(-day * DAY - 3_600_000 - i) }),
+          );
+          for (const r of records) await ledger.create(r);
+          const { runs, pages } = await pageAll(ledger, {
+            ...WIDE,
+            since: new Date(T0 - 12 * DAY),
+            limit: 50,
+            dayLimit: 3,
+          });
+          assert.deepEqual(ids(runs), ids(newestFirst(records)));
+          // 13 day buckets, 3 per call: 5 calls, and no call answers runs of more than 3 days.
+          assert.equal(pages.length, 5);
+          for (const page of pages) {
+            const days = new Set(page.runs.map((r) => r.createdAt.slice(0, 10)));
+            assert.ok(days.size <= 3);
+          }
+          assert.deepEqual(
+            pages.map((p) => p.runs.length),
+            [3, 1, 0, 2, 0],
+          );
+        }),
+      );
+
+      it(
+        'keeps paging exact while runs are created and updated between the pages',
+        withLedger(async ({ ledger }) => {
+          const records = Array.from({ length: 24 }, (_, i) =>
+            sampleRecord({ createdAt: at(-Math.floor(i / 3) * 60_000 - 60_000) }),
+          );
+          for (const r of records) await ledger.create(r);
+          const added: RunRecord[] = [];
+          const { runs } = await pageAll(
+            ledger,
+            { ...WIDE, until: new Date(T0 + DAY), limit: 5 },
+            async (page) => {
+              // New runs: one newer than everything (not seen by this paging: it started before them), one
+              // at the same instant as the position reached, one older than it (both in the unread part).
+              const position = page.next as RunPosition;
+              const fresh = [
+                sampleRecord({ createdAt: at(30_000) }),
+                sampleRecord({ createdAt: new Date(position.createdAt).toISOString() }),
+                sampleRecord({ createdAt: new Date(position.createdAt - 1).toISOString() }),
+              ];
+              for (const r of fresh) await ledger.create(r);
+              added.push(...fresh);
+              // Updates move nothing: createdAt never changes.
+              for (const r of page.runs) {
+                const current = (await ledger.get(r.runId)) as RunRecord;
+                await ledger.update(finished({ ...current, checks: current.checks + 1 }));
+              }
+            },
+          );
+          const seen = ids(runs);
+          assert.equal(new Set(seen).size, seen.length, 'a run was answered twice');
+          for (const r of records) assert.ok(seen.includes(r.runId), `run ${r.runId} was never answered`);
+          for (const r of added.filter((x) => x.createdAt === at(30_000))) assert.ok(!seen.includes(r.runId));
+          const older = added.filter((_record, i) => i % 3 === 2);
+          for (const r of older)
+            assert.ok(seen.includes(r.runId), 'an older run created meanwhile was missed');
+          // Newest first throughout.
+          const times = runs.map((r) => Date.parse(r.createdAt));
+          assert.deepEqual(
+            times,
+            [...times].sort((x, y) => y - x),
+          );
+        }),
+      );
+
+      it(
+        'answers each run once, with its latest content, after updates and from a second instance',
+        withTwo(async (a, b) => {
+          const one = sampleRecord({ createdAt: at(-2_000) });
+          const two = sampleRecord({ createdAt: at(-1_000) });
+          await a.create(one);
+          await b.create(two);
+          const oneDone = await b.update(finished({ ...one, checks: 3 }));
+          const page = await a.listRuns({ ...WIDE, limit: 10 });
+          assert.deepEqual(page.runs, [two, oneDone]);
+          assert.equal(page.next, undefined);
+        }),
+      );
+
+      it(
+        'answers an empty page and no position for an empty window',
+        withLedger(async ({ ledger }) => {
+          await ledger.create(sampleRecord({ createdAt: at(-10 * DAY) }));
+          const page = await ledger.listRuns({ ...WIDE, since: new Date(T0 - 2 * DAY), limit: 20 });
+          assert.deepEqual(page, { runs: [], next: undefined, unreadable: [] });
+        }),
+      );
+
+      it(
+        'refuses to create a run whose createdAt is not an ISO date',
+        withLedger(async ({ ledger }) => {
+          const record = sampleRecord({ createdAt: 'yesterday' });
+          await assert.rejects(
+            ledger.create(record),
+            (error) =>
+              isRunnerError(error) && error.code === 'LEDGER_ERROR' && error.message.includes('createdAt'),
+          );
+          assert.equal(await ledger.get(record.runId), undefined);
+        }),
+      );
+
+      it(
+        'refuses a query without a positive limit',
+        withLedger(async ({ ledger }) => {
+          await assert.rejects(
+            ledger.listRuns({ ...WIDE, limit: 0 }),
+            (error) => isRunnerError(error) && error.code === 'LEDGER_ERROR',
+          );
         }),
       );
     });

@@ -1,0 +1,201 @@
+/**
+ * What a person (or a program) sees while the CLI waits for a run (`run --wait`, `watch`):
+ * - on a terminal, one live status line redrawn in place (spinner, status, elapsed time, checks), and a
+ *   permanent line each time the status changes;
+ * - in a pipe or a CI log, one plain line per change, nothing redrawn;
+ * - with `--json`, one JSON record per change (NDJSON), nothing else on stdout.
+ */
+import type { TextSink } from './cli-io.ts';
+import { isFinal, type RemoteRun, subjectOf } from './remote-run.ts';
+import { elapsedMs, errorText, formatClock, formatTimeOfDay } from './run-format.ts';
+import type { Style } from './terminal-style.ts';
+
+export interface ProgressView {
+  /** Redraw period for the spinner; undefined = nothing to redraw between checks. */
+  readonly tickMs: number | undefined;
+  /** A fresh answer (the first one too); `polls` = status reads so far. */
+  update(run: RemoteRun, polls: number): void;
+  /** Time passes: redraw the spinner and the elapsed time. */
+  tick(): void;
+  /** A status read failed and will be tried again. */
+  problem(message: string): void;
+  /** The run is final. */
+  finish(run: RemoteRun, polls: number): void;
+  /** Waiting stopped (Ctrl-C); the run goes on. */
+  stop(): void;
+}
+
+export interface ViewOptions {
+  readonly out: TextSink;
+  readonly style: Style;
+  readonly now: () => Date;
+  readonly json: boolean;
+}
+
+const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+
+/** What makes an answer worth a new line: the status and what a person reads next to it. */
+const changeKey = (run: RemoteRun) =>
+  [run.status, run.operationId, run.executionStatus, run.cancelRequestedAt, run.error?.code].join('|');
+
+/** `checks 3`: the service's count of Operation.Get calls when the record has it, else our reads. */
+const checksOf = (run: RemoteRun, polls: number) => (typeof run.checks === 'number' ? run.checks : polls);
+
+export function createProgressView(options: ViewOptions): ProgressView {
+  if (options.json) return jsonView(options);
+  return options.out.isTTY === true ? liveView(options) : plainView(options);
+}
+
+function jsonView({ out }: ViewOptions): ProgressView {
+  let last: string | undefined;
+  const emit = (run: RemoteRun) => {
+    const key = changeKey(run);
+    if (key === last) return;
+    last = key;
+    out.write(`${JSON.stringify(run)}\n`);
+  };
+  return {
+    tickMs: undefined,
+    update: emit,
+    tick: () => undefined,
+    problem: () => undefined,
+    finish: emit,
+    stop: () => undefined,
+  };
+}
+
+/** The final line's mark: ✔ success, ■ cancelled, ✖ anything else. */
+function mark(run: RemoteRun, style: Style): string {
+  if (run.status === 'SUCCEEDED') return style.paint('green', '✔');
+  if (run.status === 'CANCELLED') return style.paint('yellow', '■');
+  return style.paint('red', '✖');
+}
+
+/** Lines that follow a final status: the error, and what the operation returned (e.g. a project URL). */
+function endingLines(run: RemoteRun, style: Style): string[] {
+  const lines: string[] = [];
+  const error = errorText(run);
+  if (error !== undefined && run.status !== 'SUCCEEDED') lines.push(`  error: ${style.paint('red', error)}`);
+  for (const [key, value] of Object.entries(run.result ?? {})) lines.push(`  ${key}: ${String(value)}`);
+  return lines;
+}
+
+function plainView({ out, style, now }: ViewOptions): ProgressView {
+  let last: string | undefined;
+  let failing = false;
+  const line = (run: RemoteRun, polls: number) => {
+    const elapsed = elapsedMs(run, now());
+    const parts = [
+      formatTimeOfDay(now()),
+      `run ${run.runId}`,
+      style.status(run.status),
+      ...(elapsed === undefined ? [] : [`elapsed ${formatClock(elapsed)}`]),
+      `checks ${checksOf(run, polls)}`,
+    ];
+    if (run.cancelRequestedAt !== undefined && !isFinal(run)) parts.push('(cancel requested)');
+    out.write(`${parts.join('  ')}\n`);
+  };
+  return {
+    tickMs: undefined,
+    update(run, polls) {
+      failing = false;
+      const key = changeKey(run);
+      if (key === last) return;
+      last = key;
+      line(run, polls);
+    },
+    tick: () => undefined,
+    problem(message) {
+      // One line per streak of failures, not one per retry.
+      if (failing) return;
+      failing = true;
+      out.write(`${formatTimeOfDay(now())}  ${message}; still trying\n`);
+    },
+    finish(run, polls) {
+      if (changeKey(run) !== last) line(run, polls);
+      last = changeKey(run);
+      for (const extra of endingLines(run, style)) out.write(`${extra}\n`);
+    },
+    stop: () => undefined,
+  };
+}
+
+function liveView({ out, style, now }: ViewOptions): ProgressView {
+  let current: RemoteRun | undefined;
+  let polls = 0;
+  let frame = 0;
+  let problem: string | undefined;
+  let lastStatus: string | undefined;
+  let drawn = false;
+  const width = () => Math.max(20, (out.columns ?? 80) - 1);
+  const clear = () => {
+    if (drawn) out.write('\r\x1b[2K');
+    drawn = false;
+  };
+  // Cut by visible characters before colouring: a line wider than the terminal wraps, and then `\r`
+  // no longer goes back to its start.
+  const cutToWidth = (plain: string) => (plain.length > width() ? `${plain.slice(0, width() - 1)}…` : plain);
+  const draw = () => {
+    if (current === undefined) return;
+    const elapsed = elapsedMs(current, now());
+    const head = `${SPINNER[frame % SPINNER.length]} `;
+    const facts = [
+      ...(elapsed === undefined ? [] : [formatClock(elapsed)]),
+      `checks ${checksOf(current, polls)}`,
+      ...(current.cancelRequestedAt === undefined ? [] : ['cancel requested']),
+      ...(problem === undefined ? [] : [`${problem}; retrying`]),
+    ].join(' · ');
+    const plain = cutToWidth(`${head}${current.status}  ${facts}`);
+    const status = current.status;
+    const painted = plain.replace(status, style.status(status));
+    out.write(`\r\x1b[2K${style.paint('cyan', painted.slice(0, head.length))}${painted.slice(head.length)}`);
+    drawn = true;
+  };
+  const header = (run: RemoteRun) => {
+    if (current !== undefined) return;
+    const subject = subjectOf(run);
+    const room = width() - run.runId.length - 6;
+    const cut =
+      subject.length <= room ? subject : `…${subject.slice(subject.length - Math.max(room, 1) + 1)}`;
+    out.write(`run ${style.bold(run.runId)}  ${style.dim(cut)}\n`);
+  };
+  return {
+    tickMs: 100,
+    update(run, count) {
+      polls = count;
+      problem = undefined;
+      header(run);
+      current = run;
+      if (run.status !== lastStatus) {
+        clear();
+        out.write(`  ${style.dim(formatTimeOfDay(now()))} ${style.status(run.status)}\n`);
+        lastStatus = run.status;
+      }
+      draw();
+    },
+    tick() {
+      frame++;
+      draw();
+    },
+    problem(message) {
+      problem = message;
+      draw();
+    },
+    finish(run, count) {
+      header(run);
+      current = run;
+      polls = count;
+      clear();
+      const elapsed = elapsedMs(run, now());
+      const facts = [
+        ...(elapsed === undefined ? [] : [formatClock(elapsed)]),
+        `checks ${checksOf(run, polls)}`,
+      ].join(' · ');
+      out.write(`${mark(run, style)} ${style.status(run.status)}  ${facts}\n`);
+      for (const extra of endingLines(run, style)) out.write(`${extra}\n`);
+    },
+    stop() {
+      clear();
+    },
+  };
+}
