@@ -49,6 +49,8 @@ export interface PlatformOptions {
   /** Passed as `context.token` to every invocation (as a function with a service account gets). */
   readonly contextToken?: string;
   readonly timeoutMs?: number;
+  /** The node binary of the function processes (e.g. the runtime's 22.15). @default process.execPath */
+  readonly nodePath?: string;
 }
 
 interface Host {
@@ -91,7 +93,8 @@ export interface LocalPlatform {
 }
 
 async function startHost(name: FunctionName, options: PlatformOptions, instance: number): Promise<Host> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'function-host.ts')], {
+  const node = options.nodePath ?? process.execPath;
+  const child = spawn(node, ['--import', 'tsx', join(import.meta.dirname, 'function-host.ts')], {
     env: {
       PATH: process.env.PATH ?? '',
       ...options.env,
