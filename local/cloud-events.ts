@@ -43,6 +43,11 @@ export interface HttpEventInput {
   readonly sourceIp?: string;
   /** API Gateway-style path parameters (`/runs/{runId}`). */
   readonly pathParameters?: Record<string, string>;
+  /**
+   * The route's path in the gateway spec (payload 0.1 `path`, with `url` the request's path), for routes
+   * a function tells apart by it (`/`: the web console). Absent: a URL invocation (both empty).
+   */
+  readonly routePath?: string;
   readonly now?: Date;
 }
 
@@ -89,8 +94,8 @@ export function httpEvent(input: HttpEventInput) {
     },
     body,
     isBase64Encoded: !isJson && input.body.length > 0,
-    url: '',
-    path: '',
+    url: input.routePath === undefined ? '' : input.url,
+    path: input.routePath ?? '',
     params: pathParameters,
     multiValueParams: Object.fromEntries(Object.entries(pathParameters).map(([k, v]) => [k, [v]])),
     pathParams: pathParameters,

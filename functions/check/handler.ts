@@ -5,16 +5,18 @@ import { sweep } from '../../shared/core/sweep.ts';
 import { createFunctionRuntime, type FunctionRuntime } from '../../shared/function-runtime.ts';
 import { createMonitoringSink } from '../../shared/metrics/monitoring-writer.ts';
 import { type SweepMetrics, startSweepMetrics } from '../../shared/metrics/sweep-metrics.ts';
+import { consolePageResult, isConsoleRequest } from '../../shared/triggers/console-page.ts';
 import { createEntryHandler } from '../../shared/triggers/entry-points.ts';
 import { asRunnerError } from '../../shared/triggers/error-response.ts';
 import { bodyJson, runLookup } from '../../shared/triggers/http-request.ts';
 import { jsonResult } from '../../shared/triggers/http-response.ts';
 import { isRunListRequest, parseRunListQuery } from '../../shared/triggers/list-query.ts';
 
-/** check: the per-minute sweep (timer), a run's status and the run history over HTTP. */
+/** check: the per-minute sweep (timer), a run's status, the run history and the web console over HTTP. */
 export function createHandler(runtime: FunctionRuntime) {
   return createEntryHandler('check', runtime, {
     async http(request, { deps, signal }) {
+      if (isConsoleRequest(request)) return consolePageResult(request);
       if (isRunListRequest(request)) {
         const query = parseRunListQuery(request);
         return jsonResult(200, await listRuns(query, deps()));
