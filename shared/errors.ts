@@ -9,6 +9,10 @@
 export const ERROR_CODES = [
   /** The request (body, query, event) is malformed; the message names the field. */
   'INVALID_REQUEST',
+  /** The HTTP body is over the size limit (64 KiB); refused before it is parsed. */
+  'REQUEST_TOO_LARGE',
+  /** The HTTP method is not one the function answers; `details.allow` lists the ones it does. */
+  'METHOD_NOT_ALLOWED',
   /** The same idempotency key was used with a different run request. */
   'IDEMPOTENCY_KEY_REUSED',
   /** The project is not in ALLOWED_PROJECTS. */
@@ -17,6 +21,8 @@ export const ERROR_CODES = [
   'RUN_NOT_FOUND',
   /** `concurrency: "skip"` and a run of the same project+notebook (or job) is running. */
   'RUN_ALREADY_RUNNING',
+  /** A cancel of a run that has already ended: nothing changes; `details.run` is the record. */
+  'RUN_ALREADY_FINISHED',
   /** A Yandex API answered with an error (4xx, or 5xx after retries). */
   'API_ERROR',
   /** A Yandex API call timed out (after retries). */
@@ -64,15 +70,73 @@ export function isRunnerError(value: unknown): value is RunnerError {
   return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
 }
 
-/** An invalid request: `field` is the JSON path of the offending field (`inputVariables.MODE`). */
+/** One wrong field of a request: `message` is `<field>: <problem>`. */
+export interface FieldError {
+  readonly field: string;
+  readonly message: string;
+}
+
+/** One wrong field as the validators find it. */
+export interface FieldProblem {
+  readonly field: string;
+  readonly problem: string;
+}
+
+const fieldMessage = (field: string, problem: string): string => (field ? `${field}: ${problem}` : problem);
+
+/**
+ * An invalid request: `field` is the JSON path of the (first) offending field (`inputVariables.MODE`).
+ * When several fields are wrong, `errors` lists every one, the first being the one in `message`.
+ */
 export class InvalidRequestError extends RunnerError {
   readonly field: string;
-  constructor(field: string, problem: string, options: RunnerErrorOptions = {}) {
-    super('INVALID_REQUEST', field ? `${field}: ${problem}` : problem, {
-      ...options,
-      details: { field, ...options.details },
+  readonly errors: readonly FieldError[];
+  constructor(
+    field: string,
+    problem: string,
+    options: RunnerErrorOptions & { more?: readonly FieldProblem[] } = {},
+  ) {
+    const errors = [{ field, problem }, ...(options.more ?? [])].map((item) => ({
+      field: item.field,
+      message: fieldMessage(item.field, item.problem),
+    }));
+    const { more: _more, ...rest } = options;
+    super('INVALID_REQUEST', fieldMessage(field, problem), {
+      ...rest,
+      details: { field, errors, ...options.details },
     });
     this.name = 'InvalidRequestError';
+    this.field = field;
+    this.errors = errors;
+  }
+
+  /** The error for a non-empty list of problems (the first one leads). */
+  static of(problems: readonly FieldProblem[]): InvalidRequestError {
+    const [first, ...more] = problems;
+    if (first === undefined) throw new TypeError('InvalidRequestError.of needs at least one problem');
+    return new InvalidRequestError(first.field, first.problem, { more });
+  }
+
+  /** For log lines: every wrong field, not only the first. */
+  toJSON(): Record<string, unknown> {
+    return {
+      name: this.name,
+      code: this.code,
+      message: this.message,
+      field: this.field,
+      errors: this.errors,
+    };
+  }
+}
+
+/** A body over the size limit, refused before it is parsed (HTTP 413). */
+export class RequestTooLargeError extends RunnerError {
+  readonly field: string;
+  constructor(field: string, bytes: number, limit: number) {
+    super('REQUEST_TOO_LARGE', `${field}: is ${bytes} bytes; at most ${limit} bytes are accepted`, {
+      details: { field, bytes, limit },
+    });
+    this.name = 'RequestTooLargeError';
     this.field = field;
   }
 }

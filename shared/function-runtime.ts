@@ -10,12 +10,15 @@ import { type Config, loadConfig } from './config.ts';
 import type { CoreDeps, NotifierPort } from './core/ports.ts';
 import { ConfigError } from './errors.ts';
 import { type LedgerSpec, openLedger } from './ledger/open-ledger.ts';
+import { redactingLedger } from './ledger/redacting-ledger.ts';
 import type { RunLedger } from './ledger/run-ledger.ts';
 import { createLogger, type Logger } from './log.ts';
 import type { MetricsSink, MetricsSinkFactory } from './metrics/monitoring-writer.ts';
 import { abortableSleep as sleep } from './net/transient-failure.ts';
 import { buildNotification } from './notify/notification.ts';
 import { buildSenders, createNotifier } from './notify/notifier.ts';
+import { redactingNotifier } from './notify/redacting-notifier.ts';
+import { createRedactor, type Redactor } from './redact.ts';
 
 /**
  * The composition root of a function instance: config read once, one keep-alive dispatcher, the API
@@ -49,6 +52,10 @@ export interface RuntimeOptions {
 export interface FunctionRuntime {
   /** The logger (works even when the config is bad). */
   readonly log: Logger;
+  /** Knows every secret this instance holds, configured or obtained, and masks them by value. */
+  readonly redactor: Redactor;
+  /** Called first in every invocation: learns the invocation's context token. */
+  enter(context: InvocationContext | undefined): void;
   /** The config, or throws the ConfigError found at cold start. */
   config(): Config;
   /** Everything the core needs for one invocation. */
@@ -75,9 +82,12 @@ export function createFunctionRuntime(
         ? error
         : new ConfigError('environment', (error as Error).message, { cause: error });
   }
+  // Before the logger, so that even the line about a bad configuration is scrubbed.
+  const redactor = createRedactor(configuredSecrets(env, config));
   const log = createLogger({
     level: config?.logLevel ?? 'info',
     now,
+    redactor,
     ...(options.write === undefined ? {} : { write: options.write }),
   });
   if (configError !== undefined) log.error('invalid configuration', { error: configError });
@@ -113,7 +123,8 @@ export function createFunctionRuntime(
       getToken: async (signal) =>
         contextToken !== undefined && contextToken.expiresAt > Date.now()
           ? contextToken.token
-          : fallback.getToken(signal),
+          : // A metadata-service token is learned as it is obtained.
+            redactor.learn(await fallback.getToken(signal)),
     };
     const transport = createHttpTransport({ dispatcher, token, sleep });
     const notifier =
@@ -138,6 +149,7 @@ export function createFunctionRuntime(
                 { dispatcher },
               ),
             ),
+            redactor,
           )
         : undefined;
     built = {
@@ -146,7 +158,7 @@ export function createFunctionRuntime(
       ownsDispatcher: options.dispatcher === undefined,
       datasphere: new DataSphereClient({ transport, endpoint: cfg.datasphereEndpoint }),
       operations: new OperationClient({ transport, endpoint: cfg.operationEndpoint }),
-      ledger: openLedger(ledgerSpec(cfg, token), { dispatcher }),
+      ledger: redactingLedger(openLedger(ledgerSpec(cfg, token), { dispatcher }), redactor),
       notifier,
       metrics:
         options.metrics === undefined || cfg.metrics === undefined
@@ -156,11 +168,19 @@ export function createFunctionRuntime(
     return built;
   };
 
+  const learnContextToken = (context: InvocationContext | undefined): void => {
+    const access = context?.token?.access_token;
+    if (typeof access === 'string') redactor.learn(access);
+  };
+
   return {
     log,
+    redactor,
     config: getConfig,
+    enter: learnContextToken,
     depsFor(context) {
       const parts = build();
+      learnContextToken(context);
       const access = context?.token?.access_token;
       if (typeof access === 'string' && access !== '') {
         const lifetimeMs = (context?.token?.expires_in ?? 600) * 1000;
@@ -196,8 +216,37 @@ export function createFunctionRuntime(
   };
 }
 
-function adaptNotifier(notifier: ReturnType<typeof createNotifier>): NotifierPort | undefined {
-  if (notifier.destinations.length === 0) return undefined;
+/**
+ * The secrets of the configuration, known from cold start: the fallback IAM token, the webhook secret,
+ * the static keys of Message Queue and the Document API. Read from the environment as well, so that they
+ * are hidden even when the configuration as a whole is invalid.
+ */
+function configuredSecrets(
+  env: Readonly<Record<string, string | undefined>>,
+  config: Config | undefined,
+): (string | undefined)[] {
+  return [
+    env.YC_IAM_TOKEN?.trim(),
+    env.NOTIFY_WEBHOOK_SECRET,
+    env.NOTIFY_QUEUE_ACCESS_KEY_ID,
+    env.NOTIFY_QUEUE_SECRET_ACCESS_KEY,
+    env.AWS_ACCESS_KEY_ID,
+    env.AWS_SECRET_ACCESS_KEY,
+    env.AWS_SESSION_TOKEN,
+    config?.webhook?.secret,
+    config?.queue?.keys.accessKeyId,
+    config?.queue?.keys.secretAccessKey,
+    config?.storeKeys?.accessKeyId,
+    config?.storeKeys?.secretAccessKey,
+  ];
+}
+
+function adaptNotifier(
+  plain: ReturnType<typeof createNotifier>,
+  redactor: Redactor,
+): NotifierPort | undefined {
+  if (plain.destinations.length === 0) return undefined;
+  const notifier = redactingNotifier(plain, redactor);
   return {
     destinations: notifier.destinations,
     // The report carries the record as it was when it ended, so a retried delivery sends the same bytes

@@ -1,29 +1,19 @@
 import { cancelRun } from '../../shared/core/cancel-run.ts';
 import { toPublicRun } from '../../shared/core/public-run.ts';
-import { InvalidRequestError } from '../../shared/errors.ts';
+import { isRunnerError } from '../../shared/errors.ts';
 import { createFunctionRuntime, type FunctionRuntime } from '../../shared/function-runtime.ts';
 import { createEntryHandler } from '../../shared/triggers/entry-points.ts';
-import { bodyJson, runLookup } from '../../shared/triggers/http-request.ts';
+import { bodyJson, requireMethod, runLookup } from '../../shared/triggers/http-request.ts';
 import { jsonResult } from '../../shared/triggers/http-response.ts';
 import { runBatch } from '../../shared/triggers/invocation.ts';
+import { parseMessageJson } from '../../shared/triggers/message-json.ts';
 import { queueMessageParts } from '../../shared/triggers/trigger-event.ts';
 
 /** cancel: cancels a run on request, over HTTP or from a queue message `{"runId": …}`. */
 export function createHandler(runtime: FunctionRuntime) {
   return createEntryHandler('cancel', runtime, {
     async http(request, { deps, signal }) {
-      if (request.httpMethod.toUpperCase() !== 'POST') {
-        return jsonResult(
-          405,
-          {
-            error: {
-              code: 'INVALID_REQUEST',
-              message: `method ${request.httpMethod} is not allowed; use POST`,
-            },
-          },
-          { Allow: 'POST' },
-        );
-      }
+      requireMethod(request, 'POST');
       const record = await cancelRun(runLookup(request, bodyJson(request)), deps(), signal);
       return jsonResult(202, toPublicRun(record));
     },
@@ -36,17 +26,20 @@ export function createHandler(runtime: FunctionRuntime) {
           id: message.details.message?.message_id ?? message.event_metadata.event_id,
           work: async () => {
             const { body } = queueMessageParts(message, index);
-            let value: unknown;
+            const value = parseMessageJson(body, `messages.${index}.details.message.body`);
             try {
-              value = JSON.parse(body);
+              const record = await cancelRun(runLookup({ httpMethod: 'POST' }, value), deps(), signal);
+              log.info('cancel handled', { runId: record.runId, status: record.status });
             } catch (error) {
-              throw new InvalidRequestError(
-                `messages.${index}.details.message.body`,
-                `is not valid JSON (${(error as Error).message})`,
-              );
+              // A redelivered (or late) cancel of a run that has ended: nothing to do, nothing wrong.
+              if (!isRunnerError(error) || error.code !== 'RUN_ALREADY_FINISHED') throw error;
+              const run = error.details?.run as { runId?: string; status?: string } | undefined;
+              log.info('cancel message dropped: the run has already finished', {
+                messageId: message.details.message?.message_id ?? message.event_metadata.event_id,
+                runId: run?.runId,
+                status: run?.status,
+              });
             }
-            const record = await cancelRun(runLookup({ httpMethod: 'POST' }, value), deps(), signal);
-            log.info('cancel handled', { runId: record.runId, status: record.status });
           },
         })),
       );

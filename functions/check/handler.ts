@@ -8,7 +8,7 @@ import { type SweepMetrics, startSweepMetrics } from '../../shared/metrics/sweep
 import { consolePageResult, isConsoleRequest } from '../../shared/triggers/console-page.ts';
 import { createEntryHandler } from '../../shared/triggers/entry-points.ts';
 import { asRunnerError } from '../../shared/triggers/error-response.ts';
-import { bodyJson, runLookup } from '../../shared/triggers/http-request.ts';
+import { requireMethod, runLookup } from '../../shared/triggers/http-request.ts';
 import { jsonResult } from '../../shared/triggers/http-response.ts';
 import { isRunListRequest, parseRunListQuery } from '../../shared/triggers/list-query.ts';
 
@@ -17,12 +17,12 @@ export function createHandler(runtime: FunctionRuntime) {
   return createEntryHandler('check', runtime, {
     async http(request, { deps, signal }) {
       if (isConsoleRequest(request)) return consolePageResult(request);
+      requireMethod(request, 'GET');
       if (isRunListRequest(request)) {
         const query = parseRunListQuery(request);
         return jsonResult(200, await listRuns(query, deps()));
       }
-      const body = request.httpMethod.toUpperCase() === 'GET' ? undefined : bodyJson(request);
-      const record = await getRun(runLookup(request, body), deps(), signal);
+      const record = await getRun(runLookup(request, undefined), deps(), signal);
       return jsonResult(200, toPublicRun(record));
     },
     async timer(_messages, { deps, signal }) {

@@ -10,7 +10,7 @@ import { getEmbeddedJobs } from '../../shared/schedule/embedded-jobs.ts';
 import type { JobDefinition } from '../../shared/schedule/jobs-file.ts';
 import { createEntryHandler } from '../../shared/triggers/entry-points.ts';
 import { errorBody } from '../../shared/triggers/error-response.ts';
-import { bodyJson, header } from '../../shared/triggers/http-request.ts';
+import { bodyJson, header, requireMethod } from '../../shared/triggers/http-request.ts';
 import { type HttpResult, jsonResult } from '../../shared/triggers/http-response.ts';
 import { runBatch } from '../../shared/triggers/invocation.ts';
 import { parseRunRequestInput, parseRunRequestJson } from '../../shared/triggers/run-request.ts';
@@ -78,13 +78,7 @@ async function startFromHttp(
   deps: CoreDeps,
   signal: AbortSignal | undefined,
 ): Promise<HttpResult> {
-  if (event.httpMethod.toUpperCase() !== 'POST') {
-    return jsonResult(
-      405,
-      { error: { code: 'INVALID_REQUEST', message: `method ${event.httpMethod} is not allowed; use POST` } },
-      { Allow: 'POST' },
-    );
-  }
+  requireMethod(event, 'POST');
   const parsed = parseRunRequestInput(bodyJson(event) ?? {}, '');
   const headerKey = header(event, 'Idempotency-Key')?.trim();
   if (

@@ -517,11 +517,13 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     return rpcErrorAnswer(CODE.NOT_FOUND, `Unknown method: ${method} ${path}`, ctx.requestId);
   }
 
-  function faultAnswer(fault: Fault, requestId: string): Answer {
+  function faultAnswer(fault: Fault, requestId: string, authorization: string | undefined): Answer {
     if (fault.kind === 'malformed') return { status: 200, raw: fault.body ?? TRUNCATED_OPERATION };
     const status = fault.status ?? 503;
     const code = fault.rpcCode ?? rpcCodeOfStatus(status);
-    const message = fault.message ?? `Injected fault: HTTP ${status}`;
+    // `{token}` echoes the credential the request carried, as a careless API might.
+    const token = authorization?.replace(/^Bearer\s+/i, '') ?? '';
+    const message = (fault.message ?? `Injected fault: HTTP ${status}`).replaceAll('{token}', token);
     const retryAfter = fault.retryAfterSeconds;
     if (retryAfter === undefined) return { status, json: rpcErrorBody(code, message, requestId) };
     return {
@@ -586,8 +588,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       return;
     }
     const body = await readBody(req);
+    const credential = headerValue(req.headers.authorization);
     let answer: Answer;
-    if (fault !== undefined && fault.kind !== 'latency') answer = faultAnswer(fault, requestId);
+    if (fault !== undefined && fault.kind !== 'latency') answer = faultAnswer(fault, requestId, credential);
     else if (!authorized) answer = rpcErrorAnswer(CODE.UNAUTHENTICATED, UNAUTHENTICATED_MESSAGE, requestId);
     else if (body.tooLarge)
       answer = rpcErrorAnswer(CODE.INVALID_ARGUMENT, 'Request body is too large', requestId);

@@ -75,7 +75,7 @@ export interface Fault {
   status?: number;
   /** For `status`: the body's google.rpc code. @default derived from `status` (429→8, 503→14, …) */
   rpcCode?: number;
-  /** For `status`: the body's message. */
+  /** For `status`: the body's message; `{token}` in it is replaced by the bearer token the request carried. */
   message?: string;
   /** For `status`: sends `Retry-After` (and a RetryInfo detail). */
   retryAfterSeconds?: number;

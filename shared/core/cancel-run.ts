@@ -1,6 +1,8 @@
+import { RunnerError } from '../errors.ts';
 import { findRun, type RunLookup } from './find-run.ts';
 import { outcomeFields, outcomeOf } from './operation-outcome.ts';
 import type { CoreDeps } from './ports.ts';
+import { toPublicRun } from './public-run.ts';
 import { commit, finished, touch } from './run-commit.ts';
 import { FINAL_STATUSES, type RunRecord } from './run-record.ts';
 
@@ -8,11 +10,20 @@ import { FINAL_STATUSES, type RunRecord } from './run-record.ts';
  * Cancels a run on request (design.md §6 cancel). A running run gets Operation.Cancel and becomes
  * CANCELLED once the operation reports done (the sweep, or this answer if it is done already). A run
  * still starting is marked, and cancelled as soon as it has an operation (or never started, when its
- * start is abandoned). A finished run is answered as it is: cancelling is idempotent.
+ * start is abandoned). A run that has already ended changes nothing: RUN_ALREADY_FINISHED, carrying the
+ * record (design.md §6: 409 over HTTP; a redelivered cancel message is dropped).
  */
 export async function cancelRun(lookup: RunLookup, deps: CoreDeps, signal?: AbortSignal): Promise<RunRecord> {
   const record = await findRun(lookup, deps);
-  if (FINAL_STATUSES.has(record.status)) return record;
+  if (FINAL_STATUSES.has(record.status)) {
+    throw new RunnerError(
+      'RUN_ALREADY_FINISHED',
+      `run ${record.runId} has already finished (${record.status})`,
+      {
+        details: { run: toPublicRun(record) },
+      },
+    );
+  }
   const now = deps.now();
   if (record.status === 'STARTING' || record.operationId === undefined) {
     const result = await commit(deps, record, (latest) => {

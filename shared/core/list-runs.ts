@@ -109,7 +109,7 @@ export async function listRuns(query: ListRunsQuery, deps: ListRunsDeps): Promis
     limit,
     scanLimit: LIST_SCAN_LIMIT,
     dayLimit: LIST_DAY_LIMIT,
-    matchEntry: entryPredicate(filters, query.projectAllowed),
+    ...entryPredicate(filters, query.projectAllowed),
     ...(filters.status === undefined ? {} : { match: statusPredicate(filters.status) }),
   });
   for (const skipped of page.unreadable) {
@@ -184,18 +184,24 @@ function resolveWindow(query: ListRunsQuery, now: number): { since: number; unti
   return { since, until };
 }
 
-/** Facts of the index entry: tested before the record is read (cheap on the Document API). */
+/**
+ * Facts of the index entry: tested before the record is read (cheap on the Document API). None when
+ * nothing is to be tested, so an unfiltered page reads exactly the entries it answers.
+ */
 function entryPredicate(
   filters: Filters,
   projectAllowed: ((projectId: string) => boolean) | undefined,
-): (entry: RunHistoryEntry) => boolean {
-  return (entry) =>
+): { matchEntry?: (entry: RunHistoryEntry) => boolean } {
+  const { status: _status, ...entryFilters } = filters;
+  if (projectAllowed === undefined && Object.keys(entryFilters).length === 0) return {};
+  const matchEntry = (entry: RunHistoryEntry): boolean =>
     (projectAllowed === undefined || projectAllowed(entry.projectId)) &&
     (filters.projectId === undefined || entry.projectId === filters.projectId) &&
     (filters.notebookId === undefined || entry.notebookId === filters.notebookId) &&
     (filters.job === undefined || entry.job === filters.job) &&
     (filters.trigger === undefined || entry.trigger === filters.trigger) &&
     (filters.action === undefined || entry.action === filters.action);
+  return { matchEntry };
 }
 
 /** The status changes over a run's life, so it is tested on the record itself. */

@@ -459,8 +459,9 @@ export function createDocApiLedger(options: DocApiLedgerOptions): RunLedger {
     const days = historyDays(query);
     const runs: RunRecord[] = [];
     const unreadable: { ref: string; reason: string }[] = [];
-    const filtered = query.matchEntry !== undefined || query.match !== undefined;
+    const entryFiltered = query.matchEntry !== undefined;
     let scanned = 0;
+    /** Position of the last entry whose outcome is decided (answered or left out). */
     let last: RunPosition | undefined;
     const lo = isoKey(query.since.getTime());
     const untilKey = isoKey(query.until.getTime());
@@ -474,26 +475,56 @@ export function createDocApiLedger(options: DocApiLedgerOptions): RunLedger {
     const skipsPosition = (day: number): boolean =>
       after !== undefined && after.key !== '' && hi === positionKey && dayStart(after.createdAt) === day;
 
-    /** Reads the records of `pending` entries and keeps those that match, in order. */
-    const resolve = async (pending: RunHistoryEntry[]): Promise<void> => {
-      if (pending.length === 0) return;
-      const items = await batchGet(pending.map((e) => e.runId));
-      for (const entry of pending) {
-        const item = items.get(entry.runId);
+    // Entries examined but not yet decided, in order: those to read (`entry`) and those left out.
+    const pending: { position: RunPosition | undefined; entry?: RunHistoryEntry }[] = [];
+    let toRead = 0;
+    let read = 0;
+    let matched = 0;
+    /**
+     * How many records to read at once: what the page still needs, scaled by how selective the record
+     * filter has been so far (a status filter that keeps 1 run in 10 reads 10 per missing run), at
+     * most one BatchGetItem. Without a record filter, exactly what the page still needs.
+     */
+    const batchTarget = (): number => {
+      const need = query.limit - runs.length;
+      if (query.match === undefined) return need;
+      const spread = read === 0 ? 1 : Math.ceil(read / Math.max(1, matched));
+      return Math.min(BATCH_GET_MAX, need * spread);
+    };
+
+    /** Reads the pending records and decides them in order; false when the page filled up first. */
+    const flush = async (): Promise<boolean> => {
+      const items =
+        toRead === 0
+          ? new Map<string, Item>()
+          : await batchGet(pending.flatMap((p) => (p.entry ? [p.entry.runId] : [])));
+      let decided = 0;
+      for (const p of pending) {
+        if (runs.length === query.limit) break;
+        decided += 1;
+        if (p.position !== undefined) last = p.position;
+        if (p.entry === undefined) continue;
+        read += 1;
+        const item = items.get(p.entry.runId);
         if (item === undefined) continue; // an entry whose create never completed
         let record: RunRecord;
         try {
           record = decode(item);
         } catch (error) {
           unreadable.push({
-            ref: entry.runId,
+            ref: p.entry.runId,
             reason: error instanceof Error ? error.message : String(error),
           });
           continue;
         }
-        if (query.match === undefined || query.match(record)) runs.push(record);
+        if (query.match !== undefined && !query.match(record)) continue;
+        matched += 1;
+        runs.push(record);
       }
+      const complete = decided === pending.length;
       pending.length = 0;
+      toRead = 0;
+      return complete;
     };
 
     for (const [d, day] of days.entries()) {
@@ -502,9 +533,10 @@ export function createDocApiLedger(options: DocApiLedgerOptions): RunLedger {
       let first = true;
       do {
         const left = query.scanLimit - scanned;
-        const want = filtered
-          ? Math.min(HISTORY_QUERY_LIMIT, left)
-          : Math.min(query.limit - runs.length, left);
+        const want =
+          entryFiltered || query.match !== undefined
+            ? Math.min(HISTORY_QUERY_LIMIT, left)
+            : Math.min(query.limit - runs.length, left);
         const out = await call('Query', {
           TableName: table,
           IndexName: HISTORY_INDEX,
@@ -520,26 +552,32 @@ export function createDocApiLedger(options: DocApiLedgerOptions): RunLedger {
         const items = ((out.Items as Item[] | undefined) ?? []).filter(
           (item) => stringOf(item.created) !== positionKey,
         );
-        const pending: RunHistoryEntry[] = [];
         for (const [i, item] of items.entries()) {
           const entry = historyEntry(item);
           scanned += 1;
-          last = positionOf(stringOf(item.created)) ?? last;
+          const position = positionOf(stringOf(item.created));
           if (entry === undefined) {
             unreadable.push({ ref: stringOf(item.pk) ?? '?', reason: 'history entry lacks its fields' });
+            pending.push({ position });
           } else if (query.matchEntry === undefined || query.matchEntry(entry)) {
-            pending.push(entry);
+            pending.push({ position, entry });
+            toRead += 1;
+          } else {
+            pending.push({ position });
           }
-          if (pending.length === query.limit - runs.length) await resolve(pending);
-          if (runs.length === query.limit || scanned === query.scanLimit) {
-            await resolve(pending);
-            const exhausted = i === items.length - 1 && start === undefined && d === days.length - 1;
-            return { runs, next: exhausted ? undefined : last, unreadable };
+          const atScanLimit = scanned === query.scanLimit;
+          if (toRead >= batchTarget() || atScanLimit) {
+            const complete = await flush();
+            if (runs.length === query.limit || atScanLimit) {
+              const exhausted =
+                complete && i === items.length - 1 && start === undefined && d === days.length - 1;
+              return { runs, next: exhausted ? undefined : last, unreadable };
+            }
           }
         }
-        await resolve(pending);
+        const complete = await flush();
         if (runs.length === query.limit) {
-          const exhausted = start === undefined && d === days.length - 1;
+          const exhausted = complete && start === undefined && d === days.length - 1;
           return { runs, next: exhausted ? undefined : last, unreadable };
         }
       } while (start !== undefined);

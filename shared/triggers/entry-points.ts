@@ -1,5 +1,7 @@
 import type { CoreDeps } from '../core/ports.ts';
+import { isRunnerError, RunnerError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import type { Redactor } from '../redact.ts';
 import type { HttpResult } from './http-response.ts';
 import { answerHttp, classifyOrDrop } from './invocation.ts';
 import type { HttpEvent, QueueMessage, TimerMessage } from './trigger-event.ts';
@@ -7,6 +9,10 @@ import type { HttpEvent, QueueMessage, TimerMessage } from './trigger-event.ts';
 /** What a handler needs of its function runtime (see shared/function-runtime.ts). */
 export interface EntryRuntime<C> {
   readonly log: Logger;
+  /** Masks the instance's secrets (by value) in whatever an invocation hands back to the platform. */
+  readonly redactor: Redactor;
+  /** Called first in every invocation, so the runtime knows the invocation's token before anything is written. */
+  enter(context: C | undefined): void;
   depsFor(context: C | undefined): CoreDeps;
   deadlineSignal(context: C | undefined): AbortSignal | undefined;
 }
@@ -29,10 +35,13 @@ export interface EntryPoints {
 /**
  * The whole of a handler: tells the trigger kind, runs the matching entry point, and answers every HTTP
  * failure itself (JSON with a stable code, never the platform's 502 with a stack trace). Trigger entry
- * points throw only to make the platform redeliver.
+ * points throw only to make the platform redeliver. Nothing leaves with a secret in it: the answer's
+ * body, a trigger's result and the message of an error thrown to the platform are scrubbed by value.
  */
 export function createEntryHandler<C>(name: string, runtime: EntryRuntime<C>, entries: EntryPoints) {
+  const { redactor } = runtime;
   return async (event: unknown, context?: C): Promise<unknown> => {
+    runtime.enter(context);
     const classified = classifyOrDrop(runtime, event);
     if (classified === undefined) return { dropped: 1 };
     let deps: CoreDeps | undefined;
@@ -47,16 +56,47 @@ export function createEntryHandler<C>(name: string, runtime: EntryRuntime<C>, en
       case 'http': {
         const http = entries.http;
         if (http === undefined) break;
-        return answerHttp(runtime.log, () => http(classified.event, invocation));
+        return scrubAnswer(redactor, await answerHttp(runtime.log, () => http(classified.event, invocation)));
       }
-      case 'timer':
-        if (entries.timer === undefined) break;
-        return entries.timer(classified.messages, invocation);
-      case 'queue':
-        if (entries.queue === undefined) break;
-        return entries.queue(classified.messages, invocation);
+      case 'timer': {
+        const timer = entries.timer;
+        if (timer === undefined) break;
+        return scrubOutcome(redactor, () => timer(classified.messages, invocation));
+      }
+      case 'queue': {
+        const queue = entries.queue;
+        if (queue === undefined) break;
+        return scrubOutcome(redactor, () => queue(classified.messages, invocation));
+      }
     }
     runtime.log.error(`${name} has no ${classified.kind} entry point; event dropped`, {});
     return { dropped: 1 };
   };
+}
+
+/** The answer with its body scrubbed: a JSON body value by value (it stays valid JSON), any other as text. */
+function scrubAnswer(redactor: Redactor, answer: HttpResult): HttpResult {
+  let body: string;
+  try {
+    body = JSON.stringify(redactor.deep(JSON.parse(answer.body) as unknown));
+  } catch {
+    body = redactor.values(answer.body);
+  }
+  return body === answer.body ? answer : { ...answer, body };
+}
+
+/**
+ * A trigger's result, or the error it throws for redelivery, scrubbed: the platform logs both. The
+ * error is a new one (same code), since the original's stack already holds its unscrubbed message.
+ */
+async function scrubOutcome(redactor: Redactor, work: () => Promise<unknown>): Promise<unknown> {
+  try {
+    return redactor.deep(await work());
+  } catch (error) {
+    const message = redactor.text(error instanceof Error ? error.message : String(error));
+    if (isRunnerError(error)) throw new RunnerError(error.code, message);
+    const safe = new Error(message);
+    safe.name = error instanceof Error ? error.name : 'Error';
+    throw safe;
+  }
 }

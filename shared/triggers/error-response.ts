@@ -18,10 +18,13 @@ interface ErrorPolicy {
 
 export const ERROR_POLICY: Readonly<Record<ErrorCode, ErrorPolicy>> = {
   INVALID_REQUEST: { status: 400, level: 'warn', expose: true, transient: false },
+  REQUEST_TOO_LARGE: { status: 413, level: 'warn', expose: true, transient: false },
+  METHOD_NOT_ALLOWED: { status: 405, level: 'info', expose: true, transient: false },
   IDEMPOTENCY_KEY_REUSED: { status: 409, level: 'warn', expose: true, transient: false },
   PROJECT_NOT_ALLOWED: { status: 403, level: 'warn', expose: true, transient: false },
   RUN_NOT_FOUND: { status: 404, level: 'info', expose: true, transient: false },
   RUN_ALREADY_RUNNING: { status: 409, level: 'info', expose: true, transient: false },
+  RUN_ALREADY_FINISHED: { status: 409, level: 'info', expose: true, transient: false },
   API_ERROR: { status: 502, level: 'error', expose: true, transient: false },
   API_TIMEOUT: { status: 503, level: 'error', expose: true, transient: true },
   API_UNREACHABLE: { status: 503, level: 'error', expose: true, transient: true },
@@ -54,7 +57,7 @@ export interface ErrorBody {
     readonly code: ErrorCode;
     readonly message: string;
     readonly field?: string;
-    /** Every wrong field when there are several (the first is also `field`/`message`). */
+    /** Every wrong field when the request has several (the first is the one in `message`). */
     readonly errors?: readonly { readonly field: string; readonly message: string }[];
     /** For Yandex API failures: what the API said, passed on. */
     readonly api?: Readonly<Record<string, unknown>>;
@@ -70,8 +73,13 @@ export function errorBody(error: unknown): ErrorBody {
   }
   const details = error.details ?? {};
   const field = typeof details.field === 'string' ? details.field : undefined;
+  const errors = Array.isArray(details.errors)
+    ? (details.errors as { field: string; message: string }[]).map((item) => ({
+        field: item.field,
+        message: redactSecrets(item.message),
+      }))
+    : undefined;
   const api = apiFacts(error);
-  const errors = fieldErrors(details.errors);
   return {
     error: {
       code: policy.code,
@@ -83,17 +91,6 @@ export function errorBody(error: unknown): ErrorBody {
     },
     ...(details.run === undefined ? {} : { run: details.run }),
   };
-}
-
-/** `details.errors` as `[{field, message}]`, scrubbed; `undefined` when absent or malformed. */
-function fieldErrors(value: unknown): { field: string; message: string }[] | undefined {
-  if (!Array.isArray(value) || value.length === 0) return undefined;
-  return value
-    .filter(
-      (e): e is { field: string; message: string } =>
-        typeof e?.field === 'string' && typeof e?.message === 'string',
-    )
-    .map((e) => ({ field: e.field, message: redactSecrets(e.message) }));
 }
 
 function apiFacts(error: RunnerError): Record<string, unknown> | undefined {
@@ -113,6 +110,13 @@ function apiFacts(error: RunnerError): Record<string, unknown> | undefined {
     if (e[key] !== undefined) facts[key] = e[key];
   }
   return facts;
+}
+
+/** The `Allow` header of a METHOD_NOT_ALLOWED answer (its `details.allow`), else undefined. */
+export function allowedMethods(error: unknown): string | undefined {
+  if (!isRunnerError(error) || error.code !== 'METHOD_NOT_ALLOWED') return undefined;
+  const allow = error.details?.allow;
+  return Array.isArray(allow) ? allow.join(', ') : undefined;
 }
 
 /** Wraps an unknown thrown value so it can be logged and answered uniformly. */

@@ -1,4 +1,4 @@
-import { errorBody, policyOf } from './error-response.ts';
+import { allowedMethods, errorBody, policyOf } from './error-response.ts';
 
 /** What a Cloud Functions HTTP handler returns (function-types `Http.Result`). */
 export interface HttpResult {
@@ -27,5 +27,7 @@ export function jsonResult(
 export function errorResult(error: unknown): HttpResult {
   const { status } = policyOf(error);
   const headers: Record<string, string> = status === 503 ? { 'Retry-After': '30' } : {};
+  const allow = allowedMethods(error);
+  if (allow !== undefined) headers.Allow = allow;
   return jsonResult(status, errorBody(error), headers);
 }

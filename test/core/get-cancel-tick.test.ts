@@ -61,15 +61,20 @@ describe('cancelRun', () => {
     assert.equal(h.logged('run finished').length, 1);
   });
 
-  it('is idempotent on a finished run and never calls the API for it', async () => {
+  it('changes nothing on a finished run, says so with the record, and never calls the API for it', async () => {
     const h = harness();
     const run = (
       await startRun({ request: REQUEST, trigger: 'http', dedupe: { kind: 'key', key: 'k' } }, h.deps)
     ).record;
     h.api.finish(run.operationId ?? '', 'OK');
     await sweep(h.deps);
-    const answered = await cancelRun({ runId: run.runId }, h.deps);
-    assert.equal(answered.status, 'SUCCEEDED');
+    const before = await h.ledger.get(run.runId);
+    await assert.rejects(cancelRun({ runId: run.runId }, h.deps), (e: unknown) => {
+      assert.ok(isRunnerError(e) && e.code === 'RUN_ALREADY_FINISHED');
+      assert.equal((e.details?.run as { status?: string } | undefined)?.status, 'SUCCEEDED');
+      return true;
+    });
+    assert.deepEqual(await h.ledger.get(run.runId), before);
     assert.equal(h.api.count('cancel'), 0);
   });
 

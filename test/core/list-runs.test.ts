@@ -90,7 +90,6 @@ describe('listRuns (the run history use case)', () => {
       limit: 20,
       scanLimit: LIST_SCAN_LIMIT,
       dayLimit: LIST_DAY_LIMIT,
-      matchEntry: asked[0]?.matchEntry,
     });
 
     const rest = await listRuns({ cursor: page.nextCursor ?? '' }, deps);

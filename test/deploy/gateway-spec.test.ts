@@ -154,7 +154,7 @@ describe('the API Gateway specification', () => {
   });
 
   it('describes a page of the history: runs and a nullable nextCursor; a run record still fits', () => {
-    const ok = ((paths['/runs']?.get?.responses as Record<string, Schema>)['200'] ?? {}) as {
+    const ok = (((paths['/runs']?.get?.responses ?? {}) as Record<string, Schema>)['200'] ?? {}) as {
       content?: { 'application/json'?: { schema?: Schema } };
     };
     const schema = ok.content?.['application/json']?.schema ?? {};

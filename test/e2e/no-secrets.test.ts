@@ -5,6 +5,10 @@
  * contain either.
  */
 import assert from 'node:assert/strict';
+import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { queueEvent, timerEvent } from '../../local/cloud-events.ts';
 import type { InvokeResult } from '../../local/platform.ts';
@@ -13,6 +17,7 @@ import {
   buildBundles,
   eventually,
   type Harness,
+  type HttpAnswer,
   LogBook,
   PROJECT,
   startHarness,
@@ -24,11 +29,26 @@ const TOKEN = 't1.9euelZqTESTTOKENabcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJ
 const TOKEN_BODY = TOKEN.slice(3);
 const SECRET = 'whsec-e2e-SECRET-7f3a9c1d5e0b';
 const OTHER_TOKEN = 't1.another-service-account-token-0000000000';
+// Tokens of shapes no redaction pattern knows (issue #9 item 6): only redaction by value can hide them.
+const CONTEXT_TOKEN = 'ctx-OPAQUE-e2e-5b1c9f7a2d3e4f60a1b2c3d4';
+const ENV_TOKEN = 'env-OPAQUE-e2e-8e7d6c5b4a39281706f5e4d3';
+const METADATA_TOKEN = 'meta-OPAQUE-e2e-1a2b3c4d5e6f708192a3b4c5';
+/** What an API that echoes the credential back answers: the token bare, quoted and in a JSON field. */
+const ECHO = 'credential {token} is not valid: token {token}, \'{token}\', {"subject": "{token}"}';
+const ROUNDS = 8;
 
 let bundles: BuiltBundles | undefined;
 let good: Harness | undefined;
 let refused: Harness | undefined;
 let webhook: WebhookReceiver | undefined;
+let opaque: Harness | undefined;
+let metadata: Harness | undefined;
+// One receiver each: a receiver echoes secrets of the function it serves, not of another one.
+let opaqueHook: WebhookReceiver | undefined;
+let metadataHook: WebhookReceiver | undefined;
+let metadataServer: Server | undefined;
+let metadataRequests = 0;
+let ticks = 0;
 const logs = new LogBook();
 const invocations: InvokeResult[] = [];
 
@@ -74,11 +94,56 @@ before(async () => {
     contextToken: TOKEN,
     logs,
   });
+  // A function with a context token of another shape (and a YC_IAM_TOKEN it never needs to send).
+  opaqueHook = await startWebhookReceiver();
+  metadataHook = await startWebhookReceiver();
+  opaque = await startHarness({
+    distDir: bundles.distDir,
+    env: {
+      ...env,
+      NOTIFY_WEBHOOK_URL: opaqueHook.url,
+      YC_IAM_TOKEN: ENV_TOKEN,
+      RUN_STORE: `file:${bundles.dir}/runs-opaque`,
+    },
+    emulator: { token: CONTEXT_TOKEN },
+    contextToken: CONTEXT_TOKEN,
+    logs,
+  });
+  // A function with neither: its token comes from the metadata service.
+  metadataServer = createServer((req, res) => {
+    metadataRequests++;
+    if (req.url?.endsWith('/service-accounts/default/token') !== true) {
+      res.writeHead(404).end();
+      return;
+    }
+    res
+      .writeHead(200, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ access_token: METADATA_TOKEN, expires_in: 3600, token_type: 'Bearer' }));
+  });
+  await new Promise<void>((resolve) => metadataServer?.listen(0, '127.0.0.1', resolve));
+  const { port } = metadataServer.address() as AddressInfo;
+  metadata = await startHarness({
+    distDir: bundles.distDir,
+    env: {
+      ...env,
+      NOTIFY_WEBHOOK_URL: metadataHook.url,
+      YC_IAM_TOKEN: '',
+      YC_METADATA_ADDR: `127.0.0.1:${port}`,
+      RUN_STORE: `file:${bundles.dir}/runs-metadata`,
+    },
+    emulator: { token: METADATA_TOKEN },
+    logs,
+  });
 });
 
 after(async () => {
   await good?.close();
   await refused?.close();
+  await opaque?.close();
+  await metadata?.close();
+  await new Promise((resolve) => metadataServer?.close(resolve));
+  await opaqueHook?.close();
+  await metadataHook?.close();
   await webhook?.close();
   bundles?.remove();
 });
@@ -183,6 +248,7 @@ describe('no output contains the IAM token or the webhook secret', () => {
     });
     h.emulator.inject({ kind: 'drop', method: 'GET', path: '/operations/', times: 2 });
     await h.platform.tick();
+    ticks++;
     await h.check(started.json?.runId);
     h.emulator.clearFaults();
     await invoke(h, 'execute', queueEvent([{ body: `{"projectId": "${TOKEN}"` }]));
@@ -208,21 +274,129 @@ describe('no output contains the IAM token or the webhook secret', () => {
       queueEvent([{ body: JSON.stringify({ projectId: PROJECT, notebookId: 'secrets/q.ipynb' }) }]),
     );
     await h.platform.tick();
+    ticks++;
     assert.ok(h.emulator.requests.length > 0 && h.emulator.requests.every((request) => !request.authorized));
   });
 
-  it('no log line, HTTP answer, invocation result or report body contains the token or the secret', async () => {
+  // Each function also holds another secret (its YC_IAM_TOKEN, or the webhook secret) the API quotes.
+  const echoCases: [string, () => Harness | undefined, () => WebhookReceiver | undefined, string, string][] =
+    [
+      ['a context token', () => opaque, () => opaqueHook, CONTEXT_TOKEN, ENV_TOKEN],
+      ['a metadata-service token', () => metadata, () => metadataHook, METADATA_TOKEN, SECRET],
+    ];
+  for (const [name, harnessOf, hookOf, token, held] of echoCases) {
+    it(`an API that echoes ${name} of another shape back, on every entry point, ${ROUNDS} rounds`, async () => {
+      const h = harnessOf();
+      const hook = hookOf();
+      if (h === undefined || hook === undefined) throw new Error('the platform did not start');
+      const echo = (method: string, path: string, status = 400, times = 1) =>
+        h.emulator.inject({
+          kind: 'status',
+          status,
+          method,
+          path,
+          times,
+          retryAfterSeconds: 0,
+          message: `${ECHO} (and ${held})`,
+        });
+      for (let round = 0; round < ROUNDS; round++) {
+        // A start refused with the token in the API's message: 502 answer, FAILED record, report.
+        echo('POST', ':execute');
+        const refusedStart: HttpAnswer = await h.execute({
+          projectId: PROJECT,
+          notebookId: `echo/refused-${round}.ipynb`,
+        });
+        assert.equal(refusedStart.status, 502, refusedStart.text);
+        hook.failing.add(refusedStart.json?.run.runId);
+        // A run that starts, then a status check and a cancel the API refuses with the echo.
+        const started: HttpAnswer = await h.execute({
+          projectId: PROJECT,
+          notebookId: `echo/ok-${round}.ipynb`,
+        });
+        assert.equal(started.status, 202, started.text);
+        hook.failing.add(started.json?.runId);
+        echo('GET', '/operations/');
+        await h.request('GET', `/runs/${started.json?.runId}`);
+        echo('GET', ':cancel');
+        echo('POST', ':cancel');
+        await h.request('POST', `/runs/${started.json?.runId}/cancel`);
+        // The queue and the timer: a refused start, and one the API keeps failing (redelivery).
+        echo('POST', ':execute');
+        const queued = await invoke(
+          h,
+          'execute',
+          queueEvent([
+            { body: JSON.stringify({ projectId: PROJECT, notebookId: `echo/queue-${round}.ipynb` }) },
+          ]),
+        );
+        assert.equal(queued.ok, true, queued.errorMessage);
+        echo('POST', ':execute', 503, 10);
+        const timed = await invoke(
+          h,
+          'execute',
+          timerEvent({
+            payload: JSON.stringify({ projectId: PROJECT, notebookId: `echo/timer-${round}.ipynb` }),
+          }),
+        );
+        assert.equal(timed.ok, false, 'a transient failure is thrown for redelivery');
+        h.emulator.clearFaults();
+        // A sweep: checks, the webhook refuses reports and echoes the secrets in its answer.
+        hook.failStatus = 400;
+        hook.failBody = `refused ${SECRET}: ${token} '${token}' {"subject":"${token}"} ${held}`;
+        echo('GET', '/operations/', 400, 2);
+        const swept = await invoke(h, 'check', timerEvent({}));
+        assert.equal(swept.ok, true, swept.errorMessage);
+        h.emulator.clearFaults();
+      }
+      await eventually('a refused report with the echo recorded', () =>
+        logs
+          .lines('run report delivery failed; will retry')
+          .some((line) => JSON.stringify(line).includes('refused [REDACTED]: [REDACTED]')),
+      );
+      const authorized = h.emulator.requests.filter((request) => request.authorized);
+      assert.ok(authorized.length >= ROUNDS * 3, `only ${authorized.length} authorized API calls`);
+    });
+  }
+
+  it('no log line, HTTP answer, invocation result, report or ledger file contains a token or a secret', async () => {
     // Let the functions' last lines arrive.
-    await g().platform.tick();
-    await r().platform.tick();
+    for (const h of [g(), r(), opaque, metadata]) {
+      await h?.platform.tick();
+      ticks++;
+    }
+    const answers = [g(), r(), opaque, metadata].flatMap((h) => h?.answers ?? []);
+    const ledger = ['good', 'refused', 'opaque', 'metadata'].flatMap((name) =>
+      filesUnder(join(bundles?.dir ?? '', `runs-${name}`)),
+    );
     const outputs: [string, string][] = [
       ...logs.entries.map((entry): [string, string] => [`log ${entry.source}`, entry.text]),
-      ...[...g().answers, ...r().answers].map((text): [string, string] => ['HTTP answer', text]),
+      ...answers.map((text): [string, string] => ['HTTP answer', text]),
       ...invocations.map((result): [string, string] => ['invocation', JSON.stringify(result)]),
-      ...(webhook?.received ?? []).map((report): [string, string] => ['report body', report.body]),
+      ...[webhook, opaqueHook, metadataHook]
+        .flatMap((hook) => hook?.received ?? [])
+        .map((report): [string, string] => ['report body', report.body]),
+      ...ledger.map(([path, text]): [string, string] => [`ledger ${path}`, text]),
     ];
     assert.ok(logs.entries.length > 50, `only ${logs.entries.length} log lines`);
-    for (const needle of [TOKEN, TOKEN_BODY, SECRET]) {
+    assert.ok(metadataRequests > 0, 'the metadata service was asked for a token');
+    // The echoes did reach the ledger and the reports, scrubbed: the checks below are not vacuous.
+    assert.ok(
+      ledger.some(
+        ([, text]) => text.includes('"lastError":') && text.includes('refused [REDACTED]: [REDACTED]'),
+      ),
+      "a failed delivery's lastError is stored, scrubbed",
+    );
+    assert.ok(
+      ledger.some(([, text]) => text.includes('credential [REDACTED] is not valid')),
+      "the API's echo is stored, scrubbed",
+    );
+    const invocationCount = invocations.length + answers.length + 2 * ticks;
+    process.stdout.write(
+      `secrets scan: ${invocationCount} invocations, ${logs.entries.length} log lines, ${answers.length} answers, ` +
+        `${[webhook, opaqueHook, metadataHook].reduce((n, hook) => n + (hook?.received.length ?? 0), 0)} reports, ${ledger.length} ledger files\n`,
+    );
+    assert.ok(invocationCount >= 100, `only ${invocationCount} invocations`);
+    for (const needle of [TOKEN, TOKEN_BODY, SECRET, CONTEXT_TOKEN, ENV_TOKEN, METADATA_TOKEN]) {
       const leaks = outputs.filter(([, text]) => text.includes(needle));
       assert.deepEqual(
         leaks.map(([where, text]) => `${where}: ${text}`),
@@ -232,3 +406,17 @@ describe('no output contains the IAM token or the webhook secret', () => {
     }
   });
 });
+
+/** Every file under `dir` with its text (symbolic links: their targets, which the store wrote too). */
+function filesUnder(dir: string): [string, string][] {
+  const out: [string, string][] = [];
+  const walk = (path: string) => {
+    const stat = lstatSync(path, { throwIfNoEntry: false });
+    if (stat === undefined) return;
+    if (stat.isDirectory()) for (const name of readdirSync(path)) walk(join(path, name));
+    else if (stat.isSymbolicLink()) out.push([path, readlinkSync(path)]);
+    else if (stat.isFile()) out.push([path, readFileSync(path, 'utf8')]);
+  };
+  walk(dir);
+  return out;
+}

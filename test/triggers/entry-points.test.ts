@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import type { CoreDeps } from '../../shared/core/ports.ts';
 import { ConfigError } from '../../shared/errors.ts';
 import { createLogger } from '../../shared/log.ts';
+import { createRedactor } from '../../shared/redact.ts';
 import { createEntryHandler } from '../../shared/triggers/entry-points.ts';
 import { jsonResult } from '../../shared/triggers/http-response.ts';
 
@@ -13,8 +14,12 @@ const fixture = (name: string): unknown =>
 
 function runtime(depsFor: () => CoreDeps) {
   const lines: Record<string, unknown>[] = [];
-  const log = createLogger({ write: (line) => lines.push(JSON.parse(line)) });
-  return { lines, runtime: { log, depsFor, deadlineSignal: () => undefined } };
+  const redactor = createRedactor();
+  const log = createLogger({ redactor, write: (line) => lines.push(JSON.parse(line)) });
+  return {
+    lines,
+    runtime: { log, redactor, enter: () => undefined, depsFor, deadlineSignal: () => undefined },
+  };
 }
 
 describe('createEntryHandler', () => {
