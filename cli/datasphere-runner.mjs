@@ -7,7 +7,7 @@
 // (esbuild's metafile lists them; their size and mtime are compared on each start); otherwise it is
 // rebuilt. If the copy cannot be built or written, the CLI runs through tsx instead, just slower.
 // The CLI is a development tool: nothing here is bundled into the functions.
-import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -61,17 +61,27 @@ async function build() {
   // Written whole, then renamed: a concurrent start reads the old manifest or the new one, never half.
   const temp = `${manifestPath}.${process.pid}`;
   writeFileSync(temp, JSON.stringify({ dir, inputs }));
-  const previous = (() => {
-    try {
-      return JSON.parse(readFileSync(manifestPath, 'utf8')).dir;
-    } catch {
-      return undefined;
-    }
-  })();
   renameSync(temp, manifestPath);
-  if (previous !== undefined && previous !== dir)
-    rmSync(join(cacheDir, previous), { recursive: true, force: true });
+  removeOldBuilds(dir);
   return join(outdir, 'main.js');
+}
+
+/**
+ * Removes earlier copies, but only once they are old: a CLI started a moment ago may still be loading
+ * one (two starts after an edit both build, and the second must not pull the first one's copy away).
+ */
+function removeOldBuilds(keep) {
+  const before = Date.now() - 10 * 60_000;
+  for (const entry of readdirSync(cacheDir)) {
+    if (!entry.startsWith('build-') || entry === keep) continue;
+    try {
+      if (statSync(join(cacheDir, entry)).mtimeMs < before) {
+        rmSync(join(cacheDir, entry), { recursive: true, force: true });
+      }
+    } catch {
+      // Removed by another start meanwhile.
+    }
+  }
 }
 
 async function load() {

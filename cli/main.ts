@@ -83,7 +83,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
   try {
     return await command.run(context);
   } catch (error) {
-    return reportError(error, context);
+    // A bad option value found by the command: point at that command's help.
+    const usage =
+      error instanceof UsageError && error.command === undefined
+        ? new UsageError(error.message, name)
+        : error;
+    return reportError(usage, context);
   }
 }
 
@@ -91,6 +96,13 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
 export function processIo(): CliIo {
   const interrupt = new AbortController();
   process.once('SIGINT', () => interrupt.abort());
+  // `datasphere-runner list | head -3`: the reader left; stop quietly instead of a stack trace.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw error;
+    });
+  }
   return {
     stdout: {
       write: (text) => process.stdout.write(text),

@@ -5,8 +5,9 @@
  * says what happened in words, with the service's own code and message.
  *
  * Retries: a 503 and a dropped or timed-out connection are tried twice more (1 s, 2 s), since every
- * call here is safe to repeat (a start always carries an Idempotency-Key). A refused connection is not
- * retried: the service is not running, and the person should hear that at once.
+ * call here is safe to repeat (a start always carries an Idempotency-Key). A refused connection (or
+ * any other failure to connect) is not retried: the service is not there, and the person should hear
+ * that at once.
  */
 import { redactSecrets } from '../shared/redact.ts';
 import type { CliIo } from './cli-io.ts';
@@ -97,8 +98,19 @@ const NETWORK_WORDS: Readonly<Record<string, string>> = {
   CERT_HAS_EXPIRED: 'TLS certificate expired',
   DEPTH_ZERO_SELF_SIGNED_CERT: 'self-signed TLS certificate',
 };
-/** Network failures after which the service is plainly not there: retrying only delays the news. */
-const NOT_THERE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+/**
+ * Network failures that may pass: a dropped or stalled connection. Anything else (refused, unknown
+ * host, a port fetch will not use, TLS) says the service is not there: retrying only delays the news.
+ */
+const PASSING = new Set([
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_SOCKET',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+]);
 
 export function createServiceClient(
   target: Target,
@@ -266,7 +278,7 @@ function networkError(error: unknown, url: string, interrupted: boolean, timeout
   }
   const code = e.cause?.code ?? (error as { code?: string }).code;
   const words = (code === undefined ? undefined : NETWORK_WORDS[code]) ?? e.cause?.message ?? String(error);
-  const retryable = code === undefined || !NOT_THERE.has(code);
+  const retryable = code !== undefined && PASSING.has(code);
   return new NetworkFailure(new ServiceError('unreachable', `cannot reach ${url}: ${words}`), retryable);
 }
 

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
@@ -204,7 +207,7 @@ describe('datasphere-runner run', () => {
       now: () => new Date('2025-06-01T12:00:30.000Z'),
     });
     assert.equal(result.code, 0);
-    assert.match(result.stdout, /\r\x1b\[2K/);
+    assert.ok(result.stdout.includes('\r\u001b[2K'), 'the line is redrawn in place');
     assert.match(result.stdout, /[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] .*RUNNING.*0:30 · checks \d/);
     assert.match(result.stdout, /✔ .*SUCCEEDED.* {2}1:05 · checks 3\n/);
     for (const line of result.stdout.split(/\r|\n/)) {
@@ -293,6 +296,34 @@ describe('datasphere-runner run', () => {
     assert.equal(stub.requests.length, 3);
     const keys = new Set(stub.requests.map((r) => r.headers['idempotency-key']));
     assert.equal(keys.size, 1);
+  });
+
+  it('tries a dropped connection again (same key), but not a refused one', async () => {
+    let requests = 0;
+    const keys: unknown[] = [];
+    const flaky = createServer((req, res) => {
+      requests++;
+      keys.push(req.headers['idempotency-key']);
+      req.resume();
+      // The first request loses its connection before any answer.
+      if (requests === 1) req.socket.destroy();
+      else
+        req.on('end', () =>
+          res.writeHead(202, { 'content-type': 'application/json' }).end(JSON.stringify(runRecord())),
+        );
+    });
+    flaky.listen(0, '127.0.0.1');
+    await once(flaky, 'listening');
+    try {
+      const url = `http://127.0.0.1:${(flaky.address() as AddressInfo).port}`;
+      const result = await cli(['run', '-p', 'p', '-n', 'nb'], { env: { DATASPHERE_RUNNER_URL: url } });
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(requests, 2);
+      assert.equal(new Set(keys).size, 1);
+    } finally {
+      flaky.closeAllConnections();
+      flaky.close();
+    }
   });
 
   it('exits 3 with one line and a hint when nothing listens at the URL', async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -57,8 +57,33 @@ describe('the datasphere-runner launcher (cli/datasphere-runner.mjs)', () => {
     assert.equal(third.code, 0, third.stderr);
     const rebuilt = JSON.parse(readFileSync(manifestPath, 'utf8')) as Manifest;
     assert.notEqual(rebuilt.dir, manifest.dir);
-    assert.ok(!existsSync(join(cache, manifest.dir)), 'the old copy is removed');
     assert.ok(existsSync(join(cache, rebuilt.dir, 'main.js')));
+    // The previous copy stays a while (a CLI started a moment ago may be loading it), then goes.
+    assert.ok(existsSync(join(cache, manifest.dir)));
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    utimesSync(join(cache, manifest.dir), hourAgo, hourAgo);
+    writeFileSync(manifestPath, JSON.stringify({ ...rebuilt, inputs: [['package.json', -1, 0]] }));
+    const fourth = launch(cache, ['--version']);
+    assert.equal(fourth.code, 0, fourth.stderr);
+    assert.ok(!existsSync(join(cache, manifest.dir)), 'an old copy is removed');
+  });
+
+  it('two CLIs started at once on an empty cache both run (each builds, neither removes the other copy)', async () => {
+    const cache = join(dir, 'race');
+    const start = () =>
+      new Promise<number | null>((resolve) => {
+        const child = spawn(process.execPath, [join(root, 'cli', 'datasphere-runner.mjs'), '--version'], {
+          cwd: root,
+          env: { ...process.env, DATASPHERE_RUNNER_CLI_CACHE: cache },
+          stdio: 'ignore',
+        });
+        child.once('close', resolve);
+      });
+    for (let round = 0; round < 3; round++) {
+      rmSync(cache, { recursive: true, force: true });
+      const codes = await Promise.all([start(), start(), start()]);
+      assert.deepEqual(codes, [0, 0, 0], `round ${round}`);
+    }
   });
 
   it('runs the CLI from source when no copy can be written, and passes the exit code on', () => {

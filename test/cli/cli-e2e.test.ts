@@ -1,0 +1,259 @@
+/**
+ * The CLI as a user runs it, against `npm start` as a user starts it: both are real child processes
+ * (npm start → the emulator, the three built functions in their own processes, timers and queues;
+ * the CLI through its `bin` launcher). Free ports only (`--port 0`), a private state dir, short runs.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+const root = join(import.meta.dirname, '..', '..');
+const BIN = join(root, 'cli', 'datasphere-runner.mjs');
+const PROJECT = 'e2e-project';
+
+interface Finished {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs the CLI as a child process (never blocking this process: npm start's output keeps flowing). */
+async function runCli(args: readonly string[], env: Record<string, string> = {}): Promise<Finished> {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: root,
+    env: { ...process.env, NO_COLOR: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  const [code] = (await once(child, 'close')) as [number | null];
+  return { code, stdout, stderr };
+}
+
+interface Started {
+  readonly child: ChildProcess;
+  readonly output: () => string;
+  readonly exited: Promise<number | null>;
+}
+
+function startNpm(args: readonly string[], env: Record<string, string>): Started {
+  // Its own process group, so that stopping it stops npm, the runner and the function processes.
+  const child = spawn('npm', ['start', '--', ...args], {
+    cwd: root,
+    env: { ...process.env, NO_COLOR: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  let output = '';
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+    output += chunk;
+  });
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    output += chunk;
+  });
+  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  return { child, output: () => output, exited };
+}
+
+async function waitFor(started: Started, pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const match = pattern.exec(started.output());
+    if (match !== null) return match;
+    if (started.child.exitCode !== null) throw new Error(`npm start exited early:\n${started.output()}`);
+    if (Date.now() > until)
+      throw new Error(`npm start did not print ${pattern} in time:\n${started.output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+function stop(started: Started): Promise<number | null> {
+  if (started.child.exitCode === null && started.child.pid !== undefined) {
+    try {
+      process.kill(-started.child.pid, 'SIGTERM');
+    } catch {
+      // Already gone.
+    }
+  }
+  return started.exited;
+}
+
+describe('the CLI against npm start (child processes)', () => {
+  const state = mkdtempSync(join(tmpdir(), 'cli-e2e-'));
+  let npm: Started;
+  let env: Record<string, string>;
+
+  before(async () => {
+    npm = startNpm(
+      [
+        '--port',
+        '0',
+        '--emulator-port',
+        '0',
+        '--tick-seconds',
+        '1',
+        '--run-seconds',
+        '3',
+        '--state-dir',
+        state,
+      ],
+      // A setting from the environment must reach the functions: other projects get the documented 403.
+      { ALLOWED_PROJECTS: `${PROJECT},demo-project` },
+    );
+    const [, url] = await waitFor(npm, /front door on (http:\/\/127\.0\.0\.1:\d+)/, 180_000);
+    env = { DATASPHERE_RUNNER_URL: url ?? '' };
+    await waitFor(npm, /Ctrl-C stops everything/, 30_000);
+  });
+
+  after(async () => {
+    if (npm !== undefined) await stop(npm);
+    rmSync(state, { recursive: true, force: true });
+  });
+
+  it('prints how to use the CLI against it, and every console line has its time and level', () => {
+    const output = npm.output();
+    assert.match(output, /export DATASPHERE_RUNNER_URL=http:\/\/127\.0\.0\.1:\d+/);
+    assert.match(output, /npx datasphere-runner run --project e2e-project --notebook \S+ --wait/);
+    assert.match(output, /ALLOWED_PROJECTS=e2e-project,demo-project/);
+    const logLines = output.split('\n').filter((line) => /^\d{2}:\d{2}:\d{2}\.\d{3} /.test(line));
+    assert.ok(logLines.length >= 4, output);
+    for (const line of logLines) assert.match(line, /^\d{2}:\d{2}:\d{2}\.\d{3} (DEBUG|INFO |WARN |ERROR) /);
+  });
+
+  it('run --wait exits 0 on SUCCEEDED and 1 on FAILED; list shows both; the console follows them', async () => {
+    const [ok, failed] = await Promise.all([
+      runCli(['run', '--project', PROJECT, '--notebook', 'ok.ipynb', '--wait', '--interval', '0.5'], env),
+      runCli(
+        [
+          'run',
+          '-p',
+          PROJECT,
+          '-n',
+          'fails.ipynb',
+          '--var',
+          'EMULATOR_OUTCOME=ERROR',
+          '--wait',
+          '--interval',
+          '0.5',
+        ],
+        env,
+      ),
+    ]);
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    assert.match(ok.stdout, /SUCCEEDED/);
+    assert.equal(failed.code, 1, failed.stdout + failed.stderr);
+    assert.match(failed.stdout, /FAILED/);
+    assert.match(failed.stdout, /error: EXECUTION_ERROR/);
+    const okId = /started run (\S+)/.exec(ok.stdout)?.[1];
+    const failedId = /started run (\S+)/.exec(failed.stdout)?.[1];
+    assert.ok(okId !== undefined && failedId !== undefined);
+
+    const listed = await runCli(['list', '--project', PROJECT, '--json'], env);
+    assert.equal(listed.code, 0, listed.stderr);
+    const page = JSON.parse(listed.stdout) as { runs: { runId: string; status: string }[] };
+    const statusOf = new Map(page.runs.map((r) => [r.runId, r.status]));
+    assert.equal(statusOf.get(okId), 'SUCCEEDED');
+    assert.equal(statusOf.get(failedId), 'FAILED');
+    const table = await runCli(['list', '--project', PROJECT, '--status', 'FAILED'], env);
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, new RegExp(`^${failedId} +FAILED `, 'm'));
+    assert.ok(!table.stdout.includes(okId));
+
+    await waitFor(
+      npm,
+      new RegExp(`run ${failedId} +RUNNING → FAILED .*error\\.code=EXECUTION_ERROR`),
+      30_000,
+    );
+    await waitFor(npm, new RegExp(`run ${okId} +RUNNING → SUCCEEDED`), 30_000);
+  });
+
+  it('cancel, then watch ends CANCELLED (exit 1)', async () => {
+    // A run long enough to be cancelled while it runs.
+    const started = await runCli(
+      ['run', '-p', PROJECT, '-n', 'long.ipynb', '--var', 'EMULATOR_DURATION_MS=600000', '--json'],
+      env,
+    );
+    assert.equal(started.code, 0, started.stderr);
+    const { runId } = JSON.parse(started.stdout) as { runId: string };
+    const cancelled = await runCli(['cancel', runId], env);
+    assert.equal(cancelled.code, 0, cancelled.stdout + cancelled.stderr);
+    assert.match(cancelled.stdout, new RegExp(`cancel requested for run ${runId}`));
+    const watched = await runCli(['watch', runId, '--interval', '0.5'], env);
+    assert.equal(watched.code, 1, watched.stdout + watched.stderr);
+    assert.match(watched.stdout, /CANCELLED/);
+    const again = await runCli(['cancel', runId], env);
+    assert.equal(again.code, 0, again.stdout + again.stderr);
+    assert.match(again.stdout, /had already ended: CANCELLED|is CANCELLED/);
+  });
+
+  it('a project outside ALLOWED_PROJECTS is refused 403 (exit 2); an unknown run is 404 (exit 2)', async () => {
+    const refused = await runCli(['run', '-p', 'other-project', '-n', 'nb.ipynb'], env);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /PROJECT_NOT_ALLOWED: .*\(HTTP 403\)/);
+    await waitFor(npm, /WARN {2}execute +request failed .*code=PROJECT_NOT_ALLOWED/, 10_000);
+    const unknown = await runCli(['status', 'no-such-run'], env);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /RUN_NOT_FOUND/);
+  });
+
+  it('a queue message is answered with its id, and the console names the run it started', async () => {
+    const response = await fetch(`${env.DATASPHERE_RUNNER_URL}/queues/execute`, {
+      method: 'POST',
+      body: JSON.stringify({ projectId: PROJECT, notebookId: 'queued.ipynb' }),
+    });
+    assert.equal(response.status, 200);
+    const { messageId } = (await response.json()) as { messageId: string };
+    assert.match(messageId, /^[0-9a-f-]{36}$/);
+    await waitFor(
+      npm,
+      new RegExp(`queue +message ${messageId}: started run [0-9a-f-]{36} \\(RUNNING\\)`),
+      30_000,
+    );
+  });
+
+  it('answers unknown routes and wrong methods with the documented error shape', async () => {
+    const missing = await fetch(`${env.DATASPHERE_RUNNER_URL}/nope`);
+    assert.equal(missing.status, 404);
+    assert.deepEqual(Object.keys(((await missing.json()) as { error: object }).error).sort(), [
+      'code',
+      'message',
+    ]);
+    const wrong = await fetch(`${env.DATASPHERE_RUNNER_URL}/runs/x/cancel`);
+    assert.equal(wrong.status, 405);
+    assert.equal(wrong.headers.get('allow'), 'POST');
+    assert.equal(((await wrong.json()) as { error: { code: string } }).error.code, 'METHOD_NOT_ALLOWED');
+  });
+
+  it('a port in use is one line naming the port and the option, no stack trace (exit 1)', async () => {
+    const blocker = createServer();
+    blocker.listen(0, '127.0.0.1');
+    await once(blocker, 'listening');
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const second = startNpm(['--port', String(port), '--state-dir', join(state, 'second')], {});
+      const code = await second.exited;
+      assert.equal(code, 1);
+      const lines = second
+        .output()
+        .split('\n')
+        .filter((line) => line.startsWith('npm start:'));
+      assert.deepEqual(lines, [
+        `npm start: port ${port} (the front door) is in use; choose another with --port N, e.g. npm start -- --port ${port + 1}`,
+      ]);
+      assert.ok(!/\n\s+at /.test(second.output()), second.output());
+    } finally {
+      blocker.close();
+    }
+  });
+});
