@@ -1,6 +1,8 @@
 // Loads each BUILT bundle the way Cloud Functions does (require of CommonJS, `handler` export) in a
 // fresh process, and feeds it one real-shaped event that needs no network: a malformed request the
 // handler must answer itself with a JSON 4xx (no stack trace, no 502).
+// Usage: node .ci/smoke-bundles.mjs [node binary...]   (default: this node; .ci/run passes the machine's
+// Node 20 and the runtime's 22.15)
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,10 +21,13 @@ const cases = {
   cancel: { event: { ...httpFixture, body: '{}' }, expect: 400 },
 };
 
+const nodes = process.argv.length > 2 ? process.argv.slice(2) : [process.execPath];
 let failed = 0;
-for (const [fn, { event, expect }] of Object.entries(cases)) {
-  const bundle = join(root, 'dist', fn, 'index.js');
-  const script = `
+for (const node of nodes) {
+  const version = execFileSync(node, ['--version'], { encoding: 'utf8' }).trim();
+  for (const [fn, { event, expect }] of Object.entries(cases)) {
+    const bundle = join(root, 'dist', fn, 'index.js');
+    const script = `
     const started = process.hrtime.bigint();
     const mod = require(${JSON.stringify(bundle)});
     const loadMs = Number(process.hrtime.bigint() - started) / 1e6;
@@ -30,27 +35,28 @@ for (const [fn, { event, expect }] of Object.entries(cases)) {
     Promise.resolve(mod.handler(${JSON.stringify(event)}, { requestId: 'smoke', getRemainingTimeInMillis: () => 10000 }))
       .then((r) => { console.log(JSON.stringify({ loadMs, statusCode: r.statusCode, body: r.body })); })
       .catch((e) => { console.error('handler threw: ' + e.message); process.exit(3); });`;
-  try {
-    const out = execFileSync(process.execPath, ['-e', script], {
-      env: {
-        PATH: process.env.PATH,
-        RUN_STORE: `file:${mkdtempSync(join(tmpdir(), 'smoke-'))}`,
-        ALLOWED_PROJECTS: 'some-other-project',
-        YC_IAM_TOKEN: 'smoke-token',
-        LOG_LEVEL: 'error',
-      },
-      encoding: 'utf8',
-    });
-    const lastLine = out.trim().split('\n').pop();
-    const result = JSON.parse(lastLine);
-    const ok = result.statusCode === expect && JSON.parse(result.body).error?.code !== undefined;
-    console.log(
-      `${ok ? 'ok  ' : 'FAIL'} ${fn}: loads in ${result.loadMs.toFixed(1)} ms, answers ${result.statusCode} ${result.body}`,
-    );
-    if (!ok) failed++;
-  } catch (error) {
-    console.log(`FAIL ${fn}: ${error.message}`);
-    failed++;
+    try {
+      const out = execFileSync(node, ['-e', script], {
+        env: {
+          PATH: process.env.PATH,
+          RUN_STORE: `file:${mkdtempSync(join(tmpdir(), 'smoke-'))}`,
+          ALLOWED_PROJECTS: 'some-other-project',
+          YC_IAM_TOKEN: 'smoke-token',
+          LOG_LEVEL: 'error',
+        },
+        encoding: 'utf8',
+      });
+      const lastLine = out.trim().split('\n').pop();
+      const result = JSON.parse(lastLine);
+      const ok = result.statusCode === expect && JSON.parse(result.body).error?.code !== undefined;
+      console.log(
+        `${ok ? 'ok  ' : 'FAIL'} ${version} ${fn}: loads in ${result.loadMs.toFixed(1)} ms, answers ${result.statusCode} ${result.body}`,
+      );
+      if (!ok) failed++;
+    } catch (error) {
+      console.log(`FAIL ${version} ${fn}: ${error.message}`);
+      failed++;
+    }
   }
 }
 if (failed > 0) process.exit(1);

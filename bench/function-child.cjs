@@ -2,9 +2,26 @@
 // bundle's own), `require`s a BUILT bundle once, then runs `handler(event, context)` for each IPC
 // message, answering with the result, the time the call took and the process's peak RSS so far.
 // Env: FUNCTION_BUNDLE (dist/<fn>/index.js), FUNCTION_TIMEOUT_MS, plus the function's own settings.
+// BENCH_SHIFTED_CLOCK=1: the wall clock (Date) runs `clockOffsetMs` ahead, as the latest message said,
+// so the cost scenarios can let an hour pass between sweeps without waiting (timers are not affected).
 'use strict';
 
 const { resolve } = require('node:path');
+
+let clockOffsetMs = 0;
+if (process.env.BENCH_SHIFTED_CLOCK === '1') {
+  const RealDate = Date;
+  class ShiftedDate extends RealDate {
+    constructor(...args) {
+      if (args.length === 0) super(RealDate.now() + clockOffsetMs);
+      else super(...args);
+    }
+    static now() {
+      return RealDate.now() + clockOffsetMs;
+    }
+  }
+  globalThis.Date = ShiftedDate;
+}
 
 const bundle = process.env.FUNCTION_BUNDLE;
 if (bundle === undefined) throw new Error('FUNCTION_BUNDLE is required');
@@ -13,6 +30,7 @@ const { handler } = require(resolve(bundle));
 if (typeof handler !== 'function') throw new Error(`${bundle} does not export handler`);
 
 process.on('message', async (message) => {
+  if (typeof message.clockOffsetMs === 'number') clockOffsetMs = message.clockOffsetMs;
   const started = performance.now();
   const startedAt = Date.now();
   const context = {

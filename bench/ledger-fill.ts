@@ -4,7 +4,8 @@ import { randomUUID } from 'node:crypto';
 import type { RunRecord } from '../shared/core/run-record.ts';
 import type { RunLedger } from '../shared/ledger/run-ledger.ts';
 
-const PROJECT = 'bench-project';
+/** The DataSphere project of every bench run. */
+export const PROJECT = 'bench-project';
 
 function base(index: number, createdAt: Date, kind: string): RunRecord {
   const iso = createdAt.toISOString();

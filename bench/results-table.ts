@@ -30,6 +30,25 @@ export function bounded(
   };
 }
 
+/** A row checked against a lower bound (e.g. "at least 2.4× below the SDK"). */
+export function atLeast(
+  metric: string,
+  value: number | undefined,
+  limit: number,
+  format: (n: number) => string,
+  why = 'not measured',
+): Row {
+  if (value === undefined || !Number.isFinite(value)) {
+    return { metric, value: why, budget: `≥ ${format(limit)}`, verdict: 'not measured' };
+  }
+  return {
+    metric,
+    value: format(value),
+    budget: `≥ ${format(limit)}`,
+    verdict: value >= limit ? 'pass' : 'FAIL',
+  };
+}
+
 export function info(metric: string, value: string): Row {
   return { metric, value, budget: '', verdict: '' };
 }

@@ -1,7 +1,8 @@
 // The comparison row of `npm run bench`: the same start as functions/execute (HTTP POST of a run request
 // → Project.Execute → 202 with the operation), written the way the official SDK's README shows, with
-// @yandex-cloud/nodejs-sdk. It is only built and measured (cold start, size), never deployed or run
-// against the emulator: the SDK speaks gRPC, the emulator REST. It has no ledger, no validation and no
+// @yandex-cloud/nodejs-sdk. It is only built and measured (first invocation, size), never deployed. The
+// bench points it at the emulator (SDK_ENDPOINT=127.0.0.1:<port>), which speaks REST, not gRPC: the call
+// fails at the TLS handshake, so its figure stops there. It has no ledger, no validation and no
 // Idempotency-Key (the SDK sends none), so it does less than execute; the comparison flatters it.
 // The SDK is installed on demand into a temp dir by bench/sdk-comparison.ts (bench/sdk/package.json).
 import { Session } from '@yandex-cloud/nodejs-sdk';
@@ -28,7 +29,8 @@ export async function handler(event: HttpEvent, context?: Context): Promise<unkn
     sparkConnectorId?: string;
   };
   const session = new Session({ iamToken: context?.token?.access_token ?? process.env.YC_IAM_TOKEN ?? '' });
-  const client = session.client(projectService.ProjectServiceClient);
+  // SDK_ENDPOINT: the bench's emulator; unset, the SDK's own endpoint map (the real service).
+  const client = session.client(projectService.ProjectServiceClient, process.env.SDK_ENDPOINT || undefined);
   const operation = await client.execute(
     projectService.ProjectExecutionRequest.fromPartial({
       projectId: body.projectId,

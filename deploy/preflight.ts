@@ -1,22 +1,178 @@
 /**
- * Checks made before anything is sent to the cloud: every problem found here would otherwise show
- * up only as a log line of a deploy that still exits 0, or as a function that fails at cold start.
+ * Everything checked before the cloud is touched, reported all at once: the deploy's own settings,
+ * serverless.yaml's variables, each function's environment through the functions' own
+ * configuration loader (as it will run, secrets included as references), the artifacts. Then one
+ * cheap read (`GET /resource-manager/v1/folders/{id}`) proves the token and the folder.
  */
+import type { StaticKeys } from '../shared/config.ts';
 import { loadConfig } from '../shared/config.ts';
 import { isRunnerError } from '../shared/errors.ts';
-import type { ExpectedTrigger } from './deployment-model.ts';
-import { LOCKBOX_PLACEHOLDER } from './serverless-config.ts';
+import { type CloudHttp, isNotFound, isPermissionDenied, isUnauthenticated } from './cloud-http.ts';
+import { DEFAULT_PROJECT_ROLE, PROJECT_ROLES } from './ensure-project-access.ts';
+import type { QueueSettings } from './ensure-queues.ts';
+import { SECRETS_OF, type SecretVariable } from './function-secrets.ts';
+import type { FunctionSpec } from './serverless-config.ts';
 import type { ZipEntry } from './zip-entries.ts';
+
+type Env = Readonly<Record<string, string | undefined>>;
 
 /** Bigger zips go through an Object Storage bucket and need static keys (platform.md §9, trap 9). */
 export const DIRECT_UPLOAD_LIMIT_BYTES = 3.5 * 1024 * 1024;
-/** Total size of a version's environment, names included (platform.md §5). */
+/** Total size of a version's environment, names included, Lockbox values counted (platform.md §5). */
 export const ENVIRONMENT_LIMIT_BYTES = 4096;
-/** What the trigger API takes as a queue id: the queue's ARN. */
-export const QUEUE_ARN_PATTERN = /^yrn:yc:ymq:ru-central1:[a-z0-9]+:[A-Za-z0-9_-]{1,80}$/;
-
 /** The one file each artifact must hold, at the zip root (entry point `index.handler`). */
 export const BUNDLE_ENTRY = 'index.js';
+/** Stands for the Document API endpoint of a database the deploy has not created yet. */
+export const PENDING_RUN_STORE =
+  'docapi:https://docapi.serverless.yandexcloud.net/ru-central1/pending/pending';
+
+export interface DeploySettings {
+  readonly projects: readonly string[] | '*';
+  readonly projectRole: string;
+  /** `docapi:<endpoint>` given by RUN_STORE; absent = the stage's own database. */
+  readonly runStore: string | undefined;
+  readonly table: string;
+  readonly webhookUrl: string | undefined;
+  /** From NOTIFY_WEBHOOK_SECRET; absent = keep what Lockbox holds. */
+  readonly webhookSecret: string | undefined;
+  readonly notifyQueueUrl: string | undefined;
+  /** Given keys for NOTIFY_QUEUE_URL; absent = the stage's `sender` account gets a key. */
+  readonly notifyQueueKeys: StaticKeys | undefined;
+  readonly queues: QueueSettings;
+}
+
+const text = (env: Env, name: string): string | undefined => {
+  const value = env[name]?.trim();
+  return value === undefined || value === '' ? undefined : value;
+};
+
+/** The deploy's settings from the environment, and every problem with them. */
+export function readDeploySettings(
+  env: Env,
+  specs: readonly FunctionSpec[],
+): { settings: DeploySettings; problems: string[] } {
+  const problems: string[] = [];
+  const rawProjects = text(env, 'ALLOWED_PROJECTS');
+  let projects: readonly string[] | '*' = [];
+  if (rawProjects === undefined) {
+    problems.push('ALLOWED_PROJECTS: required (comma-separated DataSphere project ids the runner may start)');
+  } else if (rawProjects === '*') {
+    projects = '*';
+  } else {
+    projects = rawProjects
+      .split(',')
+      .map((p) => p.trim())
+      .filter((p) => p !== '');
+  }
+  const projectRole = text(env, 'DATASPHERE_PROJECT_ROLE') ?? DEFAULT_PROJECT_ROLE;
+  if (!(PROJECT_ROLES as readonly string[]).includes(projectRole)) {
+    problems.push(`DATASPHERE_PROJECT_ROLE: "${projectRole}" must be one of ${PROJECT_ROLES.join(', ')}`);
+  }
+  const runStore = text(env, 'RUN_STORE');
+  if (runStore !== undefined && !runStore.startsWith('docapi:')) {
+    problems.push(
+      `RUN_STORE: "${runStore}" must be docapi:<Document API endpoint> (or unset: the stage gets its own database)`,
+    );
+  }
+  const keyId = text(env, 'NOTIFY_QUEUE_ACCESS_KEY_ID');
+  const keySecret = text(env, 'NOTIFY_QUEUE_SECRET_ACCESS_KEY');
+  if ((keyId === undefined) !== (keySecret === undefined)) {
+    problems.push('NOTIFY_QUEUE_ACCESS_KEY_ID and NOTIFY_QUEUE_SECRET_ACCESS_KEY: set both or neither');
+  }
+  const rawCount = text(env, 'QUEUE_MAX_RECEIVE_COUNT') ?? '5';
+  const maxReceiveCount = Number(rawCount);
+  if (!/^\d+$/.test(rawCount) || maxReceiveCount < 1 || maxReceiveCount > 1000) {
+    problems.push(`QUEUE_MAX_RECEIVE_COUNT: "${rawCount}" must be a whole number 1..1000`);
+  }
+  // Above the function's timeout plus the trigger's batch cutoff, so a message is not handed out
+  // again while its first delivery may still be running.
+  const timeoutOf = (key: string): number => specs.find((s) => s.key === key)?.timeoutSeconds ?? 60;
+  const settings: DeploySettings = {
+    projects,
+    projectRole,
+    runStore,
+    table: text(env, 'RUN_STORE_TABLE') ?? 'datasphere_runs',
+    webhookUrl: text(env, 'NOTIFY_WEBHOOK_URL'),
+    webhookSecret: text(env, 'NOTIFY_WEBHOOK_SECRET'),
+    notifyQueueUrl: text(env, 'NOTIFY_QUEUE_URL'),
+    notifyQueueKeys:
+      keyId !== undefined && keySecret !== undefined
+        ? { accessKeyId: keyId, secretAccessKey: keySecret }
+        : undefined,
+    queues: {
+      maxReceiveCount,
+      visibilityTimeout: { runs: 2 * timeoutOf('execute') + 10, cancels: 2 * timeoutOf('cancel') + 10 },
+    },
+  };
+  return { settings, problems };
+}
+
+/** The secret variables a function will receive as Lockbox references, given the settings. */
+export function referencedSecrets(key: FunctionSpec['key'], settings: DeploySettings): SecretVariable[] {
+  return SECRETS_OF[key].filter((variable) =>
+    variable === 'NOTIFY_WEBHOOK_SECRET'
+      ? settings.webhookUrl !== undefined
+      : settings.notifyQueueUrl !== undefined,
+  );
+}
+
+/** Stand-ins for values that only exist once made (safe for the functions' loader). */
+const STAND_INS: Readonly<Record<string, string>> = {
+  RUN_STORE: PENDING_RUN_STORE,
+  NOTIFY_QUEUE_ACCESS_KEY_ID: 'stand-in',
+  NOTIFY_QUEUE_SECRET_ACCESS_KEY: 'stand-in',
+};
+
+/**
+ * Every problem the functions' own configuration loader finds in `environment`, not only the first:
+ * a variable it refuses is taken out (or replaced by a safe stand-in) and the loader runs again.
+ */
+export function configProblems(environment: Readonly<Record<string, string>>): string[] {
+  const work: Record<string, string | undefined> = { ...environment, _HANDLER: 'index.handler' };
+  const problems: string[] = [];
+  const seen = new Set<string>();
+  for (let attempt = 0; attempt < 50; attempt += 1) {
+    try {
+      loadConfig(work, { cwd: '/function/code' });
+      return problems;
+    } catch (error) {
+      if (!isRunnerError(error)) throw error;
+      const setting = (error as { setting?: unknown }).setting;
+      if (typeof setting !== 'string' || (seen.has(setting) && work[setting] === STAND_INS[setting])) {
+        problems.push(error.message);
+        return problems;
+      }
+      if (!seen.has(setting)) problems.push(error.message);
+      work[setting] = seen.has(setting) ? STAND_INS[setting] : undefined;
+      seen.add(setting);
+    }
+  }
+  return problems;
+}
+
+/** Problems of one function's environment as it will run: size and the functions' own validation. */
+export function checkFunctionEnvironment(spec: FunctionSpec, settings: DeploySettings): string[] {
+  const where = `functions.${spec.key}.environment`;
+  const asDeployed: Record<string, string> = { ...spec.environment };
+  for (const variable of referencedSecrets(spec.key, settings)) {
+    // The value comes from Lockbox at start; it still counts toward the 4 KB (platform.md §5).
+    asDeployed[variable] =
+      variable === 'NOTIFY_WEBHOOK_SECRET'
+        ? (settings.webhookSecret ?? 'stand-in')
+        : (STAND_INS[variable] ?? 'x');
+  }
+  const problems: string[] = [];
+  const bytes = Object.entries(asDeployed).reduce(
+    (sum, [n, v]) => sum + Buffer.byteLength(n) + Buffer.byteLength(v),
+    0,
+  );
+  if (bytes > ENVIRONMENT_LIMIT_BYTES) {
+    problems.push(
+      `${where}: ${bytes} bytes of names and values, over the platform's ${ENVIRONMENT_LIMIT_BYTES}`,
+    );
+  }
+  return [...problems, ...configProblems(asDeployed).map((p) => `${where}: ${p}`)];
+}
 
 /**
  * Problems with one function's artifact: it must hold `index.js` at its root and nothing else
@@ -46,44 +202,31 @@ export function checkArtifact(path: string, zipSize: number, entries: readonly Z
   return problems;
 }
 
-/** Problems with one function's resolved environment: size, and the product's own validation. */
-export function checkFunctionEnvironment(
-  functionKey: string,
-  environment: Readonly<Record<string, string>>,
-): string[] {
-  const problems: string[] = [];
-  const where = `functions.${functionKey}.environment`;
-  const bytes = Object.entries(environment).reduce(
-    (sum, [name, value]) => sum + Buffer.byteLength(name) + Buffer.byteLength(value),
-    0,
-  );
-  if (bytes > ENVIRONMENT_LIMIT_BYTES) {
-    problems.push(
-      `${where}: ${bytes} bytes of names and values, over the platform's ${ENVIRONMENT_LIMIT_BYTES}`,
-    );
-  }
-  // Validate with the product's own loader, as the function will at cold start in the cloud
-  // (`_HANDLER` marks the process as running inside Cloud Functions, so `file:` stores are refused).
-  const asDeployed: Record<string, string> = { _HANDLER: 'index.handler' };
-  for (const [name, value] of Object.entries(environment)) {
-    asDeployed[name] = value === LOCKBOX_PLACEHOLDER ? 'lockbox-placeholder' : value;
-  }
+/**
+ * The one cheap read: the folder. Proves the token works and the folder exists and is visible.
+ * @returns the folder's name, or a problem in words.
+ */
+export async function checkFolder(
+  http: CloudHttp,
+  resourceManager: string,
+  folderId: string,
+): Promise<{ name: string } | { problem: string }> {
   try {
-    loadConfig(asDeployed, { cwd: '/function/code' });
+    const folder = await http.call(
+      'GET',
+      `${resourceManager}/resource-manager/v1/folders/${encodeURIComponent(folderId)}`,
+    );
+    return { name: typeof folder.name === 'string' ? folder.name : folderId };
   } catch (error) {
-    if (!isRunnerError(error)) throw error;
-    problems.push(`${where}: ${error.message}`);
+    if (isUnauthenticated(error))
+      return { problem: 'the token was refused (expired or wrong): run `yc iam create-token`, or `yc init`' };
+    if (isPermissionDenied(error) || isNotFound(error)) {
+      return {
+        problem: `folder ${folderId}: not found, or you have no access to it (check YC_FOLDER_ID / yc config get folder-id)`,
+      };
+    }
+    return {
+      problem: `reading folder ${folderId} failed: ${error instanceof Error ? error.message : String(error)}`,
+    };
   }
-  return problems;
-}
-
-/** Problems with the queue ids the triggers will read. */
-export function checkTriggers(triggers: readonly ExpectedTrigger[]): string[] {
-  return triggers.flatMap((t) =>
-    t.type === 'ymq' && !QUEUE_ARN_PATTERN.test(t.queueId)
-      ? [
-          `trigger ${t.name}: queue "${t.queueId}" is not a queue ARN (yrn:yc:ymq:ru-central1:<folder-id>:<queue-name>)`,
-        ]
-      : [],
-  );
 }

@@ -1,16 +1,16 @@
 /**
- * Reads serverless.yaml the way the deploy tools need it: the expected deployment (for the
- * post-deploy verification) and each function's resolved environment (for the pre-deploy check).
- * Deriving both from the file itself keeps them from drifting apart from what is deployed.
+ * Reads serverless.yaml the way the deploy needs it: the service name and each function's settings
+ * and resolved environment, exactly as the Serverless plugin will send them, so the deploy's own
+ * version (the one with `secrets[]`) repeats them and the checks validate what will run.
  *
- * Only the variable forms this repository's serverless.yaml uses are resolved:
- * `${env:NAME}`, `${env:NAME, 'default'}`, `${opt:stage, 'default'}`, and `${lockbox:…}` (left
- * as an opaque placeholder: it is resolved by the plugin at deploy time, with the deployer's
- * credentials).
+ * Only the variable forms this repository's serverless.yaml uses are resolved: `${env:NAME}`,
+ * `${env:NAME, 'default'}` and `${opt:stage, 'default'}`. `${lockbox:…}` is refused: the plugin
+ * would resolve it into a plain environment variable; secrets reach the functions as Lockbox
+ * references instead (deploy/function-secrets.ts).
  */
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import type { ExpectedDeployment, ExpectedFunction, ExpectedTrigger } from './deployment-model.ts';
+import { FUNCTION_KEYS, type FunctionKey } from './stage-names.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -20,8 +20,17 @@ export interface ResolveContext {
   readonly options: Readonly<Record<string, string | undefined>>;
 }
 
-/** Stands for a `${lockbox:…}` value: known to exist, not known here. */
-export const LOCKBOX_PLACEHOLDER = '<lockbox>';
+/** One function as serverless.yaml describes it, its environment resolved. */
+export interface FunctionSpec {
+  readonly key: FunctionKey;
+  readonly runtime: string;
+  readonly entrypoint: string;
+  readonly memoryMb: number;
+  readonly timeoutSeconds: number;
+  /** Relative to the repository root (`dist/execute.zip`). */
+  readonly artifact: string;
+  readonly environment: Readonly<Record<string, string>>;
+}
 
 const VARIABLE = /^\$\{(env|opt|lockbox):([^,}]+?)(?:,\s*'([^']*)')?\}$/;
 
@@ -44,96 +53,85 @@ export function resolveValue(value: unknown, ctx: ResolveContext, where: string)
     return text;
   }
   const [, source, name = '', fallback] = match;
-  if (source === 'lockbox') return LOCKBOX_PLACEHOLDER;
+  if (source === 'lockbox') {
+    throw new Error(
+      `${where}: \${lockbox:…} would become a plain environment variable; the deploy passes secrets as Lockbox references`,
+    );
+  }
   const found = source === 'env' ? ctx.env[name.trim()] : ctx.options[name.trim()];
   if (found !== undefined && found !== '') return found;
   if (fallback !== undefined) return fallback;
   throw new Error(`${where}: ${source}:${name.trim()} is not set and has no default`);
 }
 
-/** `<service>-<stage>`, the prefix of every function name. */
-export function servicePrefix(config: Record<string, unknown>, ctx: ResolveContext): string {
-  const provider = record(config.provider, 'provider');
-  const stage = resolveValue(provider.stage ?? 'dev', ctx, 'provider.stage');
-  return `${String(config.service)}-${stage}`;
+export function serviceName(config: Record<string, unknown>): string {
+  return String(config.service);
 }
 
-/** Each function's environment as the plugin would send it, keyed by function key. */
-export function functionEnvironments(
+/**
+ * Every function of serverless.yaml, in the order of FUNCTION_KEYS.
+ * @throws AggregateError listing every unresolvable value (not only the first).
+ */
+export function functionSpecs(config: Record<string, unknown>, ctx: ResolveContext): FunctionSpec[] {
+  const { specs, problems } = readFunctionSpecs(config, ctx);
+  if (problems.length > 0)
+    throw new AggregateError(
+      problems.map((p) => new Error(p)),
+      problems.join('; '),
+    );
+  return specs;
+}
+
+/**
+ * The functions with every value that resolves, and one problem per unresolvable variable (naming
+ * the functions that use it), so the checks can go on and report everything at once.
+ */
+export function readFunctionSpecs(
   config: Record<string, unknown>,
   ctx: ResolveContext,
-): Record<string, Record<string, string>> {
-  const result: Record<string, Record<string, string>> = {};
-  for (const [key, fn] of Object.entries(record(config.functions, 'functions'))) {
-    const environment = record(
-      record(fn, `functions.${key}`).environment ?? {},
-      `functions.${key}.environment`,
-    );
-    result[key] = Object.fromEntries(
-      Object.entries(environment).map(([name, value]) => [
-        name,
-        resolveValue(value, ctx, `functions.${key}.environment.${name}`),
-      ]),
+): { specs: FunctionSpec[]; problems: string[] } {
+  const provider = record(config.provider, 'provider');
+  const functions = record(config.functions, 'functions');
+  const problems: { problem: string; where: string[] }[] = [];
+  const specs: FunctionSpec[] = [];
+  const keys = Object.keys(functions);
+  if (keys.length !== FUNCTION_KEYS.length || !FUNCTION_KEYS.every((k) => keys.includes(k))) {
+    throw new Error(
+      `serverless.yaml functions: expected ${FUNCTION_KEYS.join(', ')}, found ${keys.join(', ')}`,
     );
   }
-  return result;
-}
-
-/** The deployment serverless.yaml describes, with every name as the plugin makes it. */
-export function expectedDeployment(
-  config: Record<string, unknown>,
-  ctx: ResolveContext,
-  notBefore?: string,
-): ExpectedDeployment {
-  const provider = record(config.provider, 'provider');
-  const runtime = String(provider.runtime);
-  const prefix = servicePrefix(config, ctx);
-  const functions: ExpectedFunction[] = [];
-  const triggers: ExpectedTrigger[] = [];
-  for (const [key, raw] of Object.entries(record(config.functions, 'functions'))) {
-    const fn = record(raw, `functions.${key}`);
-    const name = `${prefix}-${key}`;
-    functions.push({
+  for (const key of FUNCTION_KEYS) {
+    const fn = record(functions[key], `functions.${key}`);
+    const environment: Record<string, string> = {};
+    for (const [name, value] of Object.entries(
+      record(fn.environment ?? {}, `functions.${key}.environment`),
+    )) {
+      try {
+        environment[name] = resolveValue(value, ctx, `functions.${key}.environment.${name}`);
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        const where = `functions.${key}.environment.${name}: `;
+        const problem = message.startsWith(where) ? message.slice(where.length) : message;
+        const seen = problems.find((p) => p.problem === problem);
+        if (seen === undefined) problems.push({ problem, where: [`${key}.${name}`] });
+        else seen.where.push(`${key}.${name}`);
+      }
+    }
+    const artifact = record(fn.package ?? {}, `functions.${key}.package`).artifact;
+    specs.push({
       key,
-      name,
-      runtime,
+      runtime: String(provider.runtime),
       entrypoint: String(fn.handler),
       memoryMb: Number(fn.memorySize),
       timeoutSeconds: Number(fn.timeout),
-      environmentNames: Object.keys(record(fn.environment ?? {}, `functions.${key}.environment`)),
-      serviceAccountName: String(fn.account),
-    });
-    const events = Array.isArray(fn.events) ? (fn.events as unknown[]) : [];
-    events.forEach((event, index) => {
-      const where = `functions.${key}.events.${index}`;
-      const entry = record(event, where);
-      if (entry.cron !== undefined) {
-        const cron = record(entry.cron, `${where}.cron`);
-        triggers.push({
-          type: 'cron',
-          name: `${name}-cron`,
-          functionName: name,
-          invokerAccountName: String(cron.account),
-          cronExpression: resolveValue(cron.expression, ctx, `${where}.cron.expression`),
-        });
-      } else if (entry.ymq !== undefined) {
-        const ymq = record(entry.ymq, `${where}.ymq`);
-        triggers.push({
-          type: 'ymq',
-          name: `${name}-ymq`,
-          functionName: name,
-          invokerAccountName: String(ymq.account),
-          queueAccountName: String(ymq.queueAccount),
-          queueId: resolveValue(ymq.queueId, ctx, `${where}.ymq.queueId`),
-          batchSize: Number(ymq.batch),
-        });
-      }
+      artifact: String(artifact),
+      environment,
     });
   }
-  const serviceAccountNames = Object.entries(record(config.resources ?? {}, 'resources'))
-    .filter(([, value]) => isRecord(value) && value.type === 'yc::ServiceAccount')
-    .map(([name]) => name);
-  return { functions, triggers, serviceAccountNames, ...(notBefore === undefined ? {} : { notBefore }) };
+  return {
+    specs,
+    problems: problems.map((p) => `serverless.yaml functions.${p.where.join(', ')}: ${p.problem}`),
+  };
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

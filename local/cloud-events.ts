@@ -43,6 +43,11 @@ export interface HttpEventInput {
   readonly sourceIp?: string;
   /** API Gateway-style path parameters (`/runs/{runId}`). */
   readonly pathParameters?: Record<string, string>;
+  /**
+   * The route's path in the gateway spec (payload 0.1 `path`, with `url` the request's path), for routes
+   * a function tells apart by it (`/`: the web console). Absent: a URL invocation (both empty).
+   */
+  readonly routePath?: string;
   readonly now?: Date;
   /**
    * Set for a route of the API Gateway: the event is the gateway's (payload 0.1), not a URL invocation's:
@@ -87,6 +92,8 @@ export function httpEvent(input: HttpEventInput) {
   const isJson = contentType.includes('application/json') || contentType.startsWith('text/');
   const body = isJson ? input.body.toString('utf8') : input.body.toString('base64');
   const pathParameters = input.pathParameters ?? {};
+  // A gateway route (the /runs… API, or the console's `/`): payload 0.1's request path and spec path.
+  const specPath = input.gateway?.specPath ?? input.routePath;
   return {
     httpMethod: input.method,
     headers,
@@ -105,8 +112,8 @@ export function httpEvent(input: HttpEventInput) {
     },
     body,
     isBase64Encoded: !isJson && input.body.length > 0,
-    url: input.gateway === undefined ? '' : url.pathname,
-    path: input.gateway?.specPath ?? '',
+    url: specPath === undefined ? '' : url.pathname,
+    path: specPath ?? '',
     params: pathParameters,
     multiValueParams: Object.fromEntries(Object.entries(pathParameters).map(([k, v]) => [k, [v]])),
     pathParams: pathParameters,

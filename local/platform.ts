@@ -3,8 +3,8 @@
  * - each function runs in its own process (function-host.ts), like an instance in the cloud;
  * - an HTTP front door converts requests into the platform's HTTP event and the handler's result back
  *   into a response: the API Gateway's routes (`POST /runs`, `GET /runs`, `GET /runs/{runId}`,
- *   `POST /runs/{runId}/cancel`, design.md §8), each function's own URL (`/execute`, `/check`,
- *   `/cancel`), and `POST /queues/<fn>`; any other route is 404 with the product's error shape
+ *   `POST /runs/{runId}/cancel`, and the web console at `GET /`, design.md §8), each function's own
+ *   URL (`/execute`, `/check`, `/cancel`), and `POST /queues/<fn>`; any other route is 404 with the product's error shape
  *   `{"error": {"code", "message"}}`, a known route with another method 405;
  * - timer triggers invoke execute (a tick of the jobs file, no payload) and check (the sweep) on a
  *   period, per minute by default;
@@ -44,11 +44,13 @@ export interface PlatformOptions {
   readonly onLine?: (source: string, line: string) => void;
   /** A message was put on a queue (the local console names the run it starts). */
   readonly onQueued?: (queue: 'execute' | 'cancel', messageId: string, body: string) => void;
-  /** Answers `GET /`; a web console will live there. Default: a JSON index of the routes. */
+  /** Answers `GET /` instead of the web console (which the check function serves, as via the gateway). */
   readonly index?: (req: IncomingMessage, res: ServerResponse) => void;
   /** Passed as `context.token` to every invocation (as a function with a service account gets). */
   readonly contextToken?: string;
   readonly timeoutMs?: number;
+  /** The node binary of the function processes (e.g. the runtime's 22.15). @default process.execPath */
+  readonly nodePath?: string;
 }
 
 interface Host {
@@ -91,7 +93,8 @@ export interface LocalPlatform {
 }
 
 async function startHost(name: FunctionName, options: PlatformOptions, instance: number): Promise<Host> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'function-host.ts')], {
+  const node = options.nodePath ?? process.execPath;
+  const child = spawn(node, ['--import', 'tsx', join(import.meta.dirname, 'function-host.ts')], {
     env: {
       PATH: process.env.PATH ?? '',
       ...options.env,
@@ -436,8 +439,16 @@ export async function startLocalPlatform(options: PlatformOptions): Promise<Loca
         );
         return;
       case 'index':
-        if (options.index !== undefined) options.index(req, res);
-        else sendJson(res, 200, { service: 'datasphere-runner (local)', api: GATEWAY_ROUTES });
+        if (options.index !== undefined) {
+          options.index(req, res);
+          return;
+        }
+        // The web console, served by the check function as through the gateway's `GET /` route.
+        await answerFrom(
+          res,
+          'check',
+          httpEvent({ method, headers: req.headers, url: req.url ?? '/', body, routePath: '/' }),
+        );
         return;
       case 'queue': {
         const messageId = send(target.fn, body.toString('utf8'));
@@ -463,7 +474,12 @@ export async function startLocalPlatform(options: PlatformOptions): Promise<Loca
             },
           }),
     });
-    const result = await invoke(target.fn, event);
+    await answerFrom(res, target.fn, event);
+  }
+
+  /** Invokes `fn` with an HTTP event and writes its answer as the platform does. */
+  async function answerFrom(res: ServerResponse, fn: FunctionName, event: unknown): Promise<void> {
+    const result = await invoke(fn, event);
     if (!result.ok) {
       // What the platform does with an unhandled exception (platform.md §6).
       sendJson(

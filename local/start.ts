@@ -236,6 +236,7 @@ async function main(): Promise<void> {
   }
 
   log.say('info', 'local', `front door on ${platform.url}: ${GATEWAY_ROUTES.join(', ')}`);
+  log.say('info', 'local', `web console on ${platform.url}/ (open it in a browser)`);
   log.say(
     'info',
     'local',

@@ -34,6 +34,12 @@ export interface Invocation {
 
 /** The entry points a function has; an event for one it lacks is logged and dropped. */
 export interface EntryPoints {
+  /**
+   * Content that holds no data and calls nothing (the web console's page): answered before any
+   * authentication, so that a browser can load it; undefined for every other request, which goes on to
+   * `http`. Nothing else may be answered here: every other gateway call needs credentials.
+   */
+  readonly publicHttp?: (event: HttpEvent) => HttpResult | undefined;
   readonly http?: (event: HttpEvent, invocation: Invocation) => Promise<HttpResult>;
   readonly timer?: (messages: readonly TimerMessage[], invocation: Invocation) => Promise<unknown>;
   readonly queue?: (messages: readonly QueueMessage[], invocation: Invocation) => Promise<unknown>;
@@ -72,7 +78,9 @@ export function createEntryHandler<C>(name: string, runtime: EntryRuntime<C>, en
         const { event } = classified;
         return scrubAnswer(
           redactor,
-          await answerHttp(runtime.log, () => {
+          await answerHttp(runtime.log, async () => {
+            const open = entries.publicHttp?.(event);
+            if (open !== undefined) return open;
             if (isGatewayCall(event)) access = runtime.authenticate((name) => header(event, name));
             return http(event, invocation);
           }),

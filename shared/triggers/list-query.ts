@@ -170,8 +170,7 @@ function queryValues(event: HttpEvent): Map<string, string[]> {
 
 /** One INVALID_REQUEST for all problems: the first in `message`/`field`, every one in `details.errors`. */
 export function invalidQuery(problems: readonly QueryProblem[]): InvalidRequestError {
-  const [first] = problems;
-  return new InvalidRequestError(first?.field ?? 'query', first?.problem ?? 'is invalid', {
-    details: { errors: problems.map((p) => ({ field: p.field, message: `${p.field}: ${p.problem}` })) },
-  });
+  return problems.length === 0
+    ? new InvalidRequestError('query', 'is invalid')
+    : InvalidRequestError.of(problems);
 }

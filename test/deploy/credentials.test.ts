@@ -1,8 +1,15 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { MockAgent } from 'undici';
-import { API, createGetJson } from '../../deploy/cloud-api.ts';
+import {
+  CloudApiError,
+  createCloudHttp,
+  isPermissionDenied,
+  OperationError,
+  waitForOperation,
+} from '../../deploy/cloud-http.ts';
 import { type CredentialSources, resolveCredentials } from '../../deploy/credentials.ts';
+import { YANDEX_ENDPOINTS } from '../../deploy/yandex-endpoints.ts';
 
 const TOKEN = 't1.test-token';
 
@@ -71,7 +78,7 @@ describe('the deployer credentials', () => {
   });
 });
 
-describe('reading the cloud API', () => {
+describe('the REST client of the deploy', () => {
   let agent: MockAgent;
   beforeEach(() => {
     agent = new MockAgent();
@@ -94,14 +101,17 @@ describe('reading the cloud API', () => {
         { functions: [{ id: 'd4efake', name: 'f' }] },
         { headers: { 'content-type': 'application/json' } },
       );
-    const getJson = createGetJson(TOKEN, { dispatcher: agent });
-    assert.deepEqual(await getJson(`${API.functions}/functions?folderId=b1gfakefolder`), {
-      functions: [{ id: 'd4efake', name: 'f' }],
-    });
+    const http = createCloudHttp({ token: TOKEN, dispatcher: agent });
+    assert.deepEqual(
+      await http.call('GET', `${YANDEX_ENDPOINTS.functions}/functions/v1/functions?folderId=b1gfakefolder`),
+      {
+        functions: [{ id: 'd4efake', name: 'f' }],
+      },
+    );
     agent.assertNoPendingInterceptors();
   });
 
-  it('fails with the status and the API message, never the token', async () => {
+  it('fails with the status, the API message and the rpc code, never the token', async () => {
     agent
       .get('https://serverless-triggers.api.cloud.yandex.net')
       .intercept({ path: '/triggers/v1/triggers?folderId=b1gfakefolder', method: 'GET' })
@@ -110,11 +120,61 @@ describe('reading the cloud API', () => {
         { code: 7, message: 'Permission denied' },
         { headers: { 'content-type': 'application/json' } },
       );
-    const getJson = createGetJson(TOKEN, { dispatcher: agent });
-    await assert.rejects(getJson(`${API.triggers}/triggers?folderId=b1gfakefolder`), (error: Error) => {
-      assert.match(error.message, /HTTP 403: Permission denied/);
-      assert.ok(!error.message.includes(TOKEN));
-      return true;
+    const http = createCloudHttp({ token: TOKEN, dispatcher: agent });
+    await assert.rejects(
+      http.call('GET', `${YANDEX_ENDPOINTS.triggers}/triggers/v1/triggers?folderId=b1gfakefolder`),
+      (error: Error) => {
+        assert.ok(error instanceof CloudApiError);
+        assert.equal(
+          error.message,
+          'GET https://serverless-triggers.api.cloud.yandex.net/triggers/v1/triggers: HTTP 403: Permission denied',
+        );
+        assert.equal(error.rpcCode, 7);
+        assert.ok(isPermissionDenied(error));
+        assert.ok(!error.message.includes(TOKEN));
+        return true;
+      },
+    );
+  });
+
+  it('waits for an operation on the Operation API and reports its error', async () => {
+    const ops = agent.get('https://operation.api.cloud.yandex.net');
+    ops
+      .intercept({ path: '/operations/op1', method: 'GET' })
+      .reply(200, { id: 'op1', done: false }, { headers: { 'content-type': 'application/json' } });
+    ops
+      .intercept({ path: '/operations/op1', method: 'GET' })
+      .reply(
+        200,
+        { id: 'op1', done: true, response: { id: 'aje1' } },
+        { headers: { 'content-type': 'application/json' } },
+      );
+    ops
+      .intercept({ path: '/operations/op2', method: 'GET' })
+      .reply(
+        200,
+        { id: 'op2', done: true, error: { code: 9, message: 'Quota limit exceeded' } },
+        { headers: { 'content-type': 'application/json' } },
+      );
+    const http = createCloudHttp({ token: TOKEN, dispatcher: agent });
+    const slept: number[] = [];
+    const wait = {
+      operationEndpoint: YANDEX_ENDPOINTS.operation,
+      sleep: async (ms: number) => {
+        slept.push(ms);
+      },
+    };
+    assert.deepEqual(await waitForOperation(http, { id: 'op1', done: false }, 'creating x', wait), {
+      id: 'aje1',
     });
+    assert.deepEqual(slept, [250, 500]);
+    await assert.rejects(
+      waitForOperation(http, { id: 'op2', done: false }, 'creating y', wait),
+      (error: Error) => {
+        assert.ok(error instanceof OperationError);
+        assert.equal(error.message, 'creating y: operation op2 failed: Quota limit exceeded');
+        return true;
+      },
+    );
   });
 });

@@ -70,9 +70,10 @@ const v = (name: string): string => ['$', '{var.', name, '}'].join('');
 const runRequest = (value: unknown): string[] => validate(value, schemas.RunRequest ?? {}, spec);
 
 describe('the API Gateway specification', () => {
-  it('is OpenAPI 3.0 with the three operations and their methods', () => {
+  it('is OpenAPI 3.0 with the web console and the three run operations and their methods', () => {
     assert.match(String(spec.openapi), /^3\.0\./);
-    assert.deepEqual(Object.keys(paths).sort(), ['/runs', '/runs/{runId}', '/runs/{runId}/cancel']);
+    assert.deepEqual(Object.keys(paths).sort(), ['/', '/runs', '/runs/{runId}', '/runs/{runId}/cancel']);
+    assert.deepEqual(Object.keys(paths['/'] ?? {}), ['get']);
     assert.deepEqual(Object.keys(paths['/runs'] ?? {}).sort(), ['get', 'post']);
     assert.deepEqual(Object.keys(paths['/runs/{runId}'] ?? {}), ['get']);
     assert.deepEqual(Object.keys(paths['/runs/{runId}/cancel'] ?? {}), ['post']);
@@ -80,6 +81,7 @@ describe('the API Gateway specification', () => {
 
   it('routes every operation to the right function through the invoker account, payload format 0.1', () => {
     const routes: Record<string, string> = {
+      'GET /': v('checkFunctionId'),
       'POST /runs': v('executeFunctionId'),
       'GET /runs': v('checkFunctionId'),
       'GET /runs/{runId}': v('checkFunctionId'),
@@ -114,6 +116,19 @@ describe('the API Gateway specification', () => {
     const header = ((paths['/runs']?.post?.parameters ?? []) as { $ref?: string }[])[0];
     assert.equal(resolveRef(spec, header?.$ref ?? '').name, 'Idempotency-Key');
     assert.equal(resolveRef(spec, header?.$ref ?? '').required, false);
+  });
+
+  it('serves the web console at GET / as an HTML page from the check function, with no parameters', () => {
+    const get = paths['/']?.get ?? {};
+    assert.equal(get.operationId, 'webConsole');
+    assert.equal(get.parameters, undefined);
+    const responses = (get.responses ?? {}) as Record<string, { content?: Record<string, unknown> }>;
+    assert.deepEqual(Object.keys(responses).sort(), ['200', '304']);
+    assert.deepEqual(Object.keys(responses['200']?.content ?? {}), ['text/html']);
+    // The check function tells this route from GET /runs by the event's `path`, which payload 0.1 sets
+    // to the route's path: the two routes must stay on that format.
+    const integration = get['x-yc-apigateway-integration'] as Record<string, unknown>;
+    assert.equal(integration.payload_format_version, '0.1');
   });
 
   it('lists runs at GET /runs with the query parameters of design.md §6 (and operationId)', () => {
@@ -269,6 +284,7 @@ describe('rendering the gateway specification', () => {
     const doc = parse(rendered) as typeof spec;
     const integration = (path: string, method: string): Record<string, unknown> =>
       (doc.paths as typeof paths)[path]?.[method]?.['x-yc-apigateway-integration'] as Record<string, unknown>;
+    assert.equal(integration('/', 'get').function_id, IDS.checkFunctionId);
     assert.equal(integration('/runs', 'post').function_id, IDS.executeFunctionId);
     assert.equal(integration('/runs/{runId}', 'get').function_id, IDS.checkFunctionId);
     assert.equal(integration('/runs', 'get').function_id, IDS.checkFunctionId);

@@ -342,6 +342,14 @@ describe('the HTTP API is authenticated, deny by default (built functions, front
     assert.equal(raw.statusCode, 401);
   });
 
+  it('serves the web console’s page (no data in it) without credentials; its API calls need them', async () => {
+    const page = await counted(() => h().request('GET', '/'));
+    assert.equal(page.value.status, 200, page.value.text.slice(0, 200));
+    assert.match(page.value.headers.get('content-type') ?? '', /^text\/html/);
+    assert.deepEqual([page.api, page.ledger], [0, 0]);
+    assertError(await h().request('GET', '/runs', { anonymous: true }), 401, 'UNAUTHENTICATED');
+  });
+
   it('never lets a caller credential reach a log line', () => {
     const text = h().logs.allText();
     for (const secret of SECRETS) assert.ok(!text.includes(secret), 'a credential in the logs');

@@ -188,6 +188,12 @@ export const FAST_CHECKS: Readonly<Record<string, string>> = {
   LOG_LEVEL: 'debug',
 };
 
+/**
+ * The node binary that runs the functions: E2E_FUNCTION_NODE (the CI's second pass sets it to the
+ * runtime's Node 22.15, see .ci/run), else this process's own.
+ */
+export const FUNCTION_NODE: string | undefined = process.env.E2E_FUNCTION_NODE || undefined;
+
 /** Starts an emulator and the platform running the built bundles against it. */
 export async function startHarness(options: HarnessOptions): Promise<Harness> {
   const logs = options.logs ?? new LogBook();
@@ -211,6 +217,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
       },
       timerMs: 0,
       onLine: logs.add,
+      ...(FUNCTION_NODE === undefined ? {} : { nodePath: FUNCTION_NODE }),
       ...(options.contextToken === undefined ? {} : { contextToken: options.contextToken }),
       ...(options.queue === undefined ? {} : { queue: options.queue }),
       ...(options.functionEnv === undefined ? {} : { functionEnv: options.functionEnv }),

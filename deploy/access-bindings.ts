@@ -1,0 +1,132 @@
+/**
+ * Role bindings on one resource (folder, function, Lockbox secret, DataSphere project), read and
+ * changed through the resource's own `ListAccessBindings` / `UpdateAccessBindings` REST methods
+ * (`access.UpdateAccessBindingsRequest`: `accessBindingDeltas[] {action ADD|REMOVE, accessBinding
+ * {roleId, subject {id, type}}}`). Only missing bindings are added, so a second run changes nothing.
+ */
+import { type CloudHttp, type WaitOptions, waitForOperation } from './cloud-http.ts';
+import { listAll } from './list-all.ts';
+import type { YandexEndpoints } from './yandex-endpoints.ts';
+
+export interface AccessBinding {
+  readonly roleId: string;
+  readonly subject: { readonly id: string; readonly type: string };
+}
+
+export interface BindingTarget {
+  /** For messages: `folder b1g…`, `function datasphere-runner-prod-check`. */
+  readonly label: string;
+  readonly listUrl: string;
+  readonly updateUrl: string;
+  readonly updateMethod: 'POST' | 'PATCH';
+}
+
+export function folderBindings(endpoints: YandexEndpoints, folderId: string): BindingTarget {
+  const base = `${endpoints.resourceManager}/resource-manager/v1/folders/${encodeURIComponent(folderId)}`;
+  return {
+    label: `folder ${folderId}`,
+    listUrl: `${base}:listAccessBindings`,
+    updateUrl: `${base}:updateAccessBindings`,
+    updateMethod: 'POST',
+  };
+}
+
+export function functionBindings(
+  endpoints: YandexEndpoints,
+  functionId: string,
+  name: string,
+): BindingTarget {
+  const base = `${endpoints.functions}/functions/v1/functions/${encodeURIComponent(functionId)}`;
+  return {
+    label: `function ${name}`,
+    listUrl: `${base}:listAccessBindings`,
+    updateUrl: `${base}:updateAccessBindings`,
+    updateMethod: 'POST',
+  };
+}
+
+export function secretBindings(endpoints: YandexEndpoints, secretId: string, name: string): BindingTarget {
+  const base = `${endpoints.lockbox}/lockbox/v1/secrets/${encodeURIComponent(secretId)}`;
+  return {
+    label: `Lockbox secret ${name}`,
+    listUrl: `${base}:listAccessBindings`,
+    updateUrl: `${base}:updateAccessBindings`,
+    updateMethod: 'POST',
+  };
+}
+
+/** DataSphere names its list method `:accessBindings` and updates with PATCH (project_service.proto). */
+export function projectBindings(endpoints: YandexEndpoints, projectId: string): BindingTarget {
+  const base = `${endpoints.datasphere}/datasphere/v2/projects/${encodeURIComponent(projectId)}`;
+  return {
+    label: `DataSphere project ${projectId}`,
+    listUrl: `${base}:accessBindings`,
+    updateUrl: `${base}:updateAccessBindings`,
+    updateMethod: 'PATCH',
+  };
+}
+
+export const serviceAccount = (id: string): AccessBinding['subject'] => ({ id, type: 'serviceAccount' });
+
+const same = (a: AccessBinding, b: AccessBinding): boolean =>
+  a.roleId === b.roleId && a.subject.id === b.subject.id && a.subject.type === b.subject.type;
+
+export async function listBindings(http: CloudHttp, target: BindingTarget): Promise<AccessBinding[]> {
+  return listAll<AccessBinding>(http, `${target.listUrl}?pageSize=1000`, 'accessBindings');
+}
+
+/** The wanted bindings that `current` lacks. */
+export function missingBindings(
+  current: readonly AccessBinding[],
+  wanted: readonly AccessBinding[],
+): AccessBinding[] {
+  return wanted.filter((w) => !current.some((c) => same(c, w)));
+}
+
+/**
+ * Adds the wanted bindings the target lacks, in one call; returns what was added (`[]` = nothing
+ * to do, and no mutating call was made).
+ */
+export async function addBindings(
+  http: CloudHttp,
+  target: BindingTarget,
+  wanted: readonly AccessBinding[],
+  wait: WaitOptions,
+): Promise<AccessBinding[]> {
+  const missing = missingBindings(await listBindings(http, target), wanted);
+  if (missing.length === 0) return [];
+  await changeBindings(http, target, 'ADD', missing, wait);
+  return missing;
+}
+
+/** Removes those of `unwanted` the target holds; returns what was removed. */
+export async function removeBindings(
+  http: CloudHttp,
+  target: BindingTarget,
+  unwanted: readonly AccessBinding[],
+  wait: WaitOptions,
+): Promise<AccessBinding[]> {
+  const current = await listBindings(http, target);
+  const present = unwanted.filter((u) => current.some((c) => same(c, u)));
+  if (present.length === 0) return [];
+  await changeBindings(http, target, 'REMOVE', present, wait);
+  return present;
+}
+
+async function changeBindings(
+  http: CloudHttp,
+  target: BindingTarget,
+  action: 'ADD' | 'REMOVE',
+  bindings: readonly AccessBinding[],
+  wait: WaitOptions,
+): Promise<void> {
+  const answer = await http.call(target.updateMethod, target.updateUrl, {
+    accessBindingDeltas: bindings.map((accessBinding) => ({ action, accessBinding })),
+  });
+  await waitForOperation(
+    http,
+    answer,
+    `${action === 'ADD' ? 'granting' : 'revoking'} roles on ${target.label}`,
+    wait,
+  );
+}
