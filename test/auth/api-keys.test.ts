@@ -28,7 +28,7 @@ describe('API_KEYS (shared/auth/api-keys.ts)', () => {
     const entries = parseApiKeys(`ci:${hex(CI_KEY)}:p1, p2 ;\n ops:${hex(OPS_KEY)}:*`);
     assert.equal(entries.length, 2);
     assert.equal(entries[0]?.name, 'ci');
-    assert.deepEqual([...(entries[0]?.projects as Set<string>)], ['p1', 'p2']);
+    assert.deepEqual([...((entries[0]?.projects ?? []) as Set<string>)], ['p1', 'p2']);
     assert.equal(entries[1]?.projects, '*');
     assert.deepEqual(parseApiKeys(undefined), []);
     assert.deepEqual(parseApiKeys('  '), []);

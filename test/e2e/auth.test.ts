@@ -274,7 +274,7 @@ describe('the HTTP API is authenticated, deny by default (built functions, front
     const ids = async (headers: Record<string, string>, query = '') => {
       const answer = await h().request('GET', `/runs${query}`, { headers });
       assert.equal(answer.status, 200, answer.text);
-      return (answer.json?.runs as { runId: string; projectId: string }[]).map((r) => r.runId);
+      return ((answer.json?.runs ?? []) as { runId: string; projectId: string }[]).map((r) => r.runId);
     };
     assert.deepEqual(await ids(bearer(BOB)), [bobRun]);
     assert.deepEqual((await ids(bearer(ALICE))).includes(bobRun), false);
@@ -323,7 +323,7 @@ describe('the HTTP API is authenticated, deny by default (built functions, front
     const list = await h().request('GET', '/check');
     assert.equal(list.status, 200, list.text);
     assert.ok(
-      (list.json?.runs as { runId: string }[]).some((r) => r.runId === aliceRun),
+      ((list.json?.runs ?? []) as { runId: string }[]).some((r) => r.runId === aliceRun),
       'direct: every run',
     );
     // A raw invocation of a gateway-shaped event without credentials is refused all the same.
