@@ -1,7 +1,8 @@
 // Builds one self-contained CommonJS bundle per function (design.md §2): dist/<fn>/index.js exporting
 // `handler`, its esbuild metafile dist/<fn>/meta.json, and dist/<fn>.zip holding only index.js for
 // upload. The jobs file (jobs.yaml, or JOBS_FILE) is validated here and embedded into the execute
-// bundle; a bad job fails the build naming the job and the problem.
+// bundle; a bad job fails the build naming the job and the problem. The web console page (web/) is
+// built first and embedded into the check bundle, which serves it at GET /.
 //
 // Run with `node --import tsx build.mjs` (npm run build): the jobs loader is TypeScript.
 // Env: BUILD_OUT_DIR (default dist), JOBS_FILE (default jobs.yaml).
@@ -90,6 +91,9 @@ export async function build({
   } catch (error) {
     throw new Error(`jobs file is invalid:\n${error.message}`);
   }
+  // The web console (web/), served by the check function at GET / (shared/triggers/console-page.ts).
+  const { buildConsolePage } = await import('./web/build-console-page.ts');
+  const { html, csp, etag } = await buildConsolePage();
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
   // The repository is ESM ("type": "module"); the bundles are CommonJS, as Cloud Functions loads them.
@@ -106,7 +110,11 @@ export async function build({
       entryPoints: [join(root, 'functions', fn, 'handler.ts')],
       outfile,
       // Only the execute bundle runs the jobs; the others get an empty list and no cron code path use.
-      define: { __JOBS__: JSON.stringify(fn === 'execute' ? loaded.jobs : []) },
+      // Only the check bundle serves the console page.
+      define: {
+        __JOBS__: JSON.stringify(fn === 'execute' ? loaded.jobs : []),
+        ...(fn === 'check' ? { __CONSOLE_PAGE__: JSON.stringify({ html, csp, etag }) } : {}),
+      },
     });
     writeFileSync(join(fnDir, 'meta.json'), JSON.stringify(result.metafile));
     const code = readFileSync(outfile);

@@ -244,7 +244,14 @@ async function firstInvocations(): Promise<void> {
 }
 
 async function pageWeight(): Promise<void> {
-  rows.push(...(await measurePageWeight({ distDir: dist })));
+  rows.push(
+    ...(await measurePageWeight({
+      distDir: dist,
+      node: functionNode,
+      log,
+      note: (text) => notes.push(text),
+    })),
+  );
 }
 
 async function sweeps(): Promise<void> {

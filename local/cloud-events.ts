@@ -43,16 +43,34 @@ export interface HttpEventInput {
   readonly sourceIp?: string;
   /** API Gateway-style path parameters (`/runs/{runId}`). */
   readonly pathParameters?: Record<string, string>;
+  /**
+   * The route's path in the gateway spec (payload 0.1 `path`, with `url` the request's path), for routes
+   * a function tells apart by it (`/`: the web console). Absent: a URL invocation (both empty).
+   */
+  readonly routePath?: string;
   readonly now?: Date;
+  /**
+   * Set for a route of the API Gateway: the event is the gateway's (payload 0.1), not a URL invocation's:
+   * `url` (the request path) and `path` (the spec's path) are filled in, `requestContext.apiGateway`
+   * carries the integration's `context` (api-gateway/openapi.yaml), and the caller's `Authorization`
+   * header reaches the function: the gateway builds the event itself, so the Functions front's removal
+   * of that header on URL invocations (platform.md §6) does not apply (docs/auth.md).
+   */
+  readonly gateway?: { readonly specPath: string; readonly operationContext: Record<string, unknown> };
 }
 
-/** A URL-invocation HTTP event; a non-JSON body arrives base64-encoded, as in the cloud. */
+/**
+ * A URL-invocation HTTP event (or, with `gateway`, an API Gateway one); a non-JSON body arrives
+ * base64-encoded, as in the cloud.
+ */
 export function httpEvent(input: HttpEventInput) {
   const now = input.now ?? new Date();
   const headers: Record<string, string> = {};
   const multiValueHeaders: Record<string, string[]> = {};
   for (const [name, value] of Object.entries(input.headers)) {
-    if (value === undefined || STRIPPED.has(name.toLowerCase())) continue;
+    if (value === undefined) continue;
+    const lower = name.toLowerCase();
+    if (STRIPPED.has(lower) && !(input.gateway !== undefined && lower === 'authorization')) continue;
     const values = Array.isArray(value) ? value : [value];
     const key = capitalise(name);
     headers[key] = values[values.length - 1] ?? '';
@@ -74,6 +92,8 @@ export function httpEvent(input: HttpEventInput) {
   const isJson = contentType.includes('application/json') || contentType.startsWith('text/');
   const body = isJson ? input.body.toString('utf8') : input.body.toString('base64');
   const pathParameters = input.pathParameters ?? {};
+  // A gateway route (the /runs… API, or the console's `/`): payload 0.1's request path and spec path.
+  const specPath = input.gateway?.specPath ?? input.routePath;
   return {
     httpMethod: input.method,
     headers,
@@ -86,11 +106,14 @@ export function httpEvent(input: HttpEventInput) {
       requestId: headers['X-Request-Id'],
       requestTime: requestTime(now),
       requestTimeEpoch: Math.floor(now.getTime() / 1000),
+      ...(input.gateway === undefined
+        ? {}
+        : { apiGateway: { operationContext: input.gateway.operationContext } }),
     },
     body,
     isBase64Encoded: !isJson && input.body.length > 0,
-    url: '',
-    path: '',
+    url: specPath === undefined ? '' : url.pathname,
+    path: specPath ?? '',
     params: pathParameters,
     multiValueParams: Object.fromEntries(Object.entries(pathParameters).map(([k, v]) => [k, [v]])),
     pathParams: pathParameters,

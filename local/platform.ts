@@ -3,8 +3,8 @@
  * - each function runs in its own process (function-host.ts), like an instance in the cloud;
  * - an HTTP front door converts requests into the platform's HTTP event and the handler's result back
  *   into a response: the API Gateway's routes (`POST /runs`, `GET /runs`, `GET /runs/{runId}`,
- *   `POST /runs/{runId}/cancel`, design.md §8), each function's own URL (`/execute`, `/check`,
- *   `/cancel`), and `POST /queues/<fn>`; any other route is 404 with the product's error shape
+ *   `POST /runs/{runId}/cancel`, and the web console at `GET /`, design.md §8), each function's own
+ *   URL (`/execute`, `/check`, `/cancel`), and `POST /queues/<fn>`; any other route is 404 with the product's error shape
  *   `{"error": {"code", "message"}}`, a known route with another method 405;
  * - timer triggers invoke execute (a tick of the jobs file, no payload) and check (the sweep) on a
  *   period, per minute by default;
@@ -44,7 +44,7 @@ export interface PlatformOptions {
   readonly onLine?: (source: string, line: string) => void;
   /** A message was put on a queue (the local console names the run it starts). */
   readonly onQueued?: (queue: 'execute' | 'cancel', messageId: string, body: string) => void;
-  /** Answers `GET /`; a web console will live there. Default: a JSON index of the routes. */
+  /** Answers `GET /` instead of the web console (which the check function serves, as via the gateway). */
   readonly index?: (req: IncomingMessage, res: ServerResponse) => void;
   /** Passed as `context.token` to every invocation (as a function with a service account gets). */
   readonly contextToken?: string;
@@ -152,7 +152,16 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
 
 /** What the front door does with a request. */
 export type FrontDoorRoute =
-  | { readonly kind: 'function'; readonly fn: FunctionName; readonly params?: Record<string, string> }
+  | {
+      readonly kind: 'function';
+      readonly fn: FunctionName;
+      readonly params?: Record<string, string>;
+      /**
+       * A route of the API Gateway: its spec path and operationId. The function gets the gateway's
+       * event (credentials required, docs/auth.md); without it, a direct invocation's (URL invocation).
+       */
+      readonly gateway?: { readonly path: string; readonly operationId: string };
+    }
   | { readonly kind: 'queue'; readonly fn: 'execute' | 'cancel' }
   | { readonly kind: 'index' }
   | { readonly kind: 'method-not-allowed'; readonly allow: string }
@@ -183,7 +192,13 @@ export function route(method: string, pathname: string): FrontDoorRoute {
   }
   if (parts[0] !== 'runs' || parts.length > 3) return { kind: 'not-found' };
   if (parts.length === 1) {
-    return only(m, 'GET, POST', { kind: 'function', fn: m === 'POST' ? 'execute' : 'check' });
+    return only(
+      m,
+      'GET, POST',
+      m === 'POST'
+        ? { kind: 'function', fn: 'execute', gateway: { path: '/runs', operationId: 'startRun' } }
+        : { kind: 'function', fn: 'check', gateway: { path: '/runs', operationId: 'listRuns' } },
+    );
   }
   let runId: string;
   try {
@@ -191,8 +206,22 @@ export function route(method: string, pathname: string): FrontDoorRoute {
   } catch {
     return { kind: 'not-found' };
   }
-  if (parts.length === 2) return only(m, 'GET', { kind: 'function', fn: 'check', params: { runId } });
-  if (parts[2] === 'cancel') return only(m, 'POST', { kind: 'function', fn: 'cancel', params: { runId } });
+  if (parts.length === 2) {
+    return only(m, 'GET', {
+      kind: 'function',
+      fn: 'check',
+      params: { runId },
+      gateway: { path: '/runs/{runId}', operationId: 'getRun' },
+    });
+  }
+  if (parts[2] === 'cancel') {
+    return only(m, 'POST', {
+      kind: 'function',
+      fn: 'cancel',
+      params: { runId },
+      gateway: { path: '/runs/{runId}/cancel', operationId: 'cancelRun' },
+    });
+  }
   return { kind: 'not-found' };
 }
 
@@ -410,8 +439,16 @@ export async function startLocalPlatform(options: PlatformOptions): Promise<Loca
         );
         return;
       case 'index':
-        if (options.index !== undefined) options.index(req, res);
-        else sendJson(res, 200, { service: 'datasphere-runner (local)', api: GATEWAY_ROUTES });
+        if (options.index !== undefined) {
+          options.index(req, res);
+          return;
+        }
+        // The web console, served by the check function as through the gateway's `GET /` route.
+        await answerFrom(
+          res,
+          'check',
+          httpEvent({ method, headers: req.headers, url: req.url ?? '/', body, routePath: '/' }),
+        );
         return;
       case 'queue': {
         const messageId = send(target.fn, body.toString('utf8'));
@@ -427,8 +464,22 @@ export async function startLocalPlatform(options: PlatformOptions): Promise<Loca
       url: req.url ?? '/',
       body,
       ...(target.params === undefined ? {} : { pathParameters: target.params }),
+      ...(target.gateway === undefined
+        ? {}
+        : {
+            gateway: {
+              specPath: target.gateway.path,
+              // What api-gateway/openapi.yaml's integrations set as their `context`.
+              operationContext: { api: 'datasphere-runner', operation: target.gateway.operationId },
+            },
+          }),
     });
-    const result = await invoke(target.fn, event);
+    await answerFrom(res, target.fn, event);
+  }
+
+  /** Invokes `fn` with an HTTP event and writes its answer as the platform does. */
+  async function answerFrom(res: ServerResponse, fn: FunctionName, event: unknown): Promise<void> {
+    const result = await invoke(fn, event);
     if (!result.ok) {
       // What the platform does with an unhandled exception (platform.md §6).
       sendJson(

@@ -43,9 +43,14 @@ Options:
   --state-dir DIR      where the local build and ledger go (default .local)
   -h, --help           this help
 
+The /runs routes need credentials, as through the API Gateway: npm start prints the API key it expects
+(DATASPHERE_RUNNER_API_KEY when set, else the one kept in <state-dir>/local-api-key, else a new one);
+with API_KEYS set, those keys apply instead. The function URLs (/execute, /check, /cancel) and the
+queues stand for direct invocations, which IAM authorizes in the cloud: they need none.
+
 Settings from the environment are passed to the functions (design.md §3), e.g.
   ALLOWED_PROJECTS=demo-project npm start     any other project is refused with 403 (default here: *)
-  RUN_TIMEOUT_SECONDS, CHECK_*, NOTIFY_WEBHOOK_URL, RUN_STORE, LOG_LEVEL, JOBS_FILE (default local/demo-jobs.yaml)
+  RUN_TIMEOUT_SECONDS, CHECK_*, NOTIFY_WEBHOOK_URL, RUN_STORE, LOG_LEVEL, API_KEYS, JOBS_FILE (default local/demo-jobs.yaml)
 `;
 
 const DEFAULTS = { port: 8080, emulatorPort: 8787, tickSeconds: 10, runSeconds: 20 };
@@ -133,6 +138,8 @@ export const PASSED_SETTINGS = [
   'NOTIFY_QUEUE_ACCESS_KEY_ID',
   'NOTIFY_QUEUE_SECRET_ACCESS_KEY',
   'LOG_LEVEL',
+  'API_KEYS',
+  'AUTH_CACHE_SECONDS',
 ] as const;
 
 export interface FunctionEnvironment {

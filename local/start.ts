@@ -16,6 +16,7 @@ import { build } from '../build.mjs';
 import { loadConfig } from '../shared/config.ts';
 import { ConfigError } from '../shared/errors.ts';
 import { startEmulator } from './emulator/emulator.ts';
+import { LOCAL_KEY_FILE, type LocalApiKey, localApiKey } from './local-api-key.ts';
 import { createLocalConsole, type LocalConsole } from './local-console.ts';
 import { GATEWAY_ROUTES, ListenError, listenOn, startLocalPlatform } from './platform.ts';
 import {
@@ -89,8 +90,25 @@ function startWebhookReceiver(say: LocalConsole['say']): Server {
   });
 }
 
+/** Where the expected key comes from (the key itself is printed once, in the lines to paste). */
+function credentialsNote(apiKey: LocalApiKey, stateDir: string): string {
+  const file = shortPath(join(stateDir, LOCAL_KEY_FILE));
+  const where = {
+    API_KEYS: 'the keys of API_KEYS',
+    environment: 'the API key in DATASPHERE_RUNNER_API_KEY',
+    'state dir': `the API key kept in ${file}`,
+    new: `a new API key, kept in ${file}`,
+  }[apiKey.source];
+  return `the /runs routes need credentials: ${where}, or an IAM token (the emulator reads any token)`;
+}
+
 /** The lines that show how to use the running chain, ready to paste into another terminal. */
-function usageLines(url: string, options: StartOptions, env: Record<string, string>): string[] {
+function usageLines(
+  url: string,
+  options: StartOptions,
+  env: Record<string, string>,
+  apiKey: LocalApiKey,
+): string[] {
   const allowed = env.ALLOWED_PROJECTS ?? '*';
   const project = allowed === '*' ? 'demo-project' : (allowed.split(',')[0]?.trim() ?? 'demo-project');
   const cli = 'npx datasphere-runner';
@@ -98,6 +116,10 @@ function usageLines(url: string, options: StartOptions, env: Record<string, stri
     '',
     'Try it from another terminal (the CLI: npx datasphere-runner --help):',
     ...(options.port === DEFAULT_FRONT_DOOR_PORT ? [] : [`  export DATASPHERE_RUNNER_URL=${url}`]),
+    // The /runs… routes need credentials here as through the API Gateway (docs/auth.md).
+    apiKey.key === undefined
+      ? '  export DATASPHERE_RUNNER_API_KEY=<one of your API_KEYS>   # the /runs routes need credentials'
+      : `  export DATASPHERE_RUNNER_API_KEY=${apiKey.key}   # the /runs routes need credentials`,
     `  ${cli} run --project ${project} --notebook /home/jupyter/datasphere/project/daily_report.ipynb --wait`,
     `  ${cli} run --project ${project} --notebook nb.ipynb --var EMULATOR_OUTCOME=ERROR --wait   # a run that fails`,
     `  ${cli} run --project ${project} --notebook nb.ipynb      # then: ${cli} watch <runId> / cancel <runId>`,
@@ -126,6 +148,10 @@ async function main(): Promise<void> {
   await ensureFree(options.port, '--port', 'the front door');
   await ensureFree(options.emulatorPort, '--emulator-port', 'the DataSphere emulator');
 
+  // The key the front door's /runs routes expect; the functions get its hash line as API_KEYS.
+  const apiKey = localApiKey(options.stateDir, process.env);
+  const startEnv = apiKey.apiKeys === undefined ? process.env : { ...process.env, API_KEYS: apiKey.apiKeys };
+
   // Settings are checked here, before anything starts, exactly as a function would at cold start.
   const webhook = startWebhookReceiver(log.say);
   const webhookPort = await listenOn(webhook, 0);
@@ -135,7 +161,7 @@ async function main(): Promise<void> {
       emulatorUrl: `http://127.0.0.1:${options.emulatorPort}`,
       webhookUrl: `http://127.0.0.1:${webhookPort}/reports`,
     },
-    process.env,
+    startEnv,
   );
   try {
     loadConfig(probeEnv.env);
@@ -190,7 +216,7 @@ async function main(): Promise<void> {
   const { env, fromEnvironment } = functionEnvironment(
     options,
     { emulatorUrl: emulator.url, webhookUrl: `http://127.0.0.1:${webhookPort}/reports` },
-    process.env,
+    startEnv,
   );
   let platform: Awaited<ReturnType<typeof startLocalPlatform>>;
   try {
@@ -210,13 +236,15 @@ async function main(): Promise<void> {
   }
 
   log.say('info', 'local', `front door on ${platform.url}: ${GATEWAY_ROUTES.join(', ')}`);
+  log.say('info', 'local', `web console on ${platform.url}/ (open it in a browser)`);
   log.say(
     'info',
     'local',
     `timers every ${options.tickSeconds} s; ledger ${env.RUN_STORE}; ALLOWED_PROJECTS=${env.ALLOWED_PROJECTS}`,
     fromEnvironment.length === 0 ? {} : { fromEnvironment: fromEnvironment.join(',') },
   );
-  for (const line of usageLines(platform.url, options, env)) console.log(line);
+  log.say('info', 'local', credentialsNote(apiKey, options.stateDir));
+  for (const line of usageLines(platform.url, options, env, apiKey)) console.log(line);
   const jobsNote = demoJobs ? 'the demo job (local/demo-jobs.yaml) starts a run every two minutes; ' : '';
   log.say('info', 'local', `${jobsNote}Ctrl-C stops everything`);
 

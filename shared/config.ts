@@ -1,3 +1,4 @@
+import { type ApiKeyEntry, parseApiKeys } from './auth/api-keys.ts';
 import { ConfigError } from './errors.ts';
 
 /**
@@ -56,6 +57,13 @@ export interface Config {
    */
   readonly metrics: MetricsConfig | undefined;
   readonly logLevel: LogLevelName;
+  /**
+   * API keys accepted through the API Gateway (`API_KEYS`: `<name>:<sha256 hex>:<projects or *>`, `;`
+   * between entries), stored hashed; empty = callers need an IAM token (docs/auth.md).
+   */
+  readonly apiKeys: readonly ApiKeyEntry[];
+  /** How long a caller token's access decision for a project is kept (`AUTH_CACHE_SECONDS`, 0 = never). */
+  readonly authCacheSeconds: number;
   /** Running inside Yandex Cloud Functions (recognised from the platform's environment). */
   readonly inCloudFunctions: boolean;
 }
@@ -249,6 +257,8 @@ export function loadConfig(env: Env, options: { cwd?: string } = {}): Config {
     queue,
     metrics: parseMetrics(env),
     logLevel: logLevel as LogLevelName,
+    apiKeys: parseApiKeys(env.API_KEYS),
+    authCacheSeconds: integer(env, 'AUTH_CACHE_SECONDS', 60, 0, 600),
     inCloudFunctions,
   });
 }

@@ -17,6 +17,13 @@ export const ERROR_CODES = [
   'IDEMPOTENCY_KEY_REUSED',
   /** The project is not in ALLOWED_PROJECTS. */
   'PROJECT_NOT_ALLOWED',
+  /**
+   * A call through the API Gateway without usable credentials: none, a malformed one, an unknown API key,
+   * an invalid or expired IAM token (HTTP 401 with `WWW-Authenticate`).
+   */
+  'UNAUTHENTICATED',
+  /** A known caller that may not act on the project it named (HTTP 403). */
+  'FORBIDDEN',
   /** No run with this id (or operation id) is in the ledger. */
   'RUN_NOT_FOUND',
   /** `concurrency: "skip"` and a run of the same project+notebook (or job) is running. */

@@ -3,11 +3,13 @@ import type { Dispatcher } from 'undici';
 import { DataSphereClient } from './api/datasphere-client.ts';
 import { createHttpTransport } from './api/http-transport.ts';
 import { OperationClient } from './api/operation-client.ts';
+import { createRetryPolicy } from './api/retry-policy.ts';
 import { createTokenProvider, type TokenContext } from './api/token-provider.ts';
-import type { TokenSource } from './api/token-source.ts';
+import { staticTokenSource, type TokenSource } from './api/token-source.ts';
 import { createDispatcher } from './api/undici-dispatcher.ts';
+import { type Authenticator, createAuthenticator } from './auth/authenticator.ts';
 import { type Config, loadConfig } from './config.ts';
-import type { CoreDeps, NotifierPort } from './core/ports.ts';
+import type { CallerAccess, CoreDeps, NotifierPort } from './core/ports.ts';
 import { ConfigError } from './errors.ts';
 import { type LedgerSpec, openLedger } from './ledger/open-ledger.ts';
 import { redactingLedger } from './ledger/redacting-ledger.ts';
@@ -60,6 +62,8 @@ export interface FunctionRuntime {
   config(): Config;
   /** Everything the core needs for one invocation. */
   depsFor(context: InvocationContext | undefined): CoreDeps;
+  /** The caller of a gateway call (see EntryRuntime.authenticate); its credential is learned by the redactor. */
+  authenticate(header: (name: string) => string | undefined): CallerAccess;
   /** An AbortSignal that fires `marginMs` before the invocation's time runs out. */
   deadlineSignal(context: InvocationContext | undefined, marginMs?: number): AbortSignal | undefined;
   /** Where sweep metrics go; undefined when they are off (no METRICS_FOLDER_ID, or not the check function). */
@@ -177,6 +181,37 @@ export function createFunctionRuntime(
     return built;
   };
 
+  // One per instance, so that its cache of token decisions serves every warm invocation. Building it
+  // needs only the config: the ledger and the API clients are built when a token is first checked.
+  let authenticator: Authenticator | undefined;
+  const getAuthenticator = (): Authenticator => {
+    if (authenticator !== undefined) return authenticator;
+    const cfg = getConfig();
+    authenticator = createAuthenticator({
+      apiKeys: cfg.apiKeys,
+      allowedProjects: cfg.allowedProjects,
+      cacheSeconds: cfg.authCacheSeconds,
+      learn: (secret) => {
+        redactor.learn(secret);
+      },
+      readProject: async (token, projectId, signal) => {
+        const { dispatcher } = build();
+        // The CALLER's token, never the service account's: DataSphere decides what this caller may read.
+        // Two attempts: a caller waits for this answer, and a failure is not cached.
+        const transport = createHttpTransport({
+          dispatcher,
+          token: staticTokenSource(token),
+          sleep,
+          retry: createRetryPolicy({ maxAttempts: 2 }),
+          timeoutMs: 10_000,
+        });
+        const client = new DataSphereClient({ transport, endpoint: cfg.datasphereEndpoint });
+        await client.getProject(projectId, signal === undefined ? {} : { signal });
+      },
+    });
+    return authenticator;
+  };
+
   const learnContextToken = (context: InvocationContext | undefined): void => {
     const access = context?.token?.access_token;
     if (typeof access === 'string') redactor.learn(access);
@@ -187,6 +222,7 @@ export function createFunctionRuntime(
     redactor,
     config: getConfig,
     enter: learnContextToken,
+    authenticate: (header) => getAuthenticator().authenticate(header),
     depsFor(context) {
       const parts = build();
       learnContextToken(context);

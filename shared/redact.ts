@@ -4,6 +4,7 @@
  *
  * - IAM tokens: `t1.` + anything token-like (api.md §8; the prefix may change, so also `t2.`…`t9.`);
  * - Yandex OAuth tokens (`y0_…`…`y3_…`);
+ * - the runner's own API keys (`dsr_…`, shared/auth/api-keys.ts);
  * - any `Bearer <x>` / `Basic <x>` / `Api-Key <x>` credential;
  * - JSON members and query/form parameters whose name says they hold a secret (`sessionToken`,
  *   `access_token`, `iamToken`, `jwt`, `private_key`, …), quoted or not.
@@ -14,7 +15,8 @@ export function redactSecrets(text: string): string {
     .replace(SECRET_PARAM, (_match, prefix: string) => `${prefix}[REDACTED]`)
     .replace(AUTH_SCHEME, (_match, scheme: string) => `${scheme} [REDACTED]`)
     .replace(IAM_TOKEN, (_match, prefix: string) => `${prefix}.[REDACTED]`)
-    .replace(OAUTH_TOKEN, '[REDACTED]');
+    .replace(OAUTH_TOKEN, '[REDACTED]')
+    .replace(RUNNER_API_KEY, '[REDACTED]');
 }
 
 const SECRET_NAMES =
@@ -31,6 +33,7 @@ const SECRET_PARAM = new RegExp(
 const AUTH_SCHEME = /\b(Bearer|Basic|Api-Key)\s+(?!\[REDACTED\])[^\s"',;]+/gi;
 const IAM_TOKEN = /\b(t[1-9])\.(?!\[REDACTED\])[A-Za-z0-9_.=-]+/g;
 const OAUTH_TOKEN = /\by[0-3]_[A-Za-z0-9_-]{16,}/g;
+const RUNNER_API_KEY = /\bdsr_[A-Za-z0-9_-]{16,}/g;
 
 /** Shortest value hidden by value: shorter ones would mask ordinary words (they are refused as secrets elsewhere). */
 export const MIN_SECRET_LENGTH = 4;

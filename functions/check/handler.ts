@@ -5,20 +5,23 @@ import { sweep } from '../../shared/core/sweep.ts';
 import { createFunctionRuntime, type FunctionRuntime } from '../../shared/function-runtime.ts';
 import { createMonitoringSink } from '../../shared/metrics/monitoring-writer.ts';
 import { type SweepMetrics, startSweepMetrics } from '../../shared/metrics/sweep-metrics.ts';
+import { consolePageResult, isConsoleRequest } from '../../shared/triggers/console-page.ts';
 import { createEntryHandler } from '../../shared/triggers/entry-points.ts';
 import { asRunnerError } from '../../shared/triggers/error-response.ts';
 import { requireMethod, runLookup } from '../../shared/triggers/http-request.ts';
 import { jsonResult } from '../../shared/triggers/http-response.ts';
 import { isRunListRequest, parseRunListQuery } from '../../shared/triggers/list-query.ts';
 
-/** check: the per-minute sweep (timer), a run's status and the run history over HTTP. */
+/** check: the per-minute sweep (timer), a run's status, the run history and the web console over HTTP. */
 export function createHandler(runtime: FunctionRuntime) {
   return createEntryHandler('check', runtime, {
+    // The web console's page holds no data: a browser loads it without credentials (docs/auth.md).
+    publicHttp: (request) => (isConsoleRequest(request) ? consolePageResult(request) : undefined),
     async http(request, { deps, signal }) {
       requireMethod(request, 'GET');
       if (isRunListRequest(request)) {
         const query = parseRunListQuery(request);
-        return jsonResult(200, await listRuns(query, deps()));
+        return jsonResult(200, await listRuns(query, deps(), signal));
       }
       const record = await getRun(runLookup(request, undefined), deps(), signal);
       return jsonResult(200, toPublicRun(record));

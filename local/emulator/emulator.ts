@@ -72,6 +72,7 @@ interface Settings {
   readonly activateDurationMs: number;
   readonly openDurationMs: number;
   readonly token: string | undefined;
+  readonly tokenProjects: ReadonlyMap<string, ReadonlySet<string>>;
   readonly notFoundGetsPerOperation: number;
   readonly oneRunPerProject: boolean;
   readonly openPath: OpenPath;
@@ -129,6 +130,9 @@ function resolveOptions(options: EmulatorOptions): Settings {
     activateDurationMs: durationOption('activateDurationMs', options.activateDurationMs, 0),
     openDurationMs: durationOption('openDurationMs', options.openDurationMs, 3000),
     token: options.token,
+    tokenProjects: new Map(
+      Object.entries(options.tokenProjects ?? {}).map(([token, projects]) => [token, new Set(projects)]),
+    ),
     notFoundGetsPerOperation: notFoundGets,
     oneRunPerProject: options.oneRunPerProject ?? false,
     openPath,
@@ -227,6 +231,8 @@ function parseBody(text: string, requestId: string): Parsed {
 
 interface Context {
   readonly requestId: string;
+  /** The bearer token the request carried (checked by then). */
+  readonly token: string | undefined;
   readonly idempotencyKey: string | undefined;
   readonly body: string;
 }
@@ -275,11 +281,15 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     });
   }
 
-  function isAuthorized(header: string | undefined): boolean {
+  function bearerOf(header: string | undefined): string | undefined {
     const match = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header);
-    const token = match?.[1];
+    return match?.[1];
+  }
+
+  function isAuthorized(header: string | undefined): boolean {
+    const token = bearerOf(header);
     if (token === undefined) return false;
-    return settings.token === undefined || token === settings.token;
+    return settings.token === undefined || token === settings.token || settings.tokenProjects.has(token);
   }
 
   function projectMissing(projectId: string, requestId: string): Answer | undefined {
@@ -433,6 +443,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   function getProject(projectId: string, ctx: Context): Answer {
     const badId = checkProjectId(projectId);
     if (badId !== undefined) return invalid(badId, ctx.requestId);
+    const readable = ctx.token === undefined ? undefined : settings.tokenProjects.get(ctx.token);
+    if (readable !== undefined && !readable.has(projectId)) {
+      return rpcErrorAnswer(
+        CODE.PERMISSION_DENIED,
+        `Permission denied to project ${projectId}`,
+        ctx.requestId,
+      );
+    }
     const missing = projectMissing(projectId, ctx.requestId);
     if (missing !== undefined) return missing;
     let facts = projects.get(projectId);
@@ -597,7 +615,13 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     else if (!authorized) answer = rpcErrorAnswer(CODE.UNAUTHENTICATED, UNAUTHENTICATED_MESSAGE, requestId);
     else if (body.tooLarge)
       answer = rpcErrorAnswer(CODE.INVALID_ARGUMENT, 'Request body is too large', requestId);
-    else answer = route(method, path, { requestId, idempotencyKey, body: body.text });
+    else
+      answer = route(method, path, {
+        requestId,
+        idempotencyKey,
+        body: body.text,
+        token: bearerOf(credential),
+      });
     record(answer.status, note);
     if (fault?.kind === 'latency') await wait(fault.latencyMs ?? 1000);
     send(res, answer, headers);

@@ -33,6 +33,12 @@ export interface EmulatorOptions {
   openDurationMs?: number;
   /** When set only `Bearer <token>` is accepted, otherwise any non-empty bearer token. */
   token?: string;
+  /**
+   * Callers' tokens, each with the projects it may read: such a token is accepted too (even when `token`
+   * is set), and Project.Get with it answers 403 PERMISSION_DENIED (code 7) for a project not listed.
+   * `token` (or any token when it is unset) reads every project. @default {}
+   */
+  tokenProjects?: Readonly<Record<string, readonly string[]>>;
   /** The first N Operation.Get of each new operation answer 404 (replica lag, api.md §7). @default 0 */
   notFoundGetsPerOperation?: number;
   /** An Execute into a project with an unfinished Execute answers 400 FAILED_PRECONDITION. @default false */

@@ -16,7 +16,7 @@ import { FINAL_STATUSES, type RunRecord } from './run-record.ts';
  * record (design.md §6: 409 over HTTP; a redelivered cancel message is dropped).
  */
 export async function cancelRun(lookup: RunLookup, deps: CoreDeps, signal?: AbortSignal): Promise<RunRecord> {
-  const record = await findRun(lookup, deps);
+  const record = await findRun(lookup, deps, signal);
   if (FINAL_STATUSES.has(record.status)) {
     throw new RunnerError(
       'RUN_ALREADY_FINISHED',

@@ -10,7 +10,7 @@ import type { RunRecord } from './run-record.ts';
  * useful slightly stale than failing while Yandex is briefly unavailable.
  */
 export async function getRun(lookup: RunLookup, deps: CoreDeps, signal?: AbortSignal): Promise<RunRecord> {
-  const record = await findRun(lookup, deps);
+  const record = await findRun(lookup, deps, signal);
   if (record.status !== 'RUNNING') return record;
   try {
     return await checkRun(record, deps, {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { InvalidRequestError } from '../errors.ts';
-import type { RunHistoryEntry, RunPosition } from '../ledger/run-history.ts';
+import pLimit from 'p-limit';
+import { InvalidRequestError, RunnerError } from '../errors.ts';
+import type { RunHistoryEntry, RunHistoryPage, RunPosition } from '../ledger/run-history.ts';
 import type { CoreDeps } from './ports.ts';
 import { type PublicRun, toPublicRun } from './public-run.ts';
 import {
@@ -33,6 +34,8 @@ export const UNTIL_SLACK_MS = 60_000;
 export const LIST_SCAN_LIMIT = 500;
 /** Most day buckets one page visits (each is one index query on the Document API). */
 export const LIST_DAY_LIMIT = 32;
+/** Most Project.Get calls in flight while a page learns which projects a caller's token may read. */
+export const ACCESS_CHECK_CONCURRENCY = 8;
 
 const DAY_MS = 86_400_000;
 const MAX_CURSOR_LENGTH = 1024;
@@ -56,8 +59,8 @@ export interface ListRunsQuery {
   /** `createdAt` bound, excluded; default now (+1 minute of clock slack). */
   readonly until?: Date;
   /**
-   * Authorization seam (not set by anything yet): only runs of projects this accepts are answered. It
-   * is applied to the index entry, before any record is read, and is not part of the cursor.
+   * Only runs of projects this accepts are answered (on top of a gateway caller's access, deps.access).
+   * It is applied to the index entry, before any record is read, and is not part of the cursor.
    */
   readonly projectAllowed?: (projectId: string) => boolean;
 }
@@ -68,19 +71,37 @@ export interface RunList {
   readonly nextCursor: string | null;
 }
 
-export type ListRunsDeps = Pick<CoreDeps, 'ledger' | 'now' | 'log'>;
+export type ListRunsDeps = Pick<CoreDeps, 'ledger' | 'now' | 'log' | 'access'>;
 
 /**
  * One page of the run history. Invalid input is an `INVALID_REQUEST` naming the field (`limit`,
  * `since`, `until`, `cursor`); a page may hold fewer runs than `limit` (even none) while `nextCursor` is
  * not null, when the filters dropped most of what one page may examine.
  */
-export async function listRuns(query: ListRunsQuery, deps: ListRunsDeps): Promise<RunList> {
+export async function listRuns(
+  query: ListRunsQuery,
+  deps: ListRunsDeps,
+  signal?: AbortSignal,
+): Promise<RunList> {
   const limit = query.limit ?? DEFAULT_LIST_LIMIT;
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT) {
     throw new InvalidRequestError('limit', `must be a whole number from 1 to ${MAX_LIST_LIMIT}`);
   }
   const filters = normalizedFilters(query);
+  const { access } = deps;
+  // Nothing is read for a caller whose credential is not known good (deciding the asked project shows it).
+  if (access !== undefined && filters.projectId === undefined) await access.verify(signal);
+  if (
+    access !== undefined &&
+    filters.projectId !== undefined &&
+    !(await access.mayAct(filters.projectId, signal))
+  ) {
+    throw new RunnerError(
+      'FORBIDDEN',
+      `projectId: these credentials do not give access to project ${filters.projectId}`,
+      { details: { field: 'projectId', projectId: filters.projectId } },
+    );
+  }
   const fingerprint = fingerprintOf(filters);
   let window: { since: number; until: number };
   let after: RunPosition | undefined;
@@ -102,16 +123,19 @@ export async function listRuns(query: ListRunsQuery, deps: ListRunsDeps): Promis
     after = cursor.position;
   }
 
-  const page = await deps.ledger.listRuns({
-    since: new Date(window.since),
-    until: new Date(window.until),
-    ...(after === undefined ? {} : { after }),
-    limit,
-    scanLimit: LIST_SCAN_LIMIT,
-    dayLimit: LIST_DAY_LIMIT,
-    ...entryPredicate(filters, query.projectAllowed),
-    ...(filters.status === undefined ? {} : { match: statusPredicate(filters.status) }),
-  });
+  const read = (projectAllowed: ((projectId: string) => boolean) | undefined) =>
+    deps.ledger.listRuns({
+      since: new Date(window.since),
+      until: new Date(window.until),
+      ...(after === undefined ? {} : { after }),
+      limit,
+      scanLimit: LIST_SCAN_LIMIT,
+      dayLimit: LIST_DAY_LIMIT,
+      ...entryPredicate(filters, projectAllowed),
+      ...(filters.status === undefined ? {} : { match: statusPredicate(filters.status) }),
+    });
+  const page =
+    access === undefined ? await read(query.projectAllowed) : await readAsCaller(read, query, access, signal);
   for (const skipped of page.unreadable) {
     deps.log.warn('run history: a record could not be read and was left out', {
       record: skipped.ref,
@@ -130,6 +154,43 @@ export async function listRuns(query: ListRunsQuery, deps: ListRunsDeps): Promis
             filters: fingerprint,
           }),
   };
+}
+
+/**
+ * A page for a gateway caller: only runs of projects the caller may act on. The ledger tests projects
+ * synchronously, entry by entry, so a project whose decision is not known yet (a token's first look at
+ * it) counts as refused in a first read; those projects are then decided (Project.Get with the caller's
+ * token, a few at a time, cached) and the page is read again from the same position. The second read
+ * stops no later than the first (it can only find its runs sooner), so it meets no project the first
+ * did not: two reads at most, one when every decision is known (an API key, a warm cache).
+ */
+async function readAsCaller(
+  read: (projectAllowed: (projectId: string) => boolean) => Promise<RunHistoryPage>,
+  query: ListRunsQuery,
+  access: NonNullable<ListRunsDeps['access']>,
+  signal: AbortSignal | undefined,
+): Promise<RunHistoryPage> {
+  const decided = new Map<string, boolean>();
+  const unknown = new Set<string>();
+  const allowed = (projectId: string): boolean => {
+    if (query.projectAllowed !== undefined && !query.projectAllowed(projectId)) return false;
+    const decision = decided.get(projectId) ?? access.known(projectId);
+    if (decision !== undefined) return decision;
+    unknown.add(projectId);
+    return false;
+  };
+  const first = await read(allowed);
+  if (unknown.size === 0) return first;
+  const limit = pLimit(ACCESS_CHECK_CONCURRENCY);
+  await Promise.all(
+    [...unknown].map((projectId) =>
+      limit(async () => {
+        decided.set(projectId, await access.mayAct(projectId, signal));
+      }),
+    ),
+  );
+  unknown.clear();
+  return read(allowed);
 }
 
 interface Filters {
@@ -194,13 +255,14 @@ function entryPredicate(
 ): { matchEntry?: (entry: RunHistoryEntry) => boolean } {
   const { status: _status, ...entryFilters } = filters;
   if (projectAllowed === undefined && Object.keys(entryFilters).length === 0) return {};
+  // The project rule last: a gateway caller's access is only looked up for entries the filters keep.
   const matchEntry = (entry: RunHistoryEntry): boolean =>
-    (projectAllowed === undefined || projectAllowed(entry.projectId)) &&
     (filters.projectId === undefined || entry.projectId === filters.projectId) &&
     (filters.notebookId === undefined || entry.notebookId === filters.notebookId) &&
     (filters.job === undefined || entry.job === filters.job) &&
     (filters.trigger === undefined || entry.trigger === filters.trigger) &&
-    (filters.action === undefined || entry.action === filters.action);
+    (filters.action === undefined || entry.action === filters.action) &&
+    (projectAllowed === undefined || projectAllowed(entry.projectId));
   return { matchEntry };
 }
 

@@ -46,6 +46,29 @@ export interface SweepObserver {
   unchecked(before: RunRecord, error?: unknown): void;
 }
 
+/**
+ * Who a call through the API Gateway comes from, and which projects it may act on (design.md §8). Built
+ * by shared/auth from the caller's credential; the core asks it before it starts, shows, lists or cancels
+ * a run. It already excludes projects outside ALLOWED_PROJECTS. Never holds a secret in a readable field.
+ */
+export interface CallerAccess {
+  /** Names the caller in logs: `key:<name>`, `iam:<token hash prefix>`; never the credential. */
+  readonly caller: string;
+  /**
+   * Resolves once the credential is known good, throws UNAUTHENTICATED otherwise: an API key is known good
+   * at once, a token after one DataSphere call (cached). The core calls it before it reads anything for
+   * the caller, so a caller with a bad credential never costs a ledger read.
+   */
+  verify(signal?: AbortSignal): Promise<void>;
+  /** The decision when it is known without a call (an API key's projects, a cached token decision). */
+  known(projectId: string): boolean | undefined;
+  /**
+   * Whether the caller may act on `projectId`. Throws UNAUTHENTICATED when the credential turns out to
+   * be invalid (an expired token), and the API's error when it cannot be told (transient failure).
+   */
+  mayAct(projectId: string, signal?: AbortSignal): Promise<boolean>;
+}
+
 /** The settings the core reads (a subset of Config, so tests can build it by hand). */
 export type CoreSettings = Pick<
   Config,
@@ -75,6 +98,11 @@ export interface CoreDeps {
   readonly notifier?: NotifierPort;
   /** Only the check function's sweep has one (metrics). */
   readonly sweepObserver?: SweepObserver;
+  /**
+   * Set for every call that came through the API Gateway (shared/triggers/entry-points.ts); absent for
+   * a direct invocation and the triggers, which IAM has authorized (`serverless.functions.invoker`).
+   */
+  readonly access?: CallerAccess;
 }
 
 export const DEFAULT_SETTINGS: CoreSettings = {

@@ -66,6 +66,15 @@ export async function startRun(
       },
     );
   }
+  // A call through the API Gateway: the caller's own right to the project (design.md §8), after the
+  // cheaper ALLOWED_PROJECTS rule and before anything is read or started.
+  if (deps.access !== undefined && !(await deps.access.mayAct(request.projectId, signal))) {
+    throw new RunnerError(
+      'FORBIDDEN',
+      `projectId: these credentials do not give access to project ${request.projectId}`,
+      { details: { field: 'projectId', projectId: request.projectId } },
+    );
+  }
   const dedupeKey = dedupeKeyOf(input.dedupe);
   const runId = runIdFor(dedupeKey);
   const requestHash = requestHashOf(request);
@@ -176,6 +185,14 @@ async function resume(
   signal?: AbortSignal,
 ): Promise<StartRunResult> {
   if (existing.requestHash !== requestHash) {
+    // The key's run may be of a project this gateway caller cannot see: then say only that the key is taken.
+    if (deps.access !== undefined && !(await deps.access.mayAct(existing.projectId, signal))) {
+      throw new RunnerError(
+        'IDEMPOTENCY_KEY_REUSED',
+        'idempotencyKey: this key already belongs to another run with a different request; use a new key',
+        { details: { field: 'idempotencyKey' } },
+      );
+    }
     throw new RunnerError(
       'IDEMPOTENCY_KEY_REUSED',
       `idempotencyKey: this key already belongs to run ${existing.runId} with a different request; use a new key`,

@@ -23,6 +23,11 @@ export interface PublicRun {
   readonly job?: RunRecord['job'];
   readonly cancelRequestedAt?: string;
   readonly cancelReason?: RunRecord['cancelReason'];
+  readonly action?: RunRecord['action'];
+  readonly result?: RunRecord['result'];
+  readonly attempt?: number;
+  readonly attempts?: RunRecord['attempts'];
+  readonly events?: RunRecord['events'];
 }
 
 /**
@@ -47,6 +52,12 @@ export function toPublicRun(record: RunRecord): PublicRun {
     ['job', record.job && { name: record.job.name, slot: record.job.slot }],
     ['cancelRequestedAt', record.cancelRequestedAt],
     ['cancelReason', record.cancelReason],
+    // design.md §5 "Also": what the record carries once the core sets it (the web console shows them).
+    ['action', record.action],
+    ['result', record.result],
+    ['attempt', record.attempt],
+    ['attempts', record.attempts],
+    ['events', record.events],
   ];
   return Object.fromEntries(entries.filter(([, value]) => value !== undefined)) as unknown as PublicRun;
 }

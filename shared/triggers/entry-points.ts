@@ -1,7 +1,9 @@
-import type { CoreDeps } from '../core/ports.ts';
+import type { CallerAccess, CoreDeps } from '../core/ports.ts';
 import { isRunnerError, RunnerError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Redactor } from '../redact.ts';
+import { isGatewayCall } from './gateway-call.ts';
+import { header } from './http-request.ts';
 import type { HttpResult } from './http-response.ts';
 import { answerHttp, classifyOrDrop } from './invocation.ts';
 import type { HttpEvent, QueueMessage, TimerMessage } from './trigger-event.ts';
@@ -15,6 +17,11 @@ export interface EntryRuntime<C> {
   enter(context: C | undefined): void;
   depsFor(context: C | undefined): CoreDeps;
   deadlineSignal(context: C | undefined): AbortSignal | undefined;
+  /**
+   * The caller of a call through the API Gateway, from its headers (shared/auth); throws UNAUTHENTICATED
+   * without any I/O when there is no usable credential.
+   */
+  authenticate(header: (name: string) => string | undefined): CallerAccess;
 }
 
 /** One invocation as the entry points see it. */
@@ -27,6 +34,12 @@ export interface Invocation {
 
 /** The entry points a function has; an event for one it lacks is logged and dropped. */
 export interface EntryPoints {
+  /**
+   * Content that holds no data and calls nothing (the web console's page): answered before any
+   * authentication, so that a browser can load it; undefined for every other request, which goes on to
+   * `http`. Nothing else may be answered here: every other gateway call needs credentials.
+   */
+  readonly publicHttp?: (event: HttpEvent) => HttpResult | undefined;
   readonly http?: (event: HttpEvent, invocation: Invocation) => Promise<HttpResult>;
   readonly timer?: (messages: readonly TimerMessage[], invocation: Invocation) => Promise<unknown>;
   readonly queue?: (messages: readonly QueueMessage[], invocation: Invocation) => Promise<unknown>;
@@ -37,6 +50,11 @@ export interface EntryPoints {
  * failure itself (JSON with a stable code, never the platform's 502 with a stack trace). Trigger entry
  * points throw only to make the platform redeliver. Nothing leaves with a secret in it: the answer's
  * body, a trigger's result and the message of an error thrown to the platform are scrubbed by value.
+ *
+ * Deny by default (design.md §8): an HTTP call that came through the API Gateway is authenticated here,
+ * before its entry point runs (a caller without usable credentials gets 401 before anything is read or
+ * called), and its entry point's deps carry the caller's access, which the core checks on every project
+ * it touches. Direct invocations and triggers, authorized by IAM, go on as they are.
  */
 export function createEntryHandler<C>(name: string, runtime: EntryRuntime<C>, entries: EntryPoints) {
   const { redactor } = runtime;
@@ -45,9 +63,10 @@ export function createEntryHandler<C>(name: string, runtime: EntryRuntime<C>, en
     const classified = classifyOrDrop(runtime, event);
     if (classified === undefined) return { dropped: 1 };
     let deps: CoreDeps | undefined;
+    let access: CallerAccess | undefined;
     const invocation: Invocation = {
       deps: () => {
-        deps ??= runtime.depsFor(context);
+        deps ??= withCaller(runtime.depsFor(context), access);
         return deps;
       },
       signal: runtime.deadlineSignal(context),
@@ -56,7 +75,16 @@ export function createEntryHandler<C>(name: string, runtime: EntryRuntime<C>, en
       case 'http': {
         const http = entries.http;
         if (http === undefined) break;
-        return scrubAnswer(redactor, await answerHttp(runtime.log, () => http(classified.event, invocation)));
+        const { event } = classified;
+        return scrubAnswer(
+          redactor,
+          await answerHttp(runtime.log, async () => {
+            const open = entries.publicHttp?.(event);
+            if (open !== undefined) return open;
+            if (isGatewayCall(event)) access = runtime.authenticate((name) => header(event, name));
+            return http(event, invocation);
+          }),
+        );
       }
       case 'timer': {
         const timer = entries.timer;
@@ -72,6 +100,12 @@ export function createEntryHandler<C>(name: string, runtime: EntryRuntime<C>, en
     runtime.log.error(`${name} has no ${classified.kind} entry point; event dropped`, {});
     return { dropped: 1 };
   };
+}
+
+/** The invocation's deps for a gateway caller: its access, and its name on every log line. */
+function withCaller(deps: CoreDeps, access: CallerAccess | undefined): CoreDeps {
+  if (access === undefined) return deps;
+  return { ...deps, access, log: deps.log.child({ caller: access.caller }) };
 }
 
 /** The answer with its body scrubbed: a JSON body value by value (it stays valid JSON), any other as text. */

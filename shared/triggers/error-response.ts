@@ -22,6 +22,8 @@ export const ERROR_POLICY: Readonly<Record<ErrorCode, ErrorPolicy>> = {
   METHOD_NOT_ALLOWED: { status: 405, level: 'info', expose: true, transient: false },
   IDEMPOTENCY_KEY_REUSED: { status: 409, level: 'warn', expose: true, transient: false },
   PROJECT_NOT_ALLOWED: { status: 403, level: 'warn', expose: true, transient: false },
+  UNAUTHENTICATED: { status: 401, level: 'info', expose: true, transient: false },
+  FORBIDDEN: { status: 403, level: 'warn', expose: true, transient: false },
   RUN_NOT_FOUND: { status: 404, level: 'info', expose: true, transient: false },
   RUN_ALREADY_RUNNING: { status: 409, level: 'info', expose: true, transient: false },
   RUN_ALREADY_FINISHED: { status: 409, level: 'info', expose: true, transient: false },

@@ -23,10 +23,19 @@ export function jsonResult(
   };
 }
 
+/**
+ * What a 401 asks for (RFC 9110 §11.6.1): an IAM token as a bearer, or an API key in `X-Api-Key`. Only
+ * calls through the API Gateway are ever answered 401 (a direct invocation was authorized by IAM), so
+ * the Functions front's own handling of this response header on URL invocations never comes into play.
+ */
+export const WWW_AUTHENTICATE =
+  'Bearer realm="datasphere-runner", ApiKey realm="datasphere-runner", header="X-Api-Key"';
+
 /** The HTTP answer for a thrown error, its status from the one error table. */
 export function errorResult(error: unknown): HttpResult {
   const { status } = policyOf(error);
   const headers: Record<string, string> = status === 503 ? { 'Retry-After': '30' } : {};
+  if (status === 401) headers['WWW-Authenticate'] = WWW_AUTHENTICATE;
   const allow = allowedMethods(error);
   if (allow !== undefined) headers.Allow = allow;
   return jsonResult(status, errorBody(error), headers);

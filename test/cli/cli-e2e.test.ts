@@ -109,10 +109,13 @@ describe('the CLI against npm start (child processes)', () => {
         state,
       ],
       // A setting from the environment must reach the functions: other projects get the documented 403.
-      { ALLOWED_PROJECTS: `${PROJECT},demo-project` },
+      // (And no credentials of the shell this runs in: npm start makes its own key.)
+      { ALLOWED_PROJECTS: `${PROJECT},demo-project`, API_KEYS: '', DATASPHERE_RUNNER_API_KEY: '' },
     );
     const [, url] = await waitFor(npm, /front door on (http:\/\/127\.0\.0\.1:\d+)/, 180_000);
-    env = { DATASPHERE_RUNNER_URL: url ?? '' };
+    // The key npm start prints for the /runs routes, copied as a user would (docs/auth.md).
+    const [, key] = await waitFor(npm, /export DATASPHERE_RUNNER_API_KEY=(\S+)/, 30_000);
+    env = { DATASPHERE_RUNNER_URL: url ?? '', DATASPHERE_RUNNER_API_KEY: key ?? '' };
     await waitFor(npm, /Ctrl-C stops everything/, 30_000);
   });
 

@@ -95,18 +95,28 @@ describe('npm start options (local/start-options.ts)', () => {
 });
 
 describe('the local front door routes (local/platform.ts)', () => {
-  it('serves the API Gateway routes with their path parameters', () => {
-    assert.deepEqual(route('POST', '/runs'), { kind: 'function', fn: 'execute' });
-    assert.deepEqual(route('GET', '/runs'), { kind: 'function', fn: 'check' });
+  it('serves the API Gateway routes with their path parameters, as the gateway (credentials required)', () => {
+    assert.deepEqual(route('POST', '/runs'), {
+      kind: 'function',
+      fn: 'execute',
+      gateway: { path: '/runs', operationId: 'startRun' },
+    });
+    assert.deepEqual(route('GET', '/runs'), {
+      kind: 'function',
+      fn: 'check',
+      gateway: { path: '/runs', operationId: 'listRuns' },
+    });
     assert.deepEqual(route('GET', '/runs/r%2F1'), {
       kind: 'function',
       fn: 'check',
       params: { runId: 'r/1' },
+      gateway: { path: '/runs/{runId}', operationId: 'getRun' },
     });
     assert.deepEqual(route('POST', '/runs/r1/cancel'), {
       kind: 'function',
       fn: 'cancel',
       params: { runId: 'r1' },
+      gateway: { path: '/runs/{runId}/cancel', operationId: 'cancelRun' },
     });
   });
 

@@ -70,9 +70,10 @@ const v = (name: string): string => ['$', '{var.', name, '}'].join('');
 const runRequest = (value: unknown): string[] => validate(value, schemas.RunRequest ?? {}, spec);
 
 describe('the API Gateway specification', () => {
-  it('is OpenAPI 3.0 with the three operations and their methods', () => {
+  it('is OpenAPI 3.0 with the web console and the three run operations and their methods', () => {
     assert.match(String(spec.openapi), /^3\.0\./);
-    assert.deepEqual(Object.keys(paths).sort(), ['/runs', '/runs/{runId}', '/runs/{runId}/cancel']);
+    assert.deepEqual(Object.keys(paths).sort(), ['/', '/runs', '/runs/{runId}', '/runs/{runId}/cancel']);
+    assert.deepEqual(Object.keys(paths['/'] ?? {}), ['get']);
     assert.deepEqual(Object.keys(paths['/runs'] ?? {}).sort(), ['get', 'post']);
     assert.deepEqual(Object.keys(paths['/runs/{runId}'] ?? {}), ['get']);
     assert.deepEqual(Object.keys(paths['/runs/{runId}/cancel'] ?? {}), ['post']);
@@ -80,6 +81,7 @@ describe('the API Gateway specification', () => {
 
   it('routes every operation to the right function through the invoker account, payload format 0.1', () => {
     const routes: Record<string, string> = {
+      'GET /': v('checkFunctionId'),
       'POST /runs': v('executeFunctionId'),
       'GET /runs': v('checkFunctionId'),
       'GET /runs/{runId}': v('checkFunctionId'),
@@ -87,7 +89,8 @@ describe('the API Gateway specification', () => {
     };
     for (const [route, functionId] of Object.entries(routes)) {
       const [method = '', path = ''] = route.split(' ');
-      const integration = paths[path]?.[method.toLowerCase()]?.['x-yc-apigateway-integration'];
+      const operation = paths[path]?.[method.toLowerCase()];
+      const integration = operation?.['x-yc-apigateway-integration'];
       assert.deepEqual(
         integration,
         {
@@ -96,6 +99,8 @@ describe('the API Gateway specification', () => {
           tag: '$latest',
           service_account_id: v('invokerServiceAccountId'),
           payload_format_version: '0.1',
+          // Marks the call as the gateway's for the functions (docs/auth.md).
+          context: { api: 'datasphere-runner', operation: operation?.operationId },
         },
         route,
       );
@@ -105,12 +110,25 @@ describe('the API Gateway specification', () => {
   it('declares the answers the product gives: 202/400/403/409/502/503 for a start, 404 for an unknown run', () => {
     const codes = (path: string, method: string): string[] =>
       Object.keys((paths[path]?.[method]?.responses ?? {}) as object).sort();
-    assert.deepEqual(codes('/runs', 'post'), ['202', '400', '403', '409', '502', '503']);
+    assert.deepEqual(codes('/runs', 'post'), ['202', '400', '401', '403', '409', '502', '503']);
     assert.ok(codes('/runs/{runId}', 'get').includes('200') && codes('/runs/{runId}', 'get').includes('404'));
     assert.ok(codes('/runs/{runId}/cancel', 'post').includes('404'));
     const header = ((paths['/runs']?.post?.parameters ?? []) as { $ref?: string }[])[0];
     assert.equal(resolveRef(spec, header?.$ref ?? '').name, 'Idempotency-Key');
     assert.equal(resolveRef(spec, header?.$ref ?? '').required, false);
+  });
+
+  it('serves the web console at GET / as an HTML page from the check function, with no parameters', () => {
+    const get = paths['/']?.get ?? {};
+    assert.equal(get.operationId, 'webConsole');
+    assert.equal(get.parameters, undefined);
+    const responses = (get.responses ?? {}) as Record<string, { content?: Record<string, unknown> }>;
+    assert.deepEqual(Object.keys(responses).sort(), ['200', '304']);
+    assert.deepEqual(Object.keys(responses['200']?.content ?? {}), ['text/html']);
+    // The check function tells this route from GET /runs by the event's `path`, which payload 0.1 sets
+    // to the route's path: the two routes must stay on that format.
+    const integration = get['x-yc-apigateway-integration'] as Record<string, unknown>;
+    assert.equal(integration.payload_format_version, '0.1');
   });
 
   it('lists runs at GET /runs with the query parameters of design.md §6 (and operationId)', () => {
@@ -135,7 +153,7 @@ describe('the API Gateway specification', () => {
     assert.deepEqual(parameters.find((p) => p.name === 'trigger')?.schema.enum, [...TRIGGER_KINDS]);
     assert.deepEqual(parameters.find((p) => p.name === 'action')?.schema.enum, [...RUN_ACTIONS]);
     const codes = Object.keys((get.responses ?? {}) as object).sort();
-    assert.deepEqual(codes, ['200', '400', '404', '502', '503']);
+    assert.deepEqual(codes, ['200', '400', '401', '403', '404', '502', '503']);
   });
 
   it('describes a page of the history: runs and a nullable nextCursor; a run record still fits', () => {
@@ -266,6 +284,7 @@ describe('rendering the gateway specification', () => {
     const doc = parse(rendered) as typeof spec;
     const integration = (path: string, method: string): Record<string, unknown> =>
       (doc.paths as typeof paths)[path]?.[method]?.['x-yc-apigateway-integration'] as Record<string, unknown>;
+    assert.equal(integration('/', 'get').function_id, IDS.checkFunctionId);
     assert.equal(integration('/runs', 'post').function_id, IDS.executeFunctionId);
     assert.equal(integration('/runs/{runId}', 'get').function_id, IDS.checkFunctionId);
     assert.equal(integration('/runs', 'get').function_id, IDS.checkFunctionId);

@@ -63,6 +63,27 @@ describe('toPublicRun', () => {
     assert.equal(run.cancelReason, 'deadline');
     assert.equal(run.cancelRequestedAt, '2026-05-02T10:00:00.000Z');
   });
+
+  it('carries the action, result, attempts and timeline of design.md §5 when the record has them', () => {
+    const events = [
+      { at: '2026-05-01T03:00:00.000Z', type: 'claimed' as const },
+      { at: '2026-05-01T03:10:00.000Z', type: 'finished' as const, detail: 'SUCCEEDED' },
+    ];
+    const run = toPublicRun(
+      finishedRecord({
+        action: 'open',
+        result: { projectUrl: 'https://datasphere.yandex.cloud/communities/c/projects/p' },
+        attempt: 2,
+        attempts: ['r-1'],
+        events,
+      }),
+    );
+    assert.equal(run.action, 'open');
+    assert.deepEqual(run.result, { projectUrl: 'https://datasphere.yandex.cloud/communities/c/projects/p' });
+    assert.equal(run.attempt, 2);
+    assert.deepEqual(run.attempts, ['r-1']);
+    assert.deepEqual(run.events, events);
+  });
 });
 
 describe('buildNotification', () => {

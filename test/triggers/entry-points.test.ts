@@ -18,7 +18,16 @@ function runtime(depsFor: () => CoreDeps) {
   const log = createLogger({ redactor, write: (line) => lines.push(JSON.parse(line)) });
   return {
     lines,
-    runtime: { log, redactor, enter: () => undefined, depsFor, deadlineSignal: () => undefined },
+    runtime: {
+      log,
+      redactor,
+      enter: () => undefined,
+      depsFor,
+      deadlineSignal: () => undefined,
+      authenticate: (): never => {
+        throw new Error('no gateway call in these tests');
+      },
+    },
   };
 }
 

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { build } from '../../../build.mjs';
 import { type Emulator, type EmulatorOptions, startEmulator } from '../../../local/emulator/emulator.ts';
 import { type LocalPlatform, type PlatformOptions, startLocalPlatform } from '../../../local/platform.ts';
+import { apiKeyEntryLine } from '../../../shared/auth/api-keys.ts';
 import { type FunctionProcess, startFunctionProcess } from './function-process.ts';
 
 /** The real-shaped trigger events (copied into the repository from the reference fixtures). */
@@ -136,7 +137,16 @@ export interface RequestOptions {
   readonly headers?: Record<string, string>;
   /** A value is sent as JSON; a string as it is. */
   readonly body?: unknown;
+  /**
+   * The gateway routes (`/runs…`) need credentials (docs/auth.md): unless the headers carry some, or this
+   * is set, the harness sends its own API key (HARNESS_API_KEY, allowed every project).
+   */
+  readonly anonymous?: boolean;
 }
+
+/** The API key every harness accepts (API_KEYS below), for any project: obviously fake. */
+export const HARNESS_API_KEY = 'dsr_e2e-harness-key-fake-0000000000000000';
+const HARNESS_API_KEYS = apiKeyEntryLine('e2e-harness', HARNESS_API_KEY, '*');
 
 export interface HarnessOptions {
   readonly distDir: string;
@@ -203,6 +213,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
   const functionEnv: Record<string, string> = {
     ...FAST_CHECKS,
     YC_IAM_TOKEN: 't1.test-token',
+    API_KEYS: HARNESS_API_KEYS,
     ...options.env,
     DATASPHERE_ENDPOINT: emulator.url,
     OPERATION_ENDPOINT: emulator.url,
@@ -227,6 +238,12 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
 
   const request = async (method: string, path: string, opts: RequestOptions = {}): Promise<HttpAnswer> => {
     const headers: Record<string, string> = { ...opts.headers };
+    const credentialed = Object.keys(headers).some((name) =>
+      ['authorization', 'x-api-key'].includes(name.toLowerCase()),
+    );
+    if (path.startsWith('/runs') && !credentialed && opts.anonymous !== true) {
+      headers['X-Api-Key'] = HARNESS_API_KEY;
+    }
     let body: string | undefined;
     if (typeof opts.body === 'string') body = opts.body;
     else if (opts.body !== undefined) {
