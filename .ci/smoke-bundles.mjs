@@ -16,8 +16,17 @@ const httpFixture = JSON.parse(readFileSync(join(fixtures, 'http-url-json.json')
 const cases = {
   // A run request for a project that is not allowed: 403 before any API call.
   execute: { event: httpFixture, expect: 403 },
-  // A status call without runId: 400 naming the field.
-  check: { event: { ...httpFixture, httpMethod: 'GET', body: '' }, expect: 400 },
+  // A history call (GET naming no run) with a limit out of range: 400 naming the parameter.
+  check: {
+    event: {
+      ...httpFixture,
+      httpMethod: 'GET',
+      body: '',
+      queryStringParameters: { limit: '0' },
+      multiValueQueryStringParameters: { limit: ['0'] },
+    },
+    expect: 400,
+  },
   cancel: { event: { ...httpFixture, body: '{}' }, expect: 400 },
 };
 
