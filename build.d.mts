@@ -17,3 +17,13 @@ export interface BuiltBundle {
   readonly zipBytes: number;
 }
 export declare function build(options?: { outDir?: string; quiet?: boolean }): Promise<BuiltBundle[]>;
+/** esbuild plugin: replaces the undici files the functions never run (non-SIMD parser, FormData bodies, HTTP/2). */
+export declare const trimUndici: Readonly<{
+  name: string;
+  setup(build: import('esbuild').PluginBuild): void;
+}>;
+/** The plugins of the function bundles. */
+export declare const BUNDLE_PLUGINS: readonly Readonly<{
+  name: string;
+  setup(build: import('esbuild').PluginBuild): void;
+}>[];

@@ -17,8 +17,8 @@ export const FUNCTIONS = ['execute', 'check', 'cancel'];
 
 /**
  * The esbuild settings of every function bundle; `npm run bench` builds its comparison handlers (an
- * empty one, one on the official SDK) with the same settings. Nothing in the bundles needs undici:
- * shared/api/http-dispatcher.ts is node's own http client, so no bundle pays undici's ~520 KB.
+ * empty one, one on the official SDK) with the same settings. The function bundles also get
+ * BUNDLE_PLUGINS (see build()).
  */
 export const ESBUILD_OPTIONS = Object.freeze({
   bundle: true,
@@ -30,6 +30,48 @@ export const ESBUILD_OPTIONS = Object.freeze({
   legalComments: 'eof',
   logLevel: 'warning',
 });
+
+/**
+ * undici files the functions never run, each replaced by a few bytes that fail loudly if one ever is.
+ * shared/api/undici-dispatcher.ts imports only undici's Agent and request API; of what they pull in:
+ * - `llhttp/llhttp-wasm.js` (≈72 KB): the HTTP parser without WebAssembly SIMD, loaded only when the
+ *   SIMD copy (`llhttp_simd-wasm.js`, kept) fails to compile. V8 compiles wasm SIMD on every x86-64 CPU
+ *   with SSE4.1; Node 22.15 (V8 12.4) has no flag that turns it off, and undici picks the plain copy on
+ *   x86-64 only when UNDICI_NO_WASM_SIMD=1 (docs/api.md, "Transport").
+ * - `web/fetch/body.js` and the fetch/webidl modules behind it (≈40 KB): used only to send a FormData
+ *   body; the functions send strings.
+ * - `dispatcher/client-h2.js` (≈10 KB): HTTP/2, used only when a connection negotiates h2, which needs
+ *   `allowH2`; the dispatcher speaks HTTP/1.1.
+ */
+const UNDICI_STUBS = {
+  'llhttp/llhttp-wasm.js':
+    'throw new Error("undici\'s non-SIMD HTTP parser is left out of this bundle (build.mjs): WebAssembly SIMD did not compile here, or UNDICI_NO_WASM_SIMD=1 is set");',
+  'web/fetch/body.js':
+    "module.exports.extractBody = () => { throw new Error('FormData request bodies are left out of this bundle (build.mjs)'); };",
+  'dispatcher/client-h2.js':
+    "module.exports = () => { throw new Error('HTTP/2 is left out of this bundle (build.mjs): create the dispatcher without allowH2'); };",
+};
+
+/** The esbuild plugin that puts UNDICI_STUBS in place of those files. */
+export const trimUndici = Object.freeze({
+  name: 'trim-undici',
+  setup(builder) {
+    builder.onLoad(
+      {
+        filter:
+          /[\\/]undici[\\/]lib[\\/](llhttp[\\/]llhttp-wasm|web[\\/]fetch[\\/]body|dispatcher[\\/]client-h2)\.js$/,
+      },
+      (args) => {
+        const file = args.path.replaceAll('\\', '/').split('/undici/lib/')[1];
+        const contents = file === undefined ? undefined : UNDICI_STUBS[file];
+        return contents === undefined ? undefined : { contents, loader: 'js' };
+      },
+    );
+  },
+});
+
+/** Plugins of the function bundles. */
+export const BUNDLE_PLUGINS = Object.freeze([trimUndici]);
 
 async function loadJobs() {
   const { locateJobsFile, loadJobsFile } = await import('./shared/schedule/jobs-file-loader.ts');
@@ -64,6 +106,7 @@ export async function build({
     const outfile = join(fnDir, 'index.js');
     const result = await esbuild.build({
       ...ESBUILD_OPTIONS,
+      plugins: [...BUNDLE_PLUGINS],
       entryPoints: [join(root, 'functions', fn, 'handler.ts')],
       outfile,
       // Only the execute bundle runs the jobs; the others get an empty list and no cron code path use.

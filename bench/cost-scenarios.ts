@@ -52,6 +52,7 @@ interface Kind {
 
 const KINDS: readonly Kind[] = [
   { key: 'short', label: 'short run (30 s)', runSeconds: 30, reports: false },
+  { key: 'half', label: '30-minute run', runSeconds: 1800, reports: false },
   { key: 'hour', label: 'one-hour run', runSeconds: 3600, reports: false },
   { key: 'reported', label: 'short run + webhook + queue report', runSeconds: 30, reports: true },
 ];

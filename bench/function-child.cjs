@@ -1,6 +1,6 @@
 // One function instance for the benchmarks: plain node (no TypeScript loader, so its memory is the
 // bundle's own), `require`s a BUILT bundle once, then runs `handler(event, context)` for each IPC
-// message, answering with the result, the time the call took and the process's peak RSS so far.
+// message, answering with the result, the time (wall and CPU) the call took and the peak RSS so far.
 // Env: FUNCTION_BUNDLE (dist/<fn>/index.js), FUNCTION_TIMEOUT_MS, plus the function's own settings.
 // BENCH_SHIFTED_CLOCK=1: the wall clock (Date) runs `clockOffsetMs` ahead, as the latest message said,
 // so the cost scenarios can let an hour pass between sweeps without waiting (timers are not affected).
@@ -32,6 +32,7 @@ if (typeof handler !== 'function') throw new Error(`${bundle} does not export ha
 process.on('message', async (message) => {
   if (typeof message.clockOffsetMs === 'number') clockOffsetMs = message.clockOffsetMs;
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   const startedAt = Date.now();
   const context = {
     requestId: `bench-${message.id}`,
@@ -50,6 +51,11 @@ process.on('message', async (message) => {
     id: message.id,
     ...answer,
     wallMs: performance.now() - started,
+    // CPU time of the whole process (every thread) over the call, ms.
+    cpuMs: (() => {
+      const used = process.cpuUsage(cpuBefore);
+      return (used.user + used.system) / 1000;
+    })(),
     // Linux reports maxRSS in kilobytes.
     maxRssBytes: process.resourceUsage().maxRSS * 1024,
     memory: process.memoryUsage(),

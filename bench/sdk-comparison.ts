@@ -1,14 +1,12 @@
 // Builds the bench's comparison handlers with the functions' esbuild settings: the empty baseline and
 // bench/sdk-handler.ts on @yandex-cloud/nodejs-sdk. The SDK (79 MB, 60+ packages) is not a project
 // dependency: it is installed on demand, from bench/sdk/package.json and its lockfile, into a temp dir
-// that later runs reuse, so `npm ci` (and CI) never downloads it.
-import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+// that later runs reuse (bench/pinned-install.ts), so `npm ci` (and CI) never downloads it.
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as esbuild from 'esbuild';
 import { ESBUILD_OPTIONS } from '../build.mjs';
+import { installPinned } from './pinned-install.ts';
 
 const SDK_SPEC = join(import.meta.dirname, 'sdk');
 
@@ -53,28 +51,8 @@ export function buildEmptyHandler(outDir: string): Promise<BuiltHandler> {
 
 /** Installs the pinned SDK into a temp dir (once per lockfile); returns its node_modules. */
 export async function ensureSdk(log: (line: string) => void): Promise<string> {
-  const lock = readFileSync(join(SDK_SPEC, 'package-lock.json'));
-  const dir = join(
-    tmpdir(),
-    `datasphere-runner-bench-sdk-${createHash('sha256').update(lock).digest('hex').slice(0, 12)}`,
-  );
-  const modules = join(dir, 'node_modules');
-  if (existsSync(join(modules, '@yandex-cloud', 'nodejs-sdk', 'package.json'))) return modules;
-  log(`installing @yandex-cloud/nodejs-sdk for the comparison row into ${dir} (once)`);
-  mkdirSync(dir, { recursive: true });
-  copyFileSync(join(SDK_SPEC, 'package.json'), join(dir, 'package.json'));
-  copyFileSync(join(SDK_SPEC, 'package-lock.json'), join(dir, 'package-lock.json'));
-  const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-  await new Promise<void>((resolve, reject) => {
-    execFile(
-      npm,
-      ['ci', '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel=error'],
-      { cwd: dir, maxBuffer: 16 * 1024 * 1024 },
-      (error, _stdout, stderr) =>
-        error ? reject(new Error(`npm ci failed: ${stderr.slice(-400)}`)) : resolve(),
-    );
-  });
-  return modules;
+  const marker = join('@yandex-cloud', 'nodejs-sdk', 'package.json');
+  return (await installPinned(SDK_SPEC, 'datasphere-runner-bench-sdk', marker, log)).modules;
 }
 
 /** Builds bench/sdk-handler.ts into `<outDir>/sdk` against the on-demand SDK install. */

@@ -25,6 +25,7 @@ export interface ChildAnswer {
   readonly result?: unknown;
   readonly error?: string;
   readonly wallMs: number;
+  readonly cpuMs: number;
   readonly maxRssBytes: number;
 }
 
@@ -131,6 +132,12 @@ export interface SweepFigures {
   readonly dueSweepMs: number;
   /** The bare loop of the same 300 Gets, same concurrency and emulator: the median, ms. */
   readonly floorMs: number;
+  /** The median over the rounds of (sweep ÷ the floor measured just before it). */
+  readonly overFloor: number;
+  /** Fastest sweep ÷ fastest floor: the least disturbed pair on a shared machine. */
+  readonly bestOverFloor: number;
+  /** CPU time of the sweep's process (all threads), median, ms. */
+  readonly dueSweepCpuMs: number;
   readonly floorRepeats: readonly number[];
   /** `ceil(due / concurrency) × latency`: the floor in theory, ms. */
   readonly theoreticalFloorMs: number;
@@ -226,7 +233,14 @@ export async function runSweepBenchmarks(options: SweepOptions): Promise<SweepFi
       }
       const fn = await startFunction(bundle, env(dir), node);
       functions.push(fn);
-      cases.push({ name, ledger, fn, runIds: due.map((r) => r.runId), times: [] as number[] });
+      cases.push({
+        name,
+        ledger,
+        fn,
+        runIds: due.map((r) => r.runId),
+        times: [] as number[],
+        cpu: [] as number[],
+      });
     }
     // Warm both instances with real sweeps (runtime built, sockets open, hot code optimised): Cloud
     // Functions keeps an instance warm between per-minute ticks. The same runs are made due again after
@@ -244,8 +258,13 @@ export async function runSweepBenchmarks(options: SweepOptions): Promise<SweepFi
     const floorTimes: number[] = [];
     let checked = Number.POSITIVE_INFINITY;
     for (let round = 0; round < repeats; round++) {
+      // Each round: the floor, then the sweeps right after it, so a change in the machine's load hits
+      // both sides of the round's ratio alike.
+      floorTimes.push(Math.round(await loop.run(emulator.url, dueOps, concurrency)));
       for (const c of cases) {
-        const summary = summaryOf(await c.fn.invoke(timerEvent()));
+        const answer = await c.fn.invoke(timerEvent());
+        const summary = summaryOf(answer);
+        c.cpu.push(Math.round(answer.cpuMs));
         checked = Math.min(checked, summary.checked);
         if (summary.checked !== dueRuns || summary.failures !== 0) {
           throw new Error(
@@ -255,7 +274,6 @@ export async function runSweepBenchmarks(options: SweepOptions): Promise<SweepFi
         c.times.push(summary.durationMs);
         await makeDue(c.ledger, c.runIds, new Date(Date.now() - 60_000));
       }
-      floorTimes.push(Math.round(await loop.run(emulator.url, dueOps, concurrency)));
     }
     const [plain, history] = cases;
     progress(
@@ -283,6 +301,9 @@ export async function runSweepBenchmarks(options: SweepOptions): Promise<SweepFi
     return {
       dueSweepMs: median(plain?.times ?? []),
       floorMs: median(floorTimes),
+      overFloor: median((plain?.times ?? []).map((t, i) => t / (floorTimes[i] ?? Number.NaN))),
+      bestOverFloor: Math.min(...(plain?.times ?? [])) / Math.min(...floorTimes),
+      dueSweepCpuMs: median(plain?.cpu ?? []),
       floorRepeats: floorTimes,
       theoreticalFloorMs: Math.ceil(dueRuns / concurrency) * latencyMs,
       concurrency,

@@ -7,7 +7,7 @@ export interface TextSink {
   /** True when a person is watching: live status lines and colours are used. */
   readonly isTTY?: boolean;
   /** Terminal width, when known. */
-  readonly columns?: number;
+  readonly columns?: number | undefined;
 }
 
 export interface CliIo {

@@ -110,7 +110,8 @@ export function processIo(): CliIo {
         return process.stdout.isTTY === true;
       },
       get columns() {
-        return process.stdout.columns;
+        // A pseudo-terminal without a size reports 0: then the width is unknown, not zero.
+        return process.stdout.columns || undefined;
       },
     },
     stderr: {

@@ -127,7 +127,7 @@ function liveView({ out, style, now }: ViewOptions): ProgressView {
   let problem: string | undefined;
   let lastStatus: string | undefined;
   let drawn = false;
-  const width = () => Math.max(20, (out.columns ?? 80) - 1);
+  const width = () => Math.max(20, (out.columns || 80) - 1);
   const clear = () => {
     if (drawn) out.write('\r\x1b[2K');
     drawn = false;

@@ -27,8 +27,10 @@ export interface Config {
   /** Most Operation.Get calls in flight during one sweep. */
   readonly checkConcurrency: number;
   /**
-   * A new run is first checked this long after its start (0 = at the first sweep after the start).
-   * 75 s = one per-minute tick plus the due slack: a one-hour run then costs ≤ 60 Operation.Get calls.
+   * A new run is first checked this long after its start. 0 (the default) = at the first sweep after
+   * the start (design.md §6), so an early failure (a wrong notebook path) is known a tick later; a
+   * one-hour run then costs ≤ 62 Operation.Get calls. 75 s (one tick plus the due slack) saves the
+   * first Get of a fresh operation, which often answers NOT_FOUND anyway.
    */
   readonly checkFirstDelaySeconds: number;
   /** First re-check delay after a check; grows ×checkBackoffFactor up to checkMaxIntervalSeconds. */
@@ -227,7 +229,7 @@ export function loadConfig(env: Env, options: { cwd?: string } = {}): Config {
     runTimeoutSeconds: integer(env, 'RUN_TIMEOUT_SECONDS', 86400, 1, 604800),
     iamToken: text(env, 'YC_IAM_TOKEN'),
     checkConcurrency: integer(env, 'CHECK_CONCURRENCY', 32, 1, 256),
-    checkFirstDelaySeconds: integer(env, 'CHECK_FIRST_DELAY_SECONDS', 75, 0, 3600),
+    checkFirstDelaySeconds: integer(env, 'CHECK_FIRST_DELAY_SECONDS', 0, 0, 3600),
     checkIntervalSeconds,
     checkMaxIntervalSeconds,
     checkBackoffFactor: decimal(env, 'CHECK_BACKOFF_FACTOR', 2, 1, 10),

@@ -1,11 +1,11 @@
 import { setMaxListeners } from 'node:events';
 import type { Dispatcher } from 'undici';
 import { DataSphereClient } from './api/datasphere-client.ts';
-import { createDispatcher } from './api/http-dispatcher.ts';
 import { createHttpTransport } from './api/http-transport.ts';
 import { OperationClient } from './api/operation-client.ts';
 import { createTokenProvider, type TokenContext } from './api/token-provider.ts';
 import type { TokenSource } from './api/token-source.ts';
+import { createDispatcher } from './api/undici-dispatcher.ts';
 import { type Config, loadConfig } from './config.ts';
 import type { CoreDeps, NotifierPort } from './core/ports.ts';
 import { ConfigError } from './errors.ts';
@@ -116,7 +116,9 @@ export function createFunctionRuntime(
   const build = () => {
     if (built !== undefined) return built;
     const cfg = getConfig();
-    const dispatcher = options.dispatcher ?? createDispatcher();
+    // A socket per call the sweep has in flight (CHECK_CONCURRENCY, at least the default 32).
+    const dispatcher =
+      options.dispatcher ?? createDispatcher({ connections: Math.max(32, cfg.checkConcurrency) });
     const tokens = createTokenProvider({ env, dispatcher });
     const fallback = tokens.forContext(undefined);
     const token: TokenSource = {
@@ -158,7 +160,14 @@ export function createFunctionRuntime(
       ownsDispatcher: options.dispatcher === undefined,
       datasphere: new DataSphereClient({ transport, endpoint: cfg.datasphereEndpoint }),
       operations: new OperationClient({ transport, endpoint: cfg.operationEndpoint }),
-      ledger: redactingLedger(openLedger(ledgerSpec(cfg, token), { dispatcher }), redactor),
+      ledger: redactingLedger(
+        openLedger(ledgerSpec(cfg, token), {
+          dispatcher,
+          // A damaged record is set aside by the store, which has no logger: say so, naming it.
+          onUnreadable: (record) => log.error('unreadable run record set aside', { ...record }),
+        }),
+        redactor,
+      ),
       notifier,
       metrics:
         options.metrics === undefined || cfg.metrics === undefined
@@ -254,7 +263,7 @@ function adaptNotifier(
     deliver: (destination, record, signal) =>
       notifier.deliver(
         destination,
-        buildNotification({ ...record, updatedAt: record.reportedAt ?? record.updatedAt }),
+        buildNotification({ ...record, updatedAt: record.finishedAt ?? record.updatedAt }),
         signal,
       ),
   };

@@ -7,7 +7,8 @@
  * - Idempotency-Key scope: per operation kind and project (`execute`/`open`/`activate` × projectId).
  *   A key seen before replays that operation in its current state, whatever the body says; validation
  *   runs first, so an invalid request is refused even with a known key.
- * - Unknown routes (including a disabled Open path or Cancel method) answer 404 with code 5.
+ * - Unknown routes (including the Open path and the Cancel method not served: by default only `/open`
+ *   and GET) answer 404 with code 5 and a message that names the route, not a resource.
  * - Any project id of 1..50 characters exists unless listed in `missingProjects`.
  * - A `latency` fault lets the request take effect at once and holds back only the answer, which is the
  *   case idempotency keys exist for (the client times out, the operation was created anyway).
@@ -108,10 +109,10 @@ function resolveOptions(options: EmulatorOptions): Settings {
   if (!Number.isInteger(notFoundGets) || notFoundGets < 0) {
     throw new TypeError('notFoundGetsPerOperation must be a non-negative integer');
   }
-  const openPath = options.openPath ?? 'both';
+  const openPath = options.openPath ?? 'slash';
   if (!['colon', 'slash', 'both'].includes(openPath))
     throw new TypeError('openPath must be colon, slash or both');
-  const cancelMethods = options.cancelMethods ?? 'both';
+  const cancelMethods = options.cancelMethods ?? 'get';
   if (!['get', 'post', 'both'].includes(cancelMethods))
     throw new TypeError('cancelMethods must be get, post or both');
   const poll = options.pollIntervalSeconds;
@@ -126,7 +127,7 @@ function resolveOptions(options: EmulatorOptions): Settings {
     durationMs: durationOption('durationMs', options.durationMs, 3000),
     outcome: checkOutcome('outcome', options.outcome ?? 'OK'),
     activateDurationMs: durationOption('activateDurationMs', options.activateDurationMs, 0),
-    openDurationMs: durationOption('openDurationMs', options.openDurationMs, 0),
+    openDurationMs: durationOption('openDurationMs', options.openDurationMs, 3000),
     token: options.token,
     notFoundGetsPerOperation: notFoundGets,
     oneRunPerProject: options.oneRunPerProject ?? false,
@@ -401,6 +402,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         durationMs: settings.openDurationMs,
         requestId: ctx.requestId,
         projectUrl: `${baseUrl}/_emulator/ide/${encodeURIComponent(projectId)}`,
+        // An IDE opened before is closed first (OPEN_PROJECT_STATUS_CLOSING_IDE).
+        reopen: store.hasOpened(projectId),
       },
       ctx,
     );

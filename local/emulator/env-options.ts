@@ -10,11 +10,13 @@
  * | `EMULATOR_TOKEN` | token | any bearer token |
  * | `EMULATOR_NOT_FOUND_GETS` | notFoundGetsPerOperation | 0 |
  * | `EMULATOR_ONE_RUN_PER_PROJECT` | oneRunPerProject (`true`/`false`) | false |
- * | `EMULATOR_OPEN_PATH` | openPath (`colon`/`slash`/`both`) | both |
+ * | `EMULATOR_OPEN_PATH` | openPath (`colon`/`slash`/`both`) | slash |
+ * | `EMULATOR_CANCEL_METHODS` | cancelMethods (`get`/`post`/`both`) | get |
+ * | `EMULATOR_OPEN_DURATION_MS` | openDurationMs | 3000 |
  * | `EMULATOR_CANCEL_DELAY_MS` | cancelDelayMs | 200 |
  * | `EMULATOR_MISSING_PROJECTS` | missingProjects (comma-separated) | none |
  */
-import type { EmulatorOptions, OpenPath, Outcome } from './types.ts';
+import type { CancelMethods, EmulatorOptions, OpenPath, Outcome } from './types.ts';
 import { OUTCOMES } from './types.ts';
 
 export const DEFAULT_EMULATOR_PORT = 8787;
@@ -71,6 +73,12 @@ export function emulatorOptionsFromEnv(env: Env): EmulatorOptions {
     s.toLowerCase(),
   );
   if (openPath !== undefined) options.openPath = openPath;
+  const cancelMethods = oneOf<CancelMethods>(env, 'EMULATOR_CANCEL_METHODS', ['get', 'post', 'both'], (s) =>
+    s.toLowerCase(),
+  );
+  if (cancelMethods !== undefined) options.cancelMethods = cancelMethods;
+  const openDuration = integer(env, 'EMULATOR_OPEN_DURATION_MS', 0, Number.MAX_SAFE_INTEGER);
+  if (openDuration !== undefined) options.openDurationMs = openDuration;
   const cancelDelay = integer(env, 'EMULATOR_CANCEL_DELAY_MS', 0, Number.MAX_SAFE_INTEGER);
   if (cancelDelay !== undefined) options.cancelDelayMs = cancelDelay;
   const missing = value(env, 'EMULATOR_MISSING_PROJECTS');

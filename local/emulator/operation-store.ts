@@ -24,7 +24,17 @@ export interface NewOperation {
   requestId: string;
   /** For Open: where the IDE is. */
   projectUrl?: string;
+  /** For Open: the project's IDE was opened before, so it is closed first. */
+  reopen?: boolean;
 }
+
+/** The metadata statuses an Open moves through (OpenProjectMetadata.OpenProjectStatus), in equal parts. */
+const OPEN_STEPS = [
+  'OPEN_PROJECT_STATUS_UNZIPPING_PROJECT',
+  'OPEN_PROJECT_STATUS_ALLOCATING_VM',
+  'OPEN_PROJECT_STATUS_STARTING_IDE',
+] as const;
+const REOPEN_STEPS = ['OPEN_PROJECT_STATUS_CLOSING_IDE', ...OPEN_STEPS] as const;
 
 interface StoredOperation {
   readonly id: string;
@@ -39,6 +49,9 @@ interface StoredOperation {
   readonly createdAtMs: number;
   readonly createdSubMs: number;
   readonly finishedSubMs: number;
+  /** How long it was planned to run (a cancel moves finishesAt, not this). */
+  readonly plannedMs: number;
+  readonly steps: readonly string[];
   outcome: Outcome;
   finishesAt: number;
   rollbackMs: number;
@@ -93,6 +106,8 @@ export class OperationStore {
       createdSubMs,
       // not before createdAt when both fall in the same millisecond
       finishedSubMs: createdSubMs + randomInt(1_000_000 - createdSubMs),
+      plannedMs: spec.durationMs,
+      steps: spec.kind !== 'open' ? [] : spec.reopen === true ? REOPEN_STEPS : OPEN_STEPS,
       outcome: spec.outcome,
       finishesAt: now + spec.durationMs,
       rollbackMs: this.#settings.errorRollbackMs,
@@ -121,6 +136,20 @@ export class OperationStore {
     const op = this.#get(id);
     op.gets += 1;
     return op.gets;
+  }
+
+  /** Whether an Open of the project has finished well (its IDE is open). */
+  hasOpened(projectId: string): boolean {
+    for (const op of this.#operations.values()) {
+      if (
+        op.kind === 'open' &&
+        op.projectId === projectId &&
+        this.#phase(op) === 'done' &&
+        op.outcome === 'OK'
+      )
+        return true;
+    }
+    return false;
   }
 
   /** The id of an Execute in the project that is not done, if any. */
@@ -178,7 +207,7 @@ export class OperationStore {
       modifiedAt,
     };
     if (phase === 'done' || !this.#settings.omitDoneFalse) json.done = phase === 'done';
-    const metadata = this.#metadata(op, phase);
+    const metadata = this.#metadata(op);
     if (metadata !== undefined) json.metadata = metadata;
     if (phase === 'running') return json;
     const error = this.#error(op);
@@ -228,7 +257,7 @@ export class OperationStore {
     return 'done';
   }
 
-  #metadata(op: StoredOperation, phase: Phase): Record<string, unknown> | undefined {
+  #metadata(op: StoredOperation): Record<string, unknown> | undefined {
     switch (op.kind) {
       case 'execute': {
         const metadata: Record<string, unknown> = {
@@ -240,16 +269,19 @@ export class OperationStore {
         return metadata;
       }
       case 'open':
-        return {
-          '@type': TYPE.openMetadata,
-          projectId: op.projectId,
-          status:
-            phase === 'running' ? 'OPEN_PROJECT_STATUS_ALLOCATING_VM' : 'OPEN_PROJECT_STATUS_STARTING_IDE',
-        };
+        return { '@type': TYPE.openMetadata, projectId: op.projectId, status: this.#openStatus(op) };
       case 'activate':
         // DockerImage.Activate declares no metadata type (api.md §2.4)
         return undefined;
     }
+  }
+
+  /** Where an Open is: the step its share of the planned time has reached (the last one once done). */
+  #openStatus(op: StoredOperation): string {
+    const elapsed = Math.min(this.#settings.now(), op.finishesAt) - op.createdAtMs;
+    const share = op.plannedMs <= 0 ? 1 : elapsed / op.plannedMs;
+    const index = Math.min(op.steps.length - 1, Math.max(0, Math.floor(share * op.steps.length)));
+    return op.steps[index] ?? 'OPEN_PROJECT_STATUS_UNKNOWN';
   }
 
   /** `operation.error` when the outcome is one; undefined when the operation has a response. */

@@ -25,7 +25,11 @@ export interface EmulatorOptions {
   outcome?: Outcome;
   /** How long DockerImage.Activate runs. @default 0 */
   activateDurationMs?: number;
-  /** How long Project.Open runs. @default 0 */
+  /**
+   * How long Project.Open runs; its metadata status moves through OPEN_PROJECT_STATUS_UNZIPPING_PROJECT,
+   * ALLOCATING_VM and STARTING_IDE (after CLOSING_IDE when the project was opened before) in equal
+   * parts of it. @default 3000
+   */
   openDurationMs?: number;
   /** When set only `Bearer <token>` is accepted, otherwise any non-empty bearer token. */
   token?: string;
@@ -33,9 +37,15 @@ export interface EmulatorOptions {
   notFoundGetsPerOperation?: number;
   /** An Execute into a project with an unfinished Execute answers 400 FAILED_PRECONDITION. @default false */
   oneRunPerProject?: boolean;
-  /** Paths Project.Open answers on; the other one answers 404. @default 'both' */
+  /**
+   * The path Project.Open answers on; the other one answers 404 like any unknown route, so a test
+   * catches a client that calls the wrong one. `both` only on request. @default 'slash' (`/open`)
+   */
   openPath?: OpenPath;
-  /** Methods Operation.Cancel answers to; the other one answers 404. @default 'both' */
+  /**
+   * The method Operation.Cancel answers to; the other one answers 404 like any unknown route. `both`
+   * only on request. @default 'get'
+   */
   cancelMethods?: CancelMethods;
   /** How long after a Cancel the operation becomes done (0 = at once). @default 200 */
   cancelDelayMs?: number;

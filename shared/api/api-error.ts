@@ -27,6 +27,8 @@ export interface ApiErrorFacts {
   readonly clientTraceId?: string | undefined;
   /** For API_BAD_RESPONSE: the JSON path of the offending field (`response.executionStatus`). */
   readonly field?: string | undefined;
+  /** `resourceName`s of the error body's `google.rpc.ResourceInfo` details (the resource it is about). */
+  readonly resourceNames?: readonly string[] | undefined;
   /** Whether trying the same call again later may succeed (transient failure). */
   readonly retryable: boolean;
   /** How many HTTP attempts were made (1 = no retry). */
@@ -53,6 +55,7 @@ export class ApiError extends RunnerError {
   readonly serverTraceId: string | undefined;
   readonly clientTraceId: string | undefined;
   readonly field: string | undefined;
+  readonly resourceNames: readonly string[] | undefined;
   readonly retryable: boolean;
   readonly attempts: number;
 
@@ -79,6 +82,7 @@ export class ApiError extends RunnerError {
     this.serverTraceId = facts.serverTraceId;
     this.clientTraceId = facts.clientTraceId;
     this.field = facts.field;
+    this.resourceNames = facts.resourceNames;
     this.retryable = facts.retryable;
     this.attempts = facts.attempts;
   }
@@ -105,6 +109,7 @@ export class ApiError extends RunnerError {
       serverTraceId: this.serverTraceId,
       clientTraceId: this.clientTraceId,
       field: this.field,
+      resourceNames: this.resourceNames,
     };
     for (const [key, value] of Object.entries(optional)) if (value !== undefined) out[key] = value;
     return out;
@@ -169,5 +174,27 @@ export function bodySnippet(body: string, max = 200): string {
       .replace(/\s+/g, ' ')
       .trim(),
   );
+  text = maskMalformedSecrets(text);
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+const SECRET_MEMBER_NAME =
+  '"(?:session[_-]?token|access[_-]?token|iam[_-]?token|token|secret|password|jwt|private[_-]?key)"';
+/** `"sessionToken":"abc` : the string never closes (the body was cut off). */
+const UNTERMINATED_SECRET = new RegExp(
+  `(${SECRET_MEMBER_NAME}\\s*:\\s*")(?:[^"\\\\]|\\\\[\\s\\S])*\\\\?$`,
+  'i',
+);
+/** `"sessionToken": abc` : the value is not a string at all. */
+const UNQUOTED_SECRET = new RegExp(`(${SECRET_MEMBER_NAME}\\s*:\\s*)(?![\\s"])[^\\s,}\\]]+`, 'gi');
+
+/**
+ * Secret-named JSON members that redactSecrets leaves alone because they are not well-formed strings:
+ * bodies that are not JSON are exactly where they turn up (a proxy cut the answer off inside the value,
+ * or a broken encoder left the quotes out).
+ */
+function maskMalformedSecrets(text: string): string {
+  return text
+    .replace(UNQUOTED_SECRET, (_match, prefix: string) => `${prefix}[REDACTED]`)
+    .replace(UNTERMINATED_SECRET, (_match, prefix: string) => `${prefix}[REDACTED]`);
 }

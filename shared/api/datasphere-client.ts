@@ -1,5 +1,4 @@
 import { InvalidRequestError } from '../errors.ts';
-import { isApiError } from './api-error.ts';
 import type { HttpTransport } from './http-transport.ts';
 import {
   ANY_PAYLOADS,
@@ -15,17 +14,25 @@ import {
   type ProjectExecutionMetadata,
   type ProjectExecutionResponse,
 } from './protojson.ts';
+import { RouteChoice } from './route-fallback.ts';
 
 export const DEFAULT_DATASPHERE_ENDPOINT = 'https://datasphere.api.cloud.yandex.net';
 
 /** `:open` (REST docs, cloudapi until 2024) or `/open` (cloudapi since 2026-04); see api.md §2.2. */
 export type OpenPathStyle = 'colon' | 'slash';
 
+/**
+ * `/open` first: the gateway's REST routes are generated from the protos' http rules, and cloudapi has
+ * said `/open` since 2026-04-13 (still at head 2026-11-28); the REST reference and seed still show
+ * `:open`, which is the fallback (docs/api.md, "Project.Open: which path").
+ */
+export const DEFAULT_OPEN_PATH_STYLE: OpenPathStyle = 'slash';
+
 export interface DataSphereClientOptions {
   readonly transport: HttpTransport;
   /** @default https://datasphere.api.cloud.yandex.net */
   readonly endpoint?: string;
-  /** The Open path to try first; the other is tried on 404/501. @default 'colon' */
+  /** The Open path to try first; the other is tried only when this route is missing. @default 'slash' */
   readonly openPathStyle?: OpenPathStyle;
 }
 
@@ -56,17 +63,23 @@ export interface CallOptions {
 export class DataSphereClient {
   readonly #transport: HttpTransport;
   readonly #endpoint: string;
-  #openStyle: OpenPathStyle;
+  readonly #openRoute: RouteChoice<OpenPathStyle>;
 
   constructor(options: DataSphereClientOptions) {
     this.#transport = options.transport;
     this.#endpoint = options.endpoint ?? DEFAULT_DATASPHERE_ENDPOINT;
-    this.#openStyle = options.openPathStyle ?? 'colon';
+    const first = options.openPathStyle ?? DEFAULT_OPEN_PATH_STYLE;
+    this.#openRoute = new RouteChoice<OpenPathStyle>(first, first === 'colon' ? 'slash' : 'colon');
   }
 
-  /** The Open path style this client uses now (the one that last worked). */
+  /** The Open path style this client tries first now (the configured one, or the one a fallback proved). */
   get openPathStyle(): OpenPathStyle {
-    return this.#openStyle;
+    return this.#openRoute.current;
+  }
+
+  /** Whether `openPathStyle` has answered 2xx on this instance. */
+  get openPathConfirmed(): boolean {
+    return this.#openRoute.confirmed;
   }
 
   /** Starts a notebook run: `POST /datasphere/v2/projects/{projectId}:execute`. Only set fields are sent. */
@@ -94,29 +107,18 @@ export class DataSphereClient {
   }
 
   /**
-   * Opens the project (starts its IDE VM): `POST …/{projectId}:open`, or `/open`. On 404 or 501 the
-   * other path is tried once with the same key; the one that answers is remembered by this instance.
-   * The response's `sessionToken` is a credential: never log it.
+   * Opens the project (starts its IDE VM): `POST …/{projectId}/open`, or `…:open` (api.md §2.2). The
+   * other path is tried once, with the same key, only when the first route is missing (RouteChoice);
+   * a path is remembered by this instance only after it answered 2xx. The finished operation's
+   * `response` holds `projectUrl` (openResultOf); the session token is dropped while decoding.
    */
   async openProject(
     projectId: string,
     options: StartOptions,
   ): Promise<Operation<OpenProjectMetadata, OpenProjectResponse>> {
-    const first = this.#openStyle;
-    try {
-      return await this.#open(projectId, first, options);
-    } catch (error) {
-      if (!isRouteMissing(error)) throw error;
-      const second: OpenPathStyle = first === 'colon' ? 'slash' : 'colon';
-      try {
-        const op = await this.#open(projectId, second, options);
-        this.#openStyle = second;
-        return op;
-      } catch (fallbackError) {
-        // Both missing: report the preferred path's answer, it is the documented one.
-        throw isRouteMissing(fallbackError) ? error : fallbackError;
-      }
-    }
+    requireId('projectId', projectId);
+    requireKey(options.idempotencyKey);
+    return this.#openRoute.send([projectId], (style) => this.#open(projectId, style, options));
   }
 
   #open(projectId: string, style: OpenPathStyle, options: StartOptions) {
@@ -183,11 +185,4 @@ function requireKey(key: string): string {
     throw new InvalidRequestError('idempotencyKey', 'an operation-creating call needs an idempotency key');
   }
   return key;
-}
-
-/** 404 or 501 from the gateway: the route (or the method on it) may simply not exist. */
-export function isRouteMissing(error: unknown): boolean {
-  return (
-    isApiError(error) && error.code === 'API_ERROR' && (error.httpStatus === 404 || error.httpStatus === 501)
-  );
 }

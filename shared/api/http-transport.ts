@@ -250,14 +250,15 @@ function decodeAnswer<T>(
   let json: unknown;
   try {
     json = JSON.parse(answer.text);
-  } catch (error) {
+  } catch {
+    // No cause: V8's SyntaxError quotes the body around the fault, which may be inside a session
+    // token; the snippet below is scrubbed (bodySnippet).
     const what =
       answer.text.trim() === '' ? 'an empty body' : `a body that is not JSON: "${bodySnippet(answer.text)}"`;
     throw new ApiError(
       'API_BAD_RESPONSE',
       { ...facts, ...ids, httpStatus: answer.status, retryable: false, field: '(body)' },
       `${answer.status} with ${what}`,
-      { cause: error },
     );
   }
   try {
@@ -280,6 +281,7 @@ interface ParsedErrorBody {
   readonly message?: string;
   readonly requestId?: string;
   readonly retryDelayMs?: number;
+  readonly resourceNames?: readonly string[];
 }
 
 /** Reads `{code, message, details}` if the body is one; anything else yields a snippet. */
@@ -292,7 +294,13 @@ function parseErrorBody(text: string): ParsedErrorBody {
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) return { message: bodySnippet(text) };
   const body = json as { code?: unknown; message?: unknown; details?: unknown };
-  const out: { rpcCode?: number; message?: string; requestId?: string; retryDelayMs?: number } = {};
+  const out: {
+    rpcCode?: number;
+    message?: string;
+    requestId?: string;
+    retryDelayMs?: number;
+    resourceNames?: string[];
+  } = {};
   if (typeof body.code === 'number' && Number.isInteger(body.code)) out.rpcCode = body.code;
   if (typeof body.message === 'string') out.message = bodySnippet(body.message, 500);
   else if (out.rpcCode === undefined) out.message = bodySnippet(text);
@@ -305,6 +313,9 @@ function parseErrorBody(text: string): ParsedErrorBody {
       if (type.endsWith('.RetryInfo')) {
         const ms = parseDurationMs(d.retryDelay);
         if (ms !== undefined) out.retryDelayMs = ms;
+      }
+      if (type.endsWith('.ResourceInfo') && typeof d.resourceName === 'string' && d.resourceName !== '') {
+        out.resourceNames = [...(out.resourceNames ?? []), d.resourceName];
       }
     }
   }
@@ -333,6 +344,7 @@ function statusFailure(
       apiMessage: body.message,
       requestId: header(answer.headers, 'x-request-id') ?? body.requestId,
       serverTraceId: header(answer.headers, 'x-server-trace-id'),
+      resourceNames: body.resourceNames,
       retryable: isTransient(outcome),
     },
     describeStatus(answer.status, body.rpcCode, body.message),

@@ -9,8 +9,6 @@ export type {
   StartOptions,
 } from './datasphere-client.ts';
 export { DataSphereClient, DEFAULT_DATASPHERE_ENDPOINT } from './datasphere-client.ts';
-export type { DispatcherOptions } from './http-dispatcher.ts';
-export { createDispatcher } from './http-dispatcher.ts';
 export type { ApiRequest, HttpTransport, HttpTransportOptions } from './http-transport.ts';
 export { createHttpTransport, DEFAULT_USER_AGENT } from './http-transport.ts';
 export type { CancelMethod, OperationCallOptions, OperationClientOptions } from './operation-client.ts';
@@ -22,6 +20,7 @@ export type {
   OpenProjectMetadata,
   OpenProjectResponse,
   OpenProjectStatus,
+  OpenResult,
   Operation,
   OperationPayloads,
   PayloadDecoder,
@@ -47,7 +46,9 @@ export {
   messageName,
   OPEN_PAYLOADS,
   OPEN_PROJECT_STATUSES,
+  openResultOf,
   ResponseShapeError,
+  SESSION_TOKEN_FIELDS,
 } from './protojson.ts';
 export type { AttemptOutcome, RetryPolicy, RetryPolicyOptions } from './retry-policy.ts';
 export {
@@ -72,3 +73,5 @@ export type { TokenContext, TokenProvider, TokenProviderOptions } from './token-
 export { createTokenProvider, DEFAULT_METADATA_HOST, metadataUrlFor } from './token-provider.ts';
 export type { TokenSource } from './token-source.ts';
 export { staticTokenSource } from './token-source.ts';
+export type { DispatcherOptions } from './undici-dispatcher.ts';
+export { createDispatcher } from './undici-dispatcher.ts';

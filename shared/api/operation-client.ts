@@ -1,5 +1,4 @@
 import { InvalidRequestError } from '../errors.ts';
-import { isApiError } from './api-error.ts';
 import type { HttpTransport } from './http-transport.ts';
 import {
   ANY_PAYLOADS,
@@ -8,6 +7,7 @@ import {
   type Operation,
   type OperationPayloads,
 } from './protojson.ts';
+import { RouteChoice } from './route-fallback.ts';
 
 export const DEFAULT_OPERATION_ENDPOINT = 'https://operation.api.cloud.yandex.net';
 
@@ -18,7 +18,7 @@ export interface OperationClientOptions {
   readonly transport: HttpTransport;
   /** @default https://operation.api.cloud.yandex.net */
   readonly endpoint?: string;
-  /** The Cancel method to try first; the other is tried on 404/405/501. @default 'GET' */
+  /** The Cancel method to try first; the other is tried only when this route is missing. @default 'GET' */
   readonly cancelMethod?: CancelMethod;
 }
 
@@ -36,17 +36,23 @@ export interface OperationCallOptions<M, R> {
 export class OperationClient {
   readonly #transport: HttpTransport;
   readonly #endpoint: string;
-  #cancelMethod: CancelMethod;
+  readonly #cancelRoute: RouteChoice<CancelMethod>;
 
   constructor(options: OperationClientOptions) {
     this.#transport = options.transport;
     this.#endpoint = options.endpoint ?? DEFAULT_OPERATION_ENDPOINT;
-    this.#cancelMethod = options.cancelMethod ?? 'GET';
+    const first = options.cancelMethod ?? 'GET';
+    this.#cancelRoute = new RouteChoice<CancelMethod>(first, first === 'GET' ? 'POST' : 'GET');
   }
 
-  /** The Cancel method this client uses now (the one that last worked). */
+  /** The Cancel method this client tries first now (the configured one, or the one a fallback proved). */
   get cancelMethod(): CancelMethod {
-    return this.#cancelMethod;
+    return this.#cancelRoute.current;
+  }
+
+  /** Whether `cancelMethod` has answered 2xx on this instance. */
+  get cancelMethodConfirmed(): boolean {
+    return this.#cancelRoute.confirmed;
   }
 
   /** `GET /operations/{operationId}`. */
@@ -67,27 +73,17 @@ export class OperationClient {
   }
 
   /**
-   * Best-effort cancel: `GET /operations/{operationId}:cancel`, falling back to POST on 404, 405 or
-   * 501 and remembering which worked. Returns the Operation; keep polling until it is done.
+   * Best-effort cancel: `GET /operations/{operationId}:cancel` (the proto and the generated reference),
+   * or POST (the design guide). The other method is tried only when the first route is missing
+   * (RouteChoice: an `Operation … not found` never sends a second call), and remembered only after it
+   * answered 2xx. Returns the Operation; keep polling until it is done.
    */
   async cancel<M = AnyMessage, R = AnyMessage>(
     operationId: string,
     options: OperationCallOptions<M, R> = {},
   ): Promise<Operation<M, R>> {
-    const first = this.#cancelMethod;
-    try {
-      return await this.#cancel(operationId, first, options);
-    } catch (error) {
-      if (!isMethodMissing(error)) throw error;
-      const second: CancelMethod = first === 'GET' ? 'POST' : 'GET';
-      try {
-        const op = await this.#cancel(operationId, second, options);
-        this.#cancelMethod = second;
-        return op;
-      } catch (fallbackError) {
-        throw isMethodMissing(fallbackError) ? error : fallbackError;
-      }
-    }
+    operationPath(operationId);
+    return this.#cancelRoute.send([operationId], (method) => this.#cancel(operationId, method, options));
   }
 
   #cancel<M, R>(operationId: string, method: CancelMethod, options: OperationCallOptions<M, R>) {
@@ -112,12 +108,4 @@ function operationPath(operationId: string): string {
     throw new InvalidRequestError('operationId', 'must be a non-empty string');
   }
   return `/operations/${encodeURIComponent(operationId)}`;
-}
-
-function isMethodMissing(error: unknown): boolean {
-  return (
-    isApiError(error) &&
-    error.code === 'API_ERROR' &&
-    (error.httpStatus === 404 || error.httpStatus === 405 || error.httpStatus === 501)
-  );
 }

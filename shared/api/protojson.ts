@@ -79,10 +79,18 @@ export interface OpenProjectMetadata extends AnyMessage {
   status: OpenProjectStatus;
 }
 
-/** Response of a finished `Project.Open`. `sessionToken` is a credential: never log it. */
+/**
+ * Response of a finished `Project.Open`: where the IDE is. The wire message also carries
+ * `sessionToken`, a credential for that URL; it is dropped while decoding (see SESSION_TOKEN_FIELDS), so
+ * no caller can store, log or report it.
+ */
 export interface OpenProjectResponse extends AnyMessage {
   projectUrl: string;
-  sessionToken: string;
+}
+
+/** What a finished Open returned that is safe to keep and show. */
+export interface OpenResult {
+  readonly projectUrl: string;
 }
 
 /** `Project.Settings` (api.md §2.3). Enums are names; removed fields are typed `unknown`. */
@@ -200,7 +208,7 @@ const operationSchema = v.looseObject({
 const executionMetadataSchema = v.looseObject({ projectId: text, notebookId: text, cellId: text });
 const executionResponseSchema = v.looseObject({ executionStatus: enumValue });
 const openMetadataSchema = v.looseObject({ projectId: text, status: enumValue });
-const openResponseSchema = v.looseObject({ projectUrl: text, sessionToken: text });
+const openResponseSchema = v.looseObject({ projectUrl: text });
 
 const projectSchema = v.looseObject({
   id: v.pipe(v.string(), v.minLength(1, 'expected a non-empty project id')),
@@ -318,14 +326,40 @@ export const decodeOpenMetadata: PayloadDecoder<OpenProjectMetadata> = (message,
   return out;
 };
 
-/** `OpenProjectResponse` (`projectUrl`, `sessionToken`; absent = `''`). */
+/** `OpenProjectResponse`: `projectUrl` (absent = `''`); the session token is not kept. */
 export const decodeOpenResponse: PayloadDecoder<OpenProjectResponse> = (message, field) => {
   if (messageName(message) === 'OpenProjectResponse') check(openResponseSchema, message, field);
-  const out = toAny(message) as OpenProjectResponse;
+  const out = withoutSessionToken(toAny(message)) as OpenProjectResponse;
   out.projectUrl = typeof message.projectUrl === 'string' ? message.projectUrl : '';
-  out.sessionToken = typeof message.sessionToken === 'string' ? message.sessionToken : '';
   return out;
 };
+
+/**
+ * The names a session token may arrive under (ProtoJSON's lowerCamelCase, and the proto name that
+ * parsers also accept). Every decoded operation payload loses them, whatever decoder read it: an
+ * Open operation read by Operation.Get or Cancel with ANY_PAYLOADS included.
+ */
+export const SESSION_TOKEN_FIELDS: readonly string[] = ['sessionToken', 'session_token'];
+
+function withoutSessionToken<T extends AnyMessage>(message: T): T {
+  for (const name of SESSION_TOKEN_FIELDS) delete message[name];
+  return message;
+}
+
+/**
+ * The result of a finished `Project.Open` operation (done, no error, a response with a `projectUrl`),
+ * read from an operation decoded with any payload decoders; undefined for anything else.
+ */
+export function openResultOf(operation: Operation<unknown, unknown>): OpenResult | undefined {
+  if (!operation.done || operation.error !== undefined) return undefined;
+  const response = operation.response;
+  if (typeof response !== 'object' || response === null) return undefined;
+  const { projectUrl } = response as { projectUrl?: unknown };
+  if (typeof projectUrl !== 'string' || projectUrl === '') return undefined;
+  const name = messageName(response as { '@type'?: unknown });
+  if (name !== '' && name !== 'OpenProjectResponse') return undefined;
+  return { projectUrl };
+}
 
 /** Payloads of an operation whose kind is not known (Operation.Get of any operation). */
 export const ANY_PAYLOADS: OperationPayloads<AnyMessage, AnyMessage> = {
@@ -369,8 +403,11 @@ export function decodeOperation<M = AnyMessage, R = AnyMessage>(
   if (op.createdAt != null) out.createdAt = op.createdAt;
   if (op.createdBy != null) out.createdBy = op.createdBy;
   if (op.modifiedAt != null) out.modifiedAt = op.modifiedAt;
-  if (op.metadata != null) out.metadata = decoders.metadata(toAny(op.metadata), 'metadata');
-  if (op.response != null) out.response = decoders.response(toAny(op.response), 'response');
+  // The session token is dropped before any decoder sees the payload, so no decoder can keep it.
+  if (op.metadata != null)
+    out.metadata = decoders.metadata(withoutSessionToken(toAny(op.metadata)), 'metadata');
+  if (op.response != null)
+    out.response = decoders.response(withoutSessionToken(toAny(op.response)), 'response');
   if (op.error != null) out.error = decodeRpcStatus(op.error, 'error');
   return out;
 }

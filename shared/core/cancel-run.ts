@@ -9,8 +9,10 @@ import { FINAL_STATUSES, type RunRecord } from './run-record.ts';
 /**
  * Cancels a run on request (design.md §6 cancel). A running run gets Operation.Cancel and becomes
  * CANCELLED once the operation reports done (the sweep, or this answer if it is done already). A run
- * still starting is marked, and cancelled as soon as it has an operation (or never started, when its
- * start is abandoned). A run that has already ended changes nothing: RUN_ALREADY_FINISHED, carrying the
+ * still starting is marked, and cancelled as soon as it has an operation: its starter passes the cancel
+ * on, or, if the starter died, the sweep re-drives the start with the same Idempotency-Key and cancels
+ * the operation it finds. Only a claim that never sent its start and that nobody holds any more is
+ * CANCELLED at once. A run that has already ended changes nothing: RUN_ALREADY_FINISHED, carrying the
  * record (design.md §6: 409 over HTTP; a redelivered cancel message is dropped).
  */
 export async function cancelRun(lookup: RunLookup, deps: CoreDeps, signal?: AbortSignal): Promise<RunRecord> {
@@ -31,8 +33,9 @@ export async function cancelRun(lookup: RunLookup, deps: CoreDeps, signal?: Abor
       const leaseExpired =
         latest.nextCheckAt === undefined || Date.parse(latest.nextCheckAt) <= now.getTime();
       const marked = touch(latest, now, { cancelRequestedAt: now.toISOString(), cancelReason: 'user' });
-      // Nobody holds the start: it will not start, so it is cancelled now.
-      return leaseExpired
+      // Nobody holds the start and it never sent Execute: it cannot be running, so it is cancelled now.
+      // A start that may have been sent is left to the sweep (due now, once the lease is over).
+      return leaseExpired && latest.startSentAt === undefined
         ? finished(marked, now, 'CANCELLED', {
             error: { code: 'CANCELLED', message: 'cancelled before it started' },
           })

@@ -1,14 +1,29 @@
 import { isRunnerError } from '../errors.ts';
-import { MAX_DELIVERY_ATTEMPTS, nextCheckAt, nextDeliveryAt } from './check-schedule.ts';
+import { isNotFound } from './api-failure.ts';
+import {
+  MAX_DELIVERY_ATTEMPTS,
+  nextCheckAt,
+  nextDeliveryAt,
+  REPORT_CLAIM_SECONDS,
+} from './check-schedule.ts';
 import { outcomeFields, outcomeOf } from './operation-outcome.ts';
 import type { CoreDeps } from './ports.ts';
-import { commit, finished, runFields, touch, without } from './run-commit.ts';
+import {
+  type CommitResult,
+  commit,
+  finished,
+  logRunFinished,
+  runFields,
+  touch,
+  without,
+} from './run-commit.ts';
 import { type DeliveryState, FINAL_STATUSES, type RunRecord } from './run-record.ts';
 import { driveStart, takeStartLease } from './start-run.ts';
+import { timeOutRun } from './time-out.ts';
 
 export interface CheckOptions {
   readonly signal?: AbortSignal;
-  /** Also settle finished runs: deliver notifications, follow operations until done. Sweeps only. */
+  /** Also settle finished runs: log and deliver reports, follow operations until done. Sweeps only. */
   readonly settle: boolean;
   /** Compare-and-set retries (0 in sweeps: a conflict means another sweep handled the run). */
   readonly attempts: number;
@@ -16,32 +31,27 @@ export interface CheckOptions {
 
 const opts = (signal: AbortSignal | undefined) => (signal === undefined ? {} : { signal });
 
-function isNotFound(error: unknown): boolean {
-  const e = error as { rpcCode?: unknown; httpStatus?: unknown };
-  return isRunnerError(error) && (e.rpcCode === 5 || (e.rpcCode === undefined && e.httpStatus === 404));
-}
-
 /**
  * Looks at one run once and moves it on: re-drives a stale start, checks a running operation
  * (Operation.Get), times out a run past its deadline (Operation.Cancel, then TIMED_OUT at once), and,
- * when settling, follows a cancelled operation until done and delivers the final report.
+ * when settling, reports an ending, follows a cancelled operation until done and delivers the report.
  * Returns the record as it now stands.
  */
 export async function checkRun(record: RunRecord, deps: CoreDeps, options: CheckOptions): Promise<RunRecord> {
-  let current = record;
-  if (current.status === 'STARTING') current = await recoverStart(current, deps, options);
-  else if (current.status === 'RUNNING') current = await checkRunning(current, deps, options);
-  else if (FINAL_STATUSES.has(current.status) && options.settle) return settle(current, deps, options);
-  // A run that has just ended is settled in the same pass: its report goes out without waiting a tick.
-  if (
-    options.settle &&
-    current !== record &&
-    FINAL_STATUSES.has(current.status) &&
-    current.nextCheckAt !== undefined
-  ) {
-    return settle(current, deps, options, false);
+  if (FINAL_STATUSES.has(record.status)) {
+    return options.settle ? settle(record, deps, options, false) : record;
   }
-  return current;
+  let current = record;
+  let endedHere = false;
+  if (current.status === 'STARTING') current = await recoverStart(current, deps, options);
+  else if (current.status === 'RUNNING') {
+    const result = await checkRunning(current, deps, options);
+    current = result.record;
+    // This pass wrote the ending, and with it the claim on its report: settle it now, not a tick later.
+    endedHere = result.written && FINAL_STATUSES.has(current.status);
+  }
+  if (!options.settle || !FINAL_STATUSES.has(current.status)) return current;
+  return settle(current, deps, options, endedHere);
 }
 
 async function recoverStart(record: RunRecord, deps: CoreDeps, options: CheckOptions): Promise<RunRecord> {
@@ -56,12 +66,15 @@ async function recoverStart(record: RunRecord, deps: CoreDeps, options: CheckOpt
   }
 }
 
-async function checkRunning(record: RunRecord, deps: CoreDeps, options: CheckOptions): Promise<RunRecord> {
+async function checkRunning(record: RunRecord, deps: CoreDeps, options: CheckOptions): Promise<CommitResult> {
   const operationId = record.operationId;
-  if (operationId === undefined) return record;
+  if (operationId === undefined) return { record, written: false };
   const now = deps.now();
   const deadline = new Date(record.deadline);
-  if (deadline.getTime() <= now.getTime()) return timeOut(record, operationId, deps, options);
+  const settlesReport = options.settle;
+  if (deadline.getTime() <= now.getTime()) {
+    return timeOutRun(record, operationId, deps, { ...options, settlesReport });
+  }
 
   // Every change below applies only while the run is still RUNNING (another writer may have ended it).
   const whileRunning = (change: (latest: RunRecord) => RunRecord) =>
@@ -70,7 +83,8 @@ async function checkRunning(record: RunRecord, deps: CoreDeps, options: CheckOpt
       record,
       (latest) => (latest.status === 'RUNNING' ? change(latest) : undefined),
       options.attempts,
-    ).then((result) => result.record);
+      { settlesReport },
+    );
   const later = (checks: number) => nextCheckAt(now, checks, deadline, deps.settings).toISOString();
 
   let operation: Awaited<ReturnType<CoreDeps['operations']['get']>>;
@@ -121,58 +135,25 @@ async function checkRunning(record: RunRecord, deps: CoreDeps, options: CheckOpt
   });
 }
 
-/** Past its deadline: ask Yandex to cancel and record TIMED_OUT at once; later sweeps follow up. */
-async function timeOut(
-  record: RunRecord,
-  operationId: string,
-  deps: CoreDeps,
-  options: CheckOptions,
-): Promise<RunRecord> {
-  let done = false;
-  try {
-    const operation = await deps.operations.cancel(operationId, opts(options.signal));
-    done = operation.done;
-  } catch (error) {
-    // Cancel is best effort; the run is still timed out and later sweeps re-send it.
-    deps.log.warn('cancel of a timed-out run failed; will retry', { ...runFields(record), error });
-  }
-  const now = deps.now();
-  return (
-    await commit(
-      deps,
-      record,
-      (latest) =>
-        latest.status === 'RUNNING'
-          ? finished(latest, now, 'TIMED_OUT', {
-              cancelRequestedAt: now.toISOString(),
-              cancelReason: 'deadline',
-              operationDone: done,
-              error: {
-                code: 'DEADLINE_EXCEEDED',
-                message: `the run passed its deadline ${latest.deadline} and was cancelled`,
-              },
-            })
-          : undefined,
-      options.attempts,
-    )
-  ).record;
-}
-
-/** Finished runs: follow the operation until done (re-sending Cancel for timed-out runs), deliver reports. */
+/**
+ * A finished run: report it if it is not yet (the "run finished" line, again when its writer died
+ * before recording the report), follow the operation until done (re-sending Cancel for timed-out
+ * runs), deliver the report to each destination. `claimed` when this pass wrote the ending: it holds
+ * the report already, and has just read the operation.
+ */
 async function settle(
   record: RunRecord,
   deps: CoreDeps,
   options: CheckOptions,
-  followUp = true,
+  claimed: boolean,
 ): Promise<RunRecord> {
-  // Not due: another sweep has claimed it (to deliver its report) or it waits for a retry. This is what
-  // keeps a sweep that lost the race to end a run from settling (and reporting) it a second time.
+  // Not due: another writer holds its report (it ended it, or is delivering), or it waits for a retry.
+  // This is what keeps a sweep that lost the race to end a run from reporting it a second time.
   const dueBy = deps.now().getTime() + deps.settings.checkDueSlackSeconds * 1000;
-  if (record.nextCheckAt === undefined || Date.parse(record.nextCheckAt) > dueBy) return record;
+  if (!claimed && (record.nextCheckAt === undefined || Date.parse(record.nextCheckAt) > dueBy)) return record;
   let operationDone = record.operationDone === true || record.operationId === undefined;
   let followUpChecks = record.checks;
-  // followUp is false right after this pass ended the run: the operation was just read or cancelled.
-  if (followUp && !operationDone && record.operationId !== undefined) {
+  if (!claimed && !operationDone && record.operationId !== undefined) {
     followUpChecks++;
     try {
       const operation = await deps.operations.get(record.operationId, opts(options.signal));
@@ -193,20 +174,27 @@ async function settle(
     if (state?.delivered === true || (state?.attempts ?? 0) >= MAX_DELIVERY_ATTEMPTS) return false;
     return state?.nextAttemptAt === undefined || Date.parse(state.nextAttemptAt) <= now.getTime();
   });
+  const unreported = record.reportedAt === undefined;
   let current = record;
-  if (notifier !== undefined && pending.length > 0) {
-    // Claim the record before sending, so an overlapping sweep does not deliver the same report too.
+  if (!claimed && (unreported || (notifier !== undefined && pending.length > 0))) {
+    // Claim the report before logging or sending it, so an overlapping sweep does not report it too.
     const claim = await commit(
       deps,
       record,
       (latest) =>
         latest.version === record.version
-          ? touch(latest, now, { nextCheckAt: new Date(now.getTime() + 120_000).toISOString() })
+          ? touch(latest, now, {
+              nextCheckAt: new Date(now.getTime() + REPORT_CLAIM_SECONDS * 1000).toISOString(),
+            })
           : undefined,
       0,
     );
     if (!claim.written) return claim.record;
     current = claim.record;
+    // Its writer died before recording the report: the line may be lost, so it is written again.
+    if (unreported) logRunFinished(deps, current, true);
+  }
+  if (notifier !== undefined) {
     for (const name of pending) {
       const attempts = (deliveries[name]?.attempts ?? 0) + 1;
       try {
@@ -249,6 +237,7 @@ async function settle(
         if (latest.version !== current.version) return undefined;
         const next = touch(latest, after, {
           ...notifications,
+          reportedAt: latest.reportedAt ?? after.toISOString(),
           operationDone,
           checks: followUpChecks,
         });

@@ -24,3 +24,10 @@ export function nextDeliveryAt(now: Date, attempts: number): Date {
 
 /** A delivery is abandoned (logged as lost) after this many failed attempts (about 2 days at the cap). */
 export const MAX_DELIVERY_ATTEMPTS = 60;
+
+/**
+ * How long the writer of an ending (or a sweep delivering a report) holds the run's report before
+ * another sweep may take it over. Long enough for a slow webhook; a writer killed meanwhile delays its
+ * report by at most this much.
+ */
+export const REPORT_CLAIM_SECONDS = 120;

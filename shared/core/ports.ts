@@ -81,7 +81,7 @@ export const DEFAULT_SETTINGS: CoreSettings = {
   allowedProjects: '*',
   runTimeoutSeconds: 86400,
   checkConcurrency: 32,
-  checkFirstDelaySeconds: 75,
+  checkFirstDelaySeconds: 0,
   checkIntervalSeconds: 20,
   checkMaxIntervalSeconds: 60,
   checkBackoffFactor: 2,

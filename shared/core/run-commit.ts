@@ -1,13 +1,20 @@
 import { RunnerError } from '../errors.ts';
+import { deliveryIdOf } from '../notify/notification.ts';
+import { REPORT_CLAIM_SECONDS } from './check-schedule.ts';
 import type { CoreDeps } from './ports.ts';
 import { toPublicRun } from './public-run.ts';
 import { FINAL_STATUSES, type RunRecord } from './run-record.ts';
 
 /**
  * Every change to a run goes through here: compare-and-set in the ledger, then one log line per status
- * change, and the single "run finished" line when this write is the one that made the run final.
- * Because the final transition is itself a compare-and-set, two overlapping sweeps can never both
- * report one ending.
+ * change, and the "run finished" line when this write is the one that made the run final.
+ *
+ * Reports are at least once, never lost (design.md §7): the write that makes a run final also claims
+ * its report for REPORT_CLAIM_SECONDS (`nextCheckAt` moves out, `reportedAt` stays absent); the writer
+ * then logs "run finished" and only after that records `reportedAt`. A writer killed in between leaves
+ * an unreported final run whose claim runs out: the next sweep claims it again and logs the line again,
+ * with the same `deliveryId`. Because the final transition and every later claim are compare-and-set,
+ * two live writers never both report one ending.
  */
 
 type Change = (latest: RunRecord) => RunRecord | undefined;
@@ -17,6 +24,15 @@ export interface CommitResult {
   readonly record: RunRecord;
   /** Whether this call's write landed. */
   readonly written: boolean;
+}
+
+export interface CommitOptions {
+  /**
+   * The caller settles a run this write ends in the same pass (the sweep: it delivers the report and
+   * records `reportedAt` in its next write). Otherwise the commit records `reportedAt` itself right after
+   * the "run finished" line, and leaves the run due for the sweep's deliveries.
+   */
+  readonly settlesReport?: boolean;
 }
 
 /** Fields a change never sets itself. */
@@ -37,10 +53,11 @@ export function without<K extends keyof RunRecord>(record: RunRecord, ...keys: K
  * where a conflict means another sweep handled the run).
  */
 export async function commit(
-  deps: Pick<CoreDeps, 'ledger' | 'log'>,
+  deps: Pick<CoreDeps, 'ledger' | 'log' | 'now'>,
   current: RunRecord,
   change: Change,
   attempts = 5,
+  options: CommitOptions = {},
 ): Promise<CommitResult> {
   let latest = current;
   for (let attempt = 0; ; attempt++) {
@@ -49,6 +66,9 @@ export async function commit(
     const stored = await deps.ledger.update(next);
     if (stored !== undefined) {
       logTransition(deps, latest, stored);
+      if (FINAL_STATUSES.has(stored.status) && !FINAL_STATUSES.has(latest.status)) {
+        return { record: await afterEnding(deps, stored, options), written: true };
+      }
       return { record: stored, written: true };
     }
     if (attempt >= attempts) {
@@ -95,31 +115,70 @@ function logTransition(deps: Pick<CoreDeps, 'log'>, before: RunRecord, after: Ru
       queuedSeconds: durationSeconds(after.createdAt, after.startedAt),
     });
   }
-  if (after.reportedAt !== undefined && before.reportedAt === undefined && FINAL_STATUSES.has(after.status)) {
-    deps.log.info('run finished', {
-      ...runFields(after),
-      run: toPublicRun(after),
-      durationSeconds: durationSeconds(after.startedAt ?? after.createdAt, after.finishedAt),
-      totalSeconds: durationSeconds(after.createdAt, after.finishedAt),
-      checks: after.checks,
-    });
-  }
 }
 
-/** The record of a run that has just reached `status`: reported now, and left for the sweep to settle. */
+/**
+ * The "run finished" line: the report of an ending in the log (design.md §6). `repeated` when a sweep
+ * logs it again for a writer that died before recording it; `deliveryId` is the same every time.
+ */
+export function logRunFinished(deps: Pick<CoreDeps, 'log'>, record: RunRecord, repeated = false): void {
+  deps.log.info('run finished', {
+    ...runFields(record),
+    deliveryId: deliveryIdOf(record),
+    ...(repeated ? { repeated: true } : {}),
+    run: toPublicRun(record),
+    durationSeconds: durationSeconds(record.startedAt ?? record.createdAt, record.finishedAt),
+    totalSeconds: durationSeconds(record.createdAt, record.finishedAt),
+    checks: record.checks,
+  });
+}
+
+/**
+ * Right after the write that ended a run (and claimed its report): the "run finished" line, the
+ * concurrency slot freed, and, unless the caller settles the report itself, `reportedAt` recorded.
+ */
+async function afterEnding(
+  deps: Pick<CoreDeps, 'ledger' | 'log' | 'now'>,
+  ended: RunRecord,
+  options: CommitOptions,
+): Promise<RunRecord> {
+  logRunFinished(deps, ended);
+  if (ended.concurrencyScope !== undefined) {
+    await deps.ledger.releaseSlot(ended.concurrencyScope, ended.runId).catch((error: unknown) => {
+      // Not lost: a start that finds the slot held by an ended run takes it over.
+      deps.log.warn('concurrency slot not freed; the next start takes it over', {
+        ...runFields(ended),
+        scope: ended.concurrencyScope,
+        error,
+      });
+    });
+  }
+  if (options.settlesReport === true) return ended;
+  const now = deps.now();
+  const confirmed = await deps.ledger
+    .update(touch(ended, now, { reportedAt: now.toISOString(), nextCheckAt: now.toISOString() }))
+    .catch(() => undefined);
+  // Not written (a conflict, the ledger failing): the claim runs out and a sweep reports it again.
+  return confirmed ?? ended;
+}
+
+/**
+ * The record of a run that has just reached `status`. Its writer claims the report: the run is due
+ * again only after REPORT_CLAIM_SECONDS (the writer logs and records the report long before; if it dies
+ * first, a sweep reports it then). Then the sweep delivers notifications and follows an operation that
+ * is not done.
+ */
 export function finished(
   record: RunRecord,
   now: Date,
   status: RunRecord['status'],
   fields: Partial<RunRecord> = {},
 ): RunRecord {
-  const iso = now.toISOString();
-  return touch(record, now, {
+  const { reportedAt: _notYet, ...rest } = record;
+  return touch(rest, now, {
     ...fields,
     status,
-    finishedAt: iso,
-    reportedAt: iso,
-    // The sweep still has work: deliver notifications, and follow an operation that is not done.
-    nextCheckAt: iso,
+    finishedAt: now.toISOString(),
+    nextCheckAt: new Date(now.getTime() + REPORT_CLAIM_SECONDS * 1000).toISOString(),
   });
 }

@@ -153,8 +153,18 @@ export interface RunRecord {
   readonly replacedBy?: string;
   /** The Yandex operation reported done (the run may be final earlier, e.g. TIMED_OUT). */
   readonly operationDone?: boolean;
-  /** The final status was reported (log line "run finished"). Set once, by compare-and-set. */
+  /**
+   * The final status was reported (log line "run finished"), recorded after the line was written. A
+   * final run without it has a report still to log (again, if its writer died after logging it).
+   */
   readonly reportedAt?: string;
+  /**
+   * From this time on the start call (Execute) may have reached the API: until the operation id is
+   * recorded the start's outcome is unknown, and the run may be called not started only after its
+   * start was re-driven with the same Idempotency-Key. Absent: nothing was sent yet, so a claim past
+   * its deadline or cancelled can be ended without an API call.
+   */
+  readonly startSentAt?: string;
   /** Scheduled job that started this run, and the scheduled minute (ISO). */
   readonly job?: { readonly name: string; readonly slot: string };
   /** The concurrency scope this run claims or waits for (`project:<p>/<nb>` or `job:<name>`), when not `allow`. */

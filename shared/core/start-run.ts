@@ -1,5 +1,7 @@
 import { isProjectAllowed } from '../config.ts';
 import { isRunnerError, RunnerError } from '../errors.ts';
+import { isNotFound } from './api-failure.ts';
+import { claimSlot, scopeOf } from './concurrency-slot.ts';
 import { outcomeFields, outcomeOf } from './operation-outcome.ts';
 import type { CoreDeps } from './ports.ts';
 import { toPublicRun } from './public-run.ts';
@@ -13,6 +15,8 @@ import {
   runIdFor,
 } from './run-identity.ts';
 import type { RunRecord, RunRequest, TriggerKind } from './run-record.ts';
+import { timeOutRun } from './time-out.ts';
+import { endUnsentStart, mustNotStart } from './unsent-start.ts';
 
 export interface StartRunInput {
   readonly request: RunRequest;
@@ -39,9 +43,11 @@ const ACTIVATION_WAIT_MS = 45_000;
 /**
  * Starts a notebook run exactly once per dedupe key (design.md §6-§7):
  * 1. refuses a project outside ALLOWED_PROJECTS before anything else;
- * 2. claims the key in the ledger (create-if-absent) BEFORE calling the API, so a run that was started
+ * 2. with `concurrency: "skip"`, takes the concurrency slot of its project+notebook (or job) in the
+ *    ledger, create-if-absent: the check and the claim are one atomic step (concurrency-slot.ts);
+ * 3. claims the key in the ledger (create-if-absent) BEFORE calling the API, so a run that was started
  *    is always in the ledger;
- * 3. calls Execute (after DockerImage.Activate when asked) with an Idempotency-Key derived from the
+ * 4. calls Execute (after DockerImage.Activate when asked) with an Idempotency-Key derived from the
  *    dedupe key, so a redelivery after a crash between the API call and the ledger write gets the same
  *    operation back instead of a second run.
  */
@@ -68,16 +74,25 @@ export async function startRun(
   if (seen !== undefined) return resume(seen, requestHash, deps, signal);
 
   const concurrency = input.job?.concurrency ?? request.concurrency ?? 'allow';
-  if (concurrency === 'skip') {
-    const running = await findRunning(input, deps);
-    if (running !== undefined) {
-      throw new RunnerError(
-        'RUN_ALREADY_RUNNING',
-        input.job === undefined
-          ? `concurrency is "skip" and run ${running.runId} of ${request.projectId}/${request.notebookId} is still ${running.status}`
-          : `job ${input.job.name}: concurrency is "skip" and its run ${running.runId} is still ${running.status}`,
-        { details: { run: toPublicRun(running) } },
-      );
+  const scope = concurrency === 'skip' ? scopeOf(request, input.job) : undefined;
+  if (scope !== undefined) {
+    const refusal = (holder: string, status: string) =>
+      input.job === undefined
+        ? `concurrency is "skip" and run ${holder} of ${request.projectId}/${request.notebookId} is still ${status}`
+        : `job ${input.job.name}: concurrency is "skip" and its run ${holder} is still ${status}`;
+    await claimSlot(scope, runId, deps, refusal);
+    // Runs started with "allow" do not hold the slot, yet count as running for "skip" (design.md §4).
+    const unscoped = await findUnscopedRunning(input, deps).catch(async (error: unknown) => {
+      await abandonSlot(scope, runId, deps);
+      throw error;
+    });
+    if (unscoped !== undefined) {
+      const existing = await abandonSlot(scope, runId, deps);
+      // Another delivery of this very key got through first: answer its run.
+      if (existing !== undefined) return resume(existing, requestHash, deps, signal);
+      throw new RunnerError('RUN_ALREADY_RUNNING', refusal(unscoped.runId, unscoped.status), {
+        details: { run: toPublicRun(unscoped) },
+      });
     }
   }
 
@@ -99,22 +114,55 @@ export async function startRun(
     nextCheckAt: leaseUntil(now, deps).toISOString(),
     checks: 0,
     ...(input.job === undefined ? {} : { job: { name: input.job.name, slot: input.job.slot } }),
+    ...(scope === undefined ? {} : { concurrencyScope: scope }),
+    // Execute is the very next step (after activation only when a Docker image is asked for): from here
+    // on the start's outcome is unknown until the operation id is recorded. Saying so in the claim costs
+    // no write; an activation run says so in its own write after the activation (driveStart).
+    ...(request.dockerId === undefined ? { startSentAt: now.toISOString() } : {}),
     version: 1,
   };
-  const created = await deps.ledger.create(record);
+  let created: Awaited<ReturnType<CoreDeps['ledger']['create']>>;
+  try {
+    created = await deps.ledger.create(record);
+  } catch (error) {
+    if (scope !== undefined) await abandonSlot(scope, runId, deps);
+    throw error;
+  }
   if (!created.created) return resume(created.record, requestHash, deps, signal);
   deps.log.info('run claimed', { ...runFields(created.record), dedupeKey });
   return driveStart(created.record, deps, signal);
+}
+
+/**
+ * Frees a slot this start took but will not use, unless a record of this run exists (another delivery
+ * of the same key created it and runs under the same slot): that record is returned instead. When even
+ * that cannot be read, the slot stays; a slot whose holder never appears is recovered after a lease.
+ */
+async function abandonSlot(scope: string, runId: string, deps: CoreDeps): Promise<RunRecord | undefined> {
+  let existing: RunRecord | undefined;
+  try {
+    existing = await deps.ledger.get(runId);
+  } catch {
+    return undefined;
+  }
+  if (existing === undefined) await deps.ledger.releaseSlot(scope, runId).catch(() => false);
+  return existing;
 }
 
 function leaseUntil(now: Date, deps: CoreDeps): Date {
   return new Date(now.getTime() + deps.settings.startRecoverySeconds * 1000);
 }
 
-async function findRunning(input: StartRunInput, deps: CoreDeps): Promise<RunRecord | undefined> {
+/**
+ * A run of the same project+notebook (or job) started without a concurrency scope (`allow`) that is
+ * still starting or running. Skip runs among themselves are kept apart by the slot; this only finds
+ * the runs that never take it (unreadable records are set aside by the ledger, never block this).
+ */
+async function findUnscopedRunning(input: StartRunInput, deps: CoreDeps): Promise<RunRecord | undefined> {
   const open = await deps.ledger.listOpen();
   return open.find((run) => {
-    if (run.status !== 'STARTING' && run.status !== 'RUNNING') return false;
+    if (run.concurrencyScope !== undefined) return false;
+    if (run.status !== 'STARTING' && run.status !== 'RUNNING' && run.status !== 'QUEUED') return false;
     if (input.job !== undefined) return run.job?.name === input.job.name;
     return run.projectId === input.request.projectId && run.notebookId === input.request.notebookId;
   });
@@ -161,43 +209,50 @@ export async function takeStartLease(record: RunRecord, deps: CoreDeps): Promise
 /**
  * Runs the start of a claimed record (this caller holds its lease): activation, Execute, then the
  * ledger write. Used by startRun and by the sweep's recovery of stale claims.
+ *
+ * A claim that must not start any more (past its deadline, or cancelled) is ended without an API call
+ * only when it never sent its start (`startSentAt` absent). Otherwise its outcome is unknown (a starter
+ * may have died after Execute took effect): Execute is re-driven with the same Idempotency-Key, which
+ * returns the operation if it exists, and what comes back is cancelled and followed to its end, so a
+ * crash never leaves a notebook running unwatched (design.md §7).
  */
 export async function driveStart(
   record: RunRecord,
   deps: CoreDeps,
   signal?: AbortSignal,
 ): Promise<StartRunResult> {
-  const now = deps.now();
-  if (record.cancelRequestedAt !== undefined) {
-    const result = await commit(deps, record, (latest) =>
-      latest.status === 'STARTING'
-        ? finished(latest, now, 'CANCELLED', {
-            error: { code: 'CANCELLED', message: 'cancelled before it started' },
-          })
-        : undefined,
-    );
-    return { record: result.record, outcome: 'existing' };
-  }
-  if (Date.parse(record.deadline) <= now.getTime()) {
-    const result = await commit(deps, record, (latest) =>
-      latest.status === 'STARTING'
-        ? finished(latest, now, 'FAILED', {
-            error: { code: 'NOT_STARTED', message: 'the run could not be started before its deadline' },
-          })
-        : undefined,
-    );
-    return { record: result.record, outcome: 'rejected' };
+  const stopping = mustNotStart(record, deps.now());
+  if (stopping && record.startSentAt === undefined) {
+    const ended = await endUnsentStart(record, deps);
+    return {
+      record: ended.record,
+      outcome: ended.record.status === 'CANCELLED' ? 'existing' : 'rejected',
+    };
   }
   const { request } = record;
+  let current = record;
   try {
     if (request.notebookId === undefined) {
       // The run-request parser requires notebookId for execute; a record without it is a bug.
       throw new RunnerError('INTERNAL', `run ${record.runId}: an execute run without notebookId`);
     }
-    if (request.dockerId !== undefined) {
-      const failure = await activateImage(record, request.dockerId, deps, signal);
-      if (failure !== undefined) return reject(record, failure, deps);
+    if (current.startSentAt === undefined) {
+      if (request.dockerId !== undefined) {
+        const failure = await activateImage(current, request.dockerId, deps, signal);
+        if (failure !== undefined) return reject(current, failure, deps);
+      }
+      // Say the call is about to be sent before sending it (only runs that activated first get here).
+      const marked = await commit(deps, current, (latest) =>
+        latest.status === 'STARTING' && latest.startSentAt === undefined
+          ? touch(latest, deps.now(), { startSentAt: deps.now().toISOString() })
+          : undefined,
+      );
+      if (!marked.written) return { record: marked.record, outcome: 'pending' };
+      current = marked.record;
+      if (mustNotStart(current, deps.now())) return driveStart(current, deps, signal);
     }
+    if (stopping)
+      deps.log.warn('re-driving a start of unknown outcome to cancel what it started', runFields(current));
     const operation = await deps.datasphere.execute(
       request.projectId,
       {
@@ -212,14 +267,12 @@ export async function driveStart(
       { idempotencyKey: executeKeyFor(record.dedupeKey), ...(signal === undefined ? {} : { signal }) },
     );
     const startedAt = deps.now();
-    const result = await commit(deps, record, (latest) => {
+    const result = await commit(deps, current, (latest) => {
       if (latest.operationId !== undefined) return undefined;
       const running = touch(without(latest, 'error'), startedAt, {
         status: 'RUNNING',
         operationId: operation.id,
         startedAt: startedAt.toISOString(),
-        // Not at once: a fresh operation is often not visible yet, and checking at the first sweep that
-        // comes a full tick after the start keeps a one-hour run within 60 Operation.Get calls.
         nextCheckAt: new Date(
           Math.min(
             startedAt.getTime() + deps.settings.checkFirstDelaySeconds * 1000,
@@ -231,23 +284,29 @@ export async function driveStart(
       if (!outcome.done) return running;
       return finished(running, startedAt, outcome.status, outcomeFields(outcome));
     });
-    if (result.record.cancelRequestedAt !== undefined && result.record.status === 'RUNNING') {
-      // A cancel arrived while Execute was in flight: pass it on now that there is an operation.
-      await deps.operations
-        .cancel(operation.id, signal === undefined ? {} : { signal })
-        .catch((error: unknown) => {
-          deps.log.warn('cancel after start failed; the sweep will retry', {
-            ...runFields(result.record),
-            error,
+    let started = result.record;
+    if (started.status === 'RUNNING' && started.operationId === operation.id) {
+      if (Date.parse(started.deadline) <= deps.now().getTime()) {
+        // Past its deadline: cancel what the start found and record TIMED_OUT with its operation id.
+        started = (await timeOutRun(started, operation.id, deps, { attempts: 5 })).record;
+      } else if (started.cancelRequestedAt !== undefined) {
+        // A cancel arrived while the start was in flight (or before a re-drive): pass it on now.
+        await deps.operations
+          .cancel(operation.id, signal === undefined ? {} : { signal })
+          .catch((error: unknown) => {
+            deps.log.warn('cancel after start failed; the sweep will retry', {
+              ...runFields(started),
+              error,
+            });
           });
-        });
+      }
     }
-    return { record: result.record, outcome: 'started' };
+    return { record: started, outcome: stopping ? 'existing' : 'started' };
   } catch (error) {
-    if (isPermanentApiFailure(error)) return reject(record, error as RunnerError, deps);
+    if (isPermanentApiFailure(error)) return reject(current, error as RunnerError, deps);
     // Transient: release the lease so a redelivery (or the sweep) can try again with the same key.
     const retryAt = deps.now();
-    await commit(deps, record, (latest) =>
+    await commit(deps, current, (latest) =>
       latest.status === 'STARTING'
         ? touch(latest, retryAt, { nextCheckAt: retryAt.toISOString() })
         : undefined,
@@ -299,7 +358,15 @@ async function activateImage(
     }
     await deps.sleep(delay, signal);
     delay = Math.min(delay * 2, 5000);
-    operation = await deps.operations.get(operation.id, signal === undefined ? {} : { signal });
+    try {
+      operation = await deps.operations.get(operation.id, signal === undefined ? {} : { signal });
+    } catch (error) {
+      // Right after Activate the operation may not be visible on every replica yet: the same grace as
+      // the sweep's checks (NOT_FOUND_GRACE_SECONDS) before a 404 counts.
+      const graceMs = deps.settings.notFoundGraceSeconds * 1000;
+      if (!isNotFound(error) || deps.now().getTime() - started > graceMs) throw error;
+      deps.log.debug('activation not visible yet; waiting', { ...runFields(record), dockerId });
+    }
   }
   if (operation.error !== undefined) {
     return new RunnerError(

@@ -4,8 +4,16 @@ import aws4 from 'aws4';
 import type { Dispatcher } from 'undici';
 import type { RunRecord } from '../core/run-record.ts';
 import { isRunnerError, RunnerError } from '../errors.ts';
-import { errnoCode, ledgerError } from './ledger-error.ts';
-import { assertCreatable, assertUpdatable, detached, dueByMillis, dueMillis } from './record-checks.ts';
+import { errnoCode, isUnreadableRecord, ledgerError } from './ledger-error.ts';
+import {
+  assertCreatable,
+  assertSlotArguments,
+  assertUpdatable,
+  detached,
+  dueByMillis,
+  dueMillis,
+  parseStoredRecord,
+} from './record-checks.ts';
 import {
   createdMillis,
   dayName,
@@ -16,7 +24,7 @@ import {
   type RunHistoryQuery,
   type RunPosition,
 } from './run-history.ts';
-import type { CreateResult, RunLedger } from './run-ledger.ts';
+import type { ConcurrencySlot, CreateResult, LedgerObserver, RunLedger, SlotClaim } from './run-ledger.ts';
 
 /**
  * The run ledger on a YDB serverless database through its DynamoDB-compatible Document API
@@ -34,8 +42,14 @@ import type { CreateResult, RunLedger } from './run-ledger.ts';
  *   GSI because an operationId never changes once set, while a GSI with ProjectionType ALL (the only
  *   one YDB offers) would copy every record of the whole history and be rewritten on every check.
  *
+ * - `slot#<scope>`: `holder` (a runId) and `since`: the holder of a concurrency scope. Taken with PutItem
+ *   `attribute_not_exists(holder)`, handed over with PutItem `holder = :from`, freed with DeleteItem
+ *   `holder = :runId`: every change is one conditional write.
+ *
  * create = PutItem `attribute_not_exists(pk)`; update = PutItem `version = :expected` (the common
  * case also asserts the operationId is unchanged, so that only a change of it costs the extra write).
+ * A run item whose `doc` is not a readable record is set aside when a listing meets it: rewritten
+ * without its index keys (conditional on its write token), with `setAsideAt`, its `doc` untouched.
  */
 export type DocApiAuth =
   | {
@@ -51,7 +65,7 @@ export type DocApiAuth =
       readonly token: () => Promise<string>;
     };
 
-export interface DocApiLedgerOptions {
+export interface DocApiLedgerOptions extends LedgerObserver {
   /** Document API endpoint of the database, e.g. `https://docapi.serverless.yandexcloud.net/ru-central1/<cloud>/<db>`. */
   readonly endpoint: string;
   /** @default 'datasphere_runs' */
@@ -317,19 +331,43 @@ export function createDocApiLedger(options: DocApiLedgerOptions): RunLedger {
     return out.Item as Item | undefined;
   };
 
+  /** The record of a run item; an UnreadableRecordError (naming `<table>/<pk>`) when it holds none. */
   const decode = (item: Item): RunRecord => {
-    const doc = item.doc !== undefined && 'S' in item.doc ? item.doc.S : undefined;
+    const pk = stringOf(item.pk) ?? '?';
+    const runId = pk.startsWith('run#') ? pk.slice('run#'.length) : undefined;
+    const doc = stringOf(item.doc);
+    return parseStoredRecord(doc ?? 'undefined', `${table}/${pk}`, runId);
+  };
+
+  /**
+   * Takes a run item that holds no readable record out of the open index: the item is written back
+   * without `openShard`/`nextCheckAt`, with `setAsideAt`, only if nobody rewrote it meanwhile (same
+   * write token). Its `doc` stays as it is, for inspection. Reported once, by the writer that won.
+   */
+  const setAside = async (pk: string): Promise<void> => {
+    const stored = await getItem(pk);
+    if (stored === undefined || stored.openShard === undefined) return;
+    let problem: unknown;
     try {
-      if (doc === undefined) throw new Error('no doc attribute');
-      return JSON.parse(doc) as RunRecord;
+      decode(stored);
     } catch (error) {
-      throw ledgerError(
-        `Document API table ${table}: item ${stringOf(item.pk)} holds no valid record`,
-        error,
-        {
-          table,
-        },
-      );
+      problem = error;
+    }
+    if (!isUnreadableRecord(problem)) return;
+    const { openShard: _shard, nextCheckAt: _due, ...rest } = stored;
+    const wt = stringOf(stored.wt);
+    const written = await putIf(
+      { ...rest, setAsideAt: { S: new Date(now()).toISOString() } },
+      wt === undefined ? 'attribute_not_exists(#wt)' : '#wt = :wt',
+      { '#wt': 'wt' },
+      wt === undefined ? undefined : { ':wt': { S: wt } },
+    );
+    if (written) {
+      options.onUnreadable?.({
+        ...(problem.runId === undefined ? {} : { runId: problem.runId }),
+        location: problem.location,
+        reason: problem.reason,
+      });
     }
   };
 
@@ -364,7 +402,15 @@ export function createDocApiLedger(options: DocApiLedgerOptions): RunLedger {
         ...(start === undefined ? {} : { ExclusiveStartKey: start }),
       });
       for (const item of (out.Items as Item[] | undefined) ?? []) {
-        const record = decode(item);
+        let record: RunRecord;
+        try {
+          record = decode(item);
+        } catch (error) {
+          if (!isUnreadableRecord(error)) throw error;
+          // One damaged item never fails a sweep: set it aside (best effort) and list the others.
+          await setAside(stringOf(item.pk) ?? '').catch(() => {});
+          continue;
+        }
         const due = dueMillis(record);
         // The index is eventually consistent: keep only what the record itself says is open and due.
         if (due !== undefined && (dueBy === undefined || due <= dueBy) && found.length < limit)
@@ -684,6 +730,71 @@ export function createDocApiLedger(options: DocApiLedgerOptions): RunLedger {
       await historyReady();
       return listHistory(query);
     },
+    async acquireSlot(scope, runId, since): Promise<SlotClaim> {
+      assertSlotArguments(scope, runId);
+      await ready();
+      const mine: ConcurrencySlot = { scope, holder: runId, since };
+      for (let attempt = 0; ; attempt++) {
+        if (await putIf(slotItem(mine), 'attribute_not_exists(#h)', { '#h': 'holder' })) {
+          return { acquired: true, slot: mine };
+        }
+        const held = await getSlot(scope);
+        // Held by this run already: a redelivery, or our own write that landed before a retry.
+        if (held !== undefined) return { acquired: held.holder === runId, slot: held };
+        // Freed between our write and our read: try again (a few times; then it is contention).
+        if (attempt >= 3)
+          throw ledgerError(`Document API: slot ${scope} keeps changing hands`, undefined, { table });
+      }
+    },
+
+    async getSlot(scope) {
+      await ready();
+      return getSlot(scope);
+    },
+
+    async transferSlot(scope, from, to, since) {
+      assertSlotArguments(scope, from, to);
+      await ready();
+      const next: ConcurrencySlot = { scope, holder: to, since };
+      if (await putIf(slotItem(next), '#h = :from', { '#h': 'holder' }, { ':from': { S: from } }))
+        return next;
+      // Our own write may have landed before a retry (5xx, dropped connection).
+      const held = await getSlot(scope);
+      return held?.holder === to && held.since === since ? held : undefined;
+    },
+
+    async releaseSlot(scope, runId) {
+      assertSlotArguments(scope, runId);
+      await ready();
+      try {
+        await call('DeleteItem', {
+          TableName: table,
+          Key: { pk: { S: `slot#${scope}` } },
+          ConditionExpression: '#h = :runId',
+          ExpressionAttributeNames: { '#h': 'holder' },
+          ExpressionAttributeValues: { ':runId': { S: runId } },
+        });
+        return true;
+      } catch (error) {
+        if (isAwsError(error, 'ConditionalCheckFailedException')) return false;
+        throw error;
+      }
+    },
+  };
+
+  async function getSlot(scope: string): Promise<ConcurrencySlot | undefined> {
+    const item = await getItem(`slot#${scope}`);
+    const holder = stringOf(item?.holder);
+    if (item === undefined || holder === undefined) return undefined;
+    return { scope, holder, since: stringOf(item.since) ?? new Date(0).toISOString() };
+  }
+}
+
+function slotItem(slot: ConcurrencySlot): Item {
+  return {
+    pk: { S: `slot#${slot.scope}` },
+    holder: { S: slot.holder },
+    since: { S: slot.since },
   };
 }
 

@@ -94,7 +94,7 @@ async function takeOverIfStale(path: string, options: FileLockOptions): Promise<
   try {
     const [text, info] = await Promise.all([readLock(path), lstat(path)]);
     seen = text;
-    age = options.now() - (lockTime(text) ?? info.mtimeMs);
+    age = options.now() - takenAt(lockTime(text), info.mtimeMs, options.now());
   } catch (error) {
     if (errnoCode(error) === 'ENOENT') return true;
     throw fileError('inspect lock', path, error);
@@ -117,6 +117,17 @@ async function takeOverIfStale(path: string, options: FileLockOptions): Promise<
   }
   await unlink(moved).catch(() => {});
   return true;
+}
+
+/**
+ * When the lock was taken, as seen now. The holder's stamp is used (the same clock the waiters use),
+ * unless it lies in the future: a holder whose clock runs ahead would otherwise keep its lock alive
+ * until that time. Then the lock file's own time (set by the file system when it was created) bounds
+ * it, and never later than now: such a lock lives at most `staleMs` from when it was made.
+ */
+function takenAt(stamped: number | undefined, fileTime: number, now: number): number {
+  if (stamped === undefined) return fileTime;
+  return stamped <= now ? stamped : Math.min(fileTime, now);
 }
 
 /** When the lock was taken, by the holder's clock (the same `now` the waiters use). */

@@ -1,11 +1,19 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { link, mkdir, open, readdir, readFile, rename, symlink, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { link, lstat, mkdir, open, readdir, readFile, rename, symlink, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { RunRecord } from '../core/run-record.ts';
 import { acquireLock, type FileLockOptions, type HeldLock, tryLock } from './file-lock.ts';
-import { errnoCode, fileError, ledgerError } from './ledger-error.ts';
-import { assertCreatable, assertUpdatable, dueByMillis, dueMillis } from './record-checks.ts';
+import { errnoCode, fileError, isUnreadableRecord, ledgerError } from './ledger-error.ts';
+import {
+  assertCreatable,
+  assertSlotArguments,
+  assertUpdatable,
+  dueByMillis,
+  dueMillis,
+  parseStoredRecord,
+  parseStoredSlot,
+} from './record-checks.ts';
 import {
   type CandidateRecord,
   createdMillis,
@@ -13,7 +21,7 @@ import {
   type HistoryCandidate,
   walkHistory,
 } from './run-history.ts';
-import type { CreateResult, RunLedger } from './run-ledger.ts';
+import type { ConcurrencySlot, CreateResult, LedgerObserver, RunLedger, SlotClaim } from './run-ledger.ts';
 
 /**
  * The embedded run ledger (`RUN_STORE=file:<dir>`), safe for several processes on one directory.
@@ -26,6 +34,12 @@ import type { CreateResult, RunLedger } from './run-ledger.ts';
  * - `locks/<key>.lock`      per-run lock; every create and update runs under it;
  * - `history/<YYYY-MM-DD>/<ms>_<key>`  empty marker per run, written once at create in the UTC day of its
  *                           `createdAt` (ms zero-padded): listRuns lists only the days of the asked window.
+ * - `slots/<key>.json`      the holder of a concurrency scope (`<key>` from the scope), changed only under
+ *                           `locks/slot.<key>.lock`;
+ * - `tmp/`                  temp files of writes in flight (written, fsynced, then renamed or linked into
+ *                           place); what a killed writer leaves there is removed by a later sweep;
+ * - `quarantine/<key>`      a run record that could not be read, set aside: a symbolic link to its file,
+ *                           which stays where it was (out of `open/`, so sweeps no longer meet it).
  * `<key>` is the id itself when it is a plain file name, else `~` + its SHA-256 (ids may hold `/`, `..`).
  *
  * Write order under the lock: index entries the new record needs (operation entry, new marker) are
@@ -34,9 +48,11 @@ import type { CreateResult, RunLedger } from './run-ledger.ts';
  * marker (or operation entry) that does not match its record, which readers check and ignore, and
  * repair under the run's lock.
  */
-export interface FileLedgerOptions {
+export interface FileLedgerOptions extends LedgerObserver {
   /** Absolute directory of the ledger; created when missing. */
   readonly dir: string;
+  /** Temp files and taken-over locks older than this were left by killed writers. @default 600000 */
+  readonly leftoverAgeMs?: number;
   /** A run lock older than this was left by a crashed or hung process. @default 10000 */
   readonly staleLockMs?: number;
   /** Longest wait for a run's lock before failing with LEDGER_ERROR. @default 30000 */
@@ -50,6 +66,8 @@ const MAX_MARKER_MS = 999_999_999_999_999;
 const PLAIN_KEY = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
 /** Runs read at once while listing (keeps file handles bounded). */
 const READ_BATCH = 16;
+/** How often (at most) a ledger instance looks for what killed writers left behind. */
+const LEFTOVER_SCAN_MS = 300_000;
 
 /** Open the file ledger in `options.dir`. Nothing touches the disk before the first call. */
 export function createFileLedger(options: FileLedgerOptions): RunLedger {
@@ -58,6 +76,10 @@ export function createFileLedger(options: FileLedgerOptions): RunLedger {
   const opDir = join(options.dir, 'by-operation');
   const locksDir = join(options.dir, 'locks');
   const historyDir = join(options.dir, 'history');
+  const slotsDir = join(options.dir, 'slots');
+  const tmpDir = join(options.dir, 'tmp');
+  const quarantineDir = join(options.dir, 'quarantine');
+  const leftoverAgeMs = options.leftoverAgeMs ?? 600_000;
   const lockOptions: FileLockOptions = {
     staleMs: options.staleLockMs ?? 10_000,
     timeoutMs: options.lockTimeoutMs ?? 30_000,
@@ -69,7 +91,7 @@ export function createFileLedger(options: FileLedgerOptions): RunLedger {
   let ready: Promise<void> | undefined;
   const ensureDirs = (): Promise<void> => {
     ready ??= Promise.all(
-      [runsDir, openDir, opDir, locksDir].map((d) =>
+      [runsDir, openDir, opDir, locksDir, slotsDir, tmpDir, quarantineDir].map((d) =>
         io('create directory', d, () => mkdir(d, { recursive: true })),
       ),
     ).then(
@@ -86,7 +108,12 @@ export function createFileLedger(options: FileLedgerOptions): RunLedger {
   const markerPath = (name: string): string => join(openDir, name);
   const lockPath = (key: string): string => join(locksDir, `${key}.lock`);
 
-  const readRun = async (key: string): Promise<RunRecord | undefined> => {
+  const temp = tempFiles(tmpDir, lockOptions.now);
+  const writeAtomic = (path: string, content: string) => replaceFile(temp, path, content);
+  const writeExclusive = (path: string, content: string) => createFile(temp, path, content);
+
+  /** The run in `runs/<key>.json`; an UnreadableRecordError when the file is not a run record. */
+  const readRun = async (key: string, runId?: string): Promise<RunRecord | undefined> => {
     const path = runPath(key);
     let text: string;
     try {
@@ -95,11 +122,7 @@ export function createFileLedger(options: FileLedgerOptions): RunLedger {
       if (errnoCode(error) === 'ENOENT') return undefined;
       throw fileError('read', path, error);
     }
-    try {
-      return JSON.parse(text) as RunRecord;
-    } catch (error) {
-      throw ledgerError(`file ledger: ${path} is not valid JSON`, error, { path });
-    }
+    return parseStoredRecord(text, path, runId ?? (key.startsWith('~') ? undefined : key));
   };
 
   const withLock = async <T>(key: string, fn: (lock: HeldLock) => Promise<T>): Promise<T> => {
@@ -164,15 +187,85 @@ export function createFileLedger(options: FileLedgerOptions): RunLedger {
     }
   };
 
+  /**
+   * Takes a run whose file is not a readable record out of the open index, under its lock and only if
+   * it is still unreadable: a `quarantine/<key>` link to the file marks it (the bytes stay in place for
+   * inspection; a create or get of that run keeps failing rather than treating it as new), then its
+   * marker goes. Reported once, by whoever made the quarantine link.
+   */
+  const setAside = async (marker: Marker): Promise<void> => {
+    const lock = await tryLock(lockPath(marker.key), lockOptions).catch(() => undefined);
+    if (lock === undefined) return; // someone is writing it: look again next time
+    try {
+      let problem: unknown;
+      try {
+        await readRun(marker.key);
+      } catch (error) {
+        problem = error;
+      }
+      if (!isUnreadableRecord(problem)) return;
+      let fresh = true;
+      try {
+        await symlink(join('..', 'runs', `${marker.key}.json`), join(quarantineDir, marker.key));
+      } catch (error) {
+        if (errnoCode(error) !== 'EEXIST') throw fileError('write', join(quarantineDir, marker.key), error);
+        fresh = false;
+      }
+      await removeMarker(marker.name);
+      if (fresh) {
+        options.onUnreadable?.({
+          ...(problem.runId === undefined ? {} : { runId: problem.runId }),
+          location: problem.location,
+          reason: problem.reason,
+        });
+      }
+    } finally {
+      await lock.release();
+    }
+  };
+
+  /**
+   * Removes what killed writers left behind: temp files in `tmp/` and locks renamed away to be taken
+   * over (`locks/*.stale`), once they are older than `leftoverAgeMs` (a live writer holds a temp file
+   * for milliseconds). Both directories hold only in-flight work, so this never lists the history.
+   */
+  let leftoversScannedAt: number | undefined;
+  const removeLeftovers = async (): Promise<void> => {
+    const now = lockOptions.now();
+    if (leftoversScannedAt !== undefined && now - leftoversScannedAt < LEFTOVER_SCAN_MS) return;
+    leftoversScannedAt = now;
+    const old = async (dir: string, name: string): Promise<boolean> => {
+      const stamped = /^(\d+)-/.exec(name)?.[1];
+      if (stamped !== undefined) return now - Number(stamped) > leftoverAgeMs;
+      const info = await lstat(join(dir, name)).catch(() => undefined);
+      return info !== undefined && now - info.mtimeMs > leftoverAgeMs;
+    };
+    for (const [dir, suffix] of [
+      [tmpDir, '.tmp'],
+      [locksDir, '.stale'],
+    ] as const) {
+      const names = await readdir(dir).catch(() => [] as string[]);
+      for (const name of names) {
+        if (name.endsWith(suffix) && (await old(dir, name))) await unlink(join(dir, name)).catch(() => {});
+      }
+    }
+  };
+
   /** Records behind the given markers, in marker order, skipping (and repairing) ones that do not match. */
   const readMarked = async (markers: readonly Marker[], limit: number): Promise<RunRecord[]> => {
     const found: RunRecord[] = [];
     for (let i = 0; i < markers.length && found.length < limit; ) {
       const batch = markers.slice(i, i + Math.min(READ_BATCH, Math.max(1, limit - found.length)));
       i += batch.length;
-      const records = await Promise.all(batch.map((m) => readRun(m.key)));
+      const records = await Promise.all(batch.map((m) => readRun(m.key).catch((error: unknown) => error)));
       for (const [j, marker] of batch.entries()) {
-        const record = records[j];
+        const read = records[j];
+        if (isUnreadableRecord(read)) {
+          await setAside(marker);
+          continue;
+        }
+        if (read instanceof Error) throw read;
+        const record = read as RunRecord | undefined;
         const due = record === undefined ? undefined : dueMillis(record);
         if (record === undefined || due === undefined || markerName(due, marker.key) !== marker.name) {
           await repairMarker(marker);
@@ -270,7 +363,7 @@ export function createFileLedger(options: FileLedgerOptions): RunLedger {
 
     async get(runId) {
       await ensureDirs();
-      return readRun(fileKey(runId));
+      return readRun(fileKey(runId), runId);
     },
 
     async findByOperationId(operationId) {
@@ -323,6 +416,8 @@ export function createFileLedger(options: FileLedgerOptions): RunLedger {
       const by = dueByMillis(dueBy);
       if (limit <= 0) return [];
       const due = (await listMarkers()).filter((m) => m.ms <= by);
+      // Sweeps list due runs every minute: they also tidy what killed writers left (rarely, cheaply).
+      await removeLeftovers().catch(() => {});
       return readMarked(due, limit);
     },
 
@@ -337,7 +432,71 @@ export function createFileLedger(options: FileLedgerOptions): RunLedger {
         read: (candidates) => Promise.all(candidates.map(readCandidate)),
       });
     },
+
+    async acquireSlot(scope, runId, since): Promise<SlotClaim> {
+      assertSlotArguments(scope, runId);
+      return withSlot(scope, async (path, held) => {
+        if (held !== undefined) return { acquired: held.holder === runId, slot: held };
+        const slot: ConcurrencySlot = { scope, holder: runId, since };
+        await writeAtomic(path, JSON.stringify(slot));
+        return { acquired: true, slot };
+      });
+    },
+
+    async getSlot(scope) {
+      await ensureDirs();
+      return readSlot(scope);
+    },
+
+    async transferSlot(scope, from, to, since) {
+      assertSlotArguments(scope, from, to);
+      return withSlot(scope, async (path, held) => {
+        if (held?.holder !== from) return undefined;
+        const slot: ConcurrencySlot = { scope, holder: to, since };
+        await writeAtomic(path, JSON.stringify(slot));
+        return slot;
+      });
+    },
+
+    async releaseSlot(scope, runId) {
+      assertSlotArguments(scope, runId);
+      return withSlot(scope, async (path, held) => {
+        if (held?.holder !== runId) return false;
+        await unlink(path).catch((error: unknown) => {
+          if (errnoCode(error) !== 'ENOENT') throw fileError('remove', path, error);
+        });
+        return true;
+      });
+    },
   };
+
+  /** The slot file of a scope; a damaged one (only a hand edit can make one) reads as free. */
+  async function readSlot(scope: string): Promise<ConcurrencySlot | undefined> {
+    const path = join(slotsDir, `${fileKey(scope)}.json`);
+    try {
+      return parseStoredSlot(await readFile(path, 'utf8'), scope);
+    } catch (error) {
+      if (errnoCode(error) === 'ENOENT') return undefined;
+      throw fileError('read', path, error);
+    }
+  }
+
+  /** Every change of a slot is a read and a write under the slot's own lock. */
+  async function withSlot<T>(
+    scope: string,
+    fn: (path: string, held: ConcurrencySlot | undefined) => Promise<T>,
+  ): Promise<T> {
+    const key = fileKey(scope);
+    await ensureDirs();
+    const lock = await acquireLock(join(locksDir, `slot.${key}.lock`), lockOptions);
+    try {
+      const held = await readSlot(scope);
+      await lock.assertHeld();
+      return await fn(join(slotsDir, `${key}.json`), held);
+    } finally {
+      await lock.release();
+    }
+  }
 }
 
 interface Marker {
@@ -364,53 +523,62 @@ export function fileKey(id: string): string {
   return PLAIN_KEY.test(id) ? id : `~${createHash('sha256').update(id, 'utf8').digest('hex')}`;
 }
 
+/** Where a ledger instance writes its temp files: `tmp/<ms>-<uuid>.tmp` (the time says how old). */
+interface TempFiles {
+  /** A fully written and fsynced temp file (same file system as the ledger, so rename/link stay atomic). */
+  write(content: string): Promise<string>;
+}
+
+function tempFiles(dir: string, now: () => number): TempFiles {
+  return {
+    async write(content) {
+      const temp = join(dir, `${Math.trunc(now())}-${randomUUID()}.tmp`);
+      try {
+        const handle = await open(temp, 'wx');
+        try {
+          await handle.writeFile(content, 'utf8');
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+      } catch (error) {
+        await unlink(temp).catch(() => {});
+        throw fileError('write', temp, error);
+      }
+      return temp;
+    },
+  };
+}
+
 /**
  * Replace `path` with `content` atomically: a reader sees the old or the new file, never a mix. The
  * content is fsynced before the rename; the directory is not (unlike a create), which saves three
  * system calls on every update of a sweep: after a power loss (not a process crash) an update may be
  * lost and the record be back at its previous version, which the next sweep simply redoes.
  */
-async function writeAtomic(path: string, content: string): Promise<void> {
-  const temp = await writeTemp(path, content);
+async function replaceFile(temp: TempFiles, path: string, content: string): Promise<void> {
+  const written = await temp.write(content);
   try {
-    await rename(temp, path);
+    await rename(written, path);
   } catch (error) {
-    await unlink(temp).catch(() => {});
+    await unlink(written).catch(() => {});
     throw fileError('write', path, error);
   }
 }
 
 /** Create `path` with `content` unless it exists; false when it already did. */
-async function writeExclusive(path: string, content: string): Promise<boolean> {
-  const temp = await writeTemp(path, content);
+async function createFile(temp: TempFiles, path: string, content: string): Promise<boolean> {
+  const written = await temp.write(content);
   try {
-    await link(temp, path);
+    await link(written, path);
   } catch (error) {
     if (errnoCode(error) === 'EEXIST') return false;
     throw fileError('write', path, error);
   } finally {
-    await unlink(temp).catch(() => {});
+    await unlink(written).catch(() => {});
   }
   await syncDir(dirname(path));
   return true;
-}
-
-/** A fully written and fsynced temp file next to `path` (same directory, so rename/link stay atomic). */
-async function writeTemp(path: string, content: string): Promise<string> {
-  const temp = join(dirname(path), `.${basename(path)}.${randomUUID()}.tmp`);
-  try {
-    const handle = await open(temp, 'wx');
-    try {
-      await handle.writeFile(content, 'utf8');
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  } catch (error) {
-    await unlink(temp).catch(() => {});
-    throw fileError('write', temp, error);
-  }
-  return temp;
 }
 
 /** Make a rename/link in `dir` durable; platforms that cannot fsync a directory skip it. */

@@ -1,29 +1,64 @@
 import type { RunRecord } from '../core/run-record.ts';
-import { assertCreatable, assertUpdatable, dueByMillis, dueMillis } from './record-checks.ts';
+import { isUnreadableRecord } from './ledger-error.ts';
+import {
+  assertCreatable,
+  assertSlotArguments,
+  assertUpdatable,
+  dueByMillis,
+  dueMillis,
+  parseStoredRecord,
+} from './record-checks.ts';
 import { createdMillis, dayStart, walkHistory } from './run-history.ts';
-import type { CreateResult, RunLedger } from './run-ledger.ts';
+import type { ConcurrencySlot, CreateResult, LedgerObserver, RunLedger } from './run-ledger.ts';
+
+/** The in-memory ledger, plus what only tests need. */
+export interface InMemoryLedger extends RunLedger {
+  /** Stores `text` as the run's record as it is (a damaged record, for tests of setting it aside). */
+  putRaw(runId: string, text: string): void;
+}
 
 /**
  * A RunLedger in process memory, for core unit tests. It keeps the same rules as the real stores
- * (create-if-absent, compare-and-set, detached copies) but scans its map for `listDue`: it holds only
- * what a test put in it.
+ * (create-if-absent, compare-and-set, detached copies, unreadable records set aside, slots) but scans
+ * its map for `listDue`: it holds only what a test put in it.
  *
  * Records are kept as JSON text so that a caller mutating what it got back cannot change the store.
  */
-export function createInMemoryLedger(): RunLedger {
+export function createInMemoryLedger(observer: LedgerObserver = {}): InMemoryLedger {
   const runs = new Map<string, string>();
+  const setAside = new Set<string>();
+  const slots = new Map<string, ConcurrencySlot>();
 
   const read = (runId: string): RunRecord | undefined => {
     const text = runs.get(runId);
-    return text === undefined ? undefined : (JSON.parse(text) as RunRecord);
+    return text === undefined ? undefined : parseStoredRecord(text, `memory:${runId}`, runId);
+  };
+
+  /** The record, or undefined when absent or unreadable (a history listing skips those). */
+  const readable = (runId: string): RunRecord | undefined => {
+    try {
+      return read(runId);
+    } catch (error) {
+      if (isUnreadableRecord(error)) return undefined;
+      throw error;
+    }
   };
 
   const open = (): { record: RunRecord; due: number }[] => {
     const found: { record: RunRecord; due: number }[] = [];
-    for (const text of runs.values()) {
-      const record = JSON.parse(text) as RunRecord;
-      const due = dueMillis(record);
-      if (due !== undefined) found.push({ record, due });
+    for (const runId of runs.keys()) {
+      if (setAside.has(runId)) continue;
+      let record: RunRecord | undefined;
+      try {
+        record = read(runId);
+      } catch (error) {
+        if (!isUnreadableRecord(error)) throw error;
+        setAside.add(runId);
+        observer.onUnreadable?.({ runId, location: error.location, reason: error.reason });
+        continue;
+      }
+      const due = record === undefined ? undefined : dueMillis(record);
+      if (record !== undefined && due !== undefined) found.push({ record, due });
     }
     return found.sort((a, b) => a.due - b.due || compare(a.record.runId, b.record.runId));
   };
@@ -44,9 +79,14 @@ export function createInMemoryLedger(): RunLedger {
     },
 
     async findByOperationId(operationId) {
-      for (const text of runs.values()) {
-        const record = JSON.parse(text) as RunRecord;
-        if (record.operationId === operationId) return record;
+      for (const runId of runs.keys()) {
+        if (setAside.has(runId)) continue;
+        try {
+          const record = read(runId);
+          if (record?.operationId === operationId) return record;
+        } catch (error) {
+          if (!isUnreadableRecord(error)) throw error;
+        }
       }
       return undefined;
     },
@@ -77,8 +117,9 @@ export function createInMemoryLedger(): RunLedger {
       return walkHistory(query, {
         async day(dayMs) {
           const entries: { createdAt: number; key: string }[] = [];
-          for (const text of runs.values()) {
-            const record = JSON.parse(text) as RunRecord;
+          for (const runId of runs.keys()) {
+            const record = readable(runId);
+            if (record === undefined) continue;
             const createdAt = Date.parse(record.createdAt);
             if (dayStart(createdAt) === dayMs) entries.push({ createdAt, key: record.runId });
           }
@@ -86,11 +127,45 @@ export function createInMemoryLedger(): RunLedger {
         },
         async read(candidates) {
           return candidates.map((c) => {
-            const record = read(c.key);
+            const record = readable(c.key);
             return record === undefined ? { missing: true as const } : { record };
           });
         },
       });
+    },
+
+    async acquireSlot(scope, runId, since) {
+      assertSlotArguments(scope, runId);
+      const held = slots.get(scope);
+      if (held !== undefined) return { acquired: held.holder === runId, slot: { ...held } };
+      const slot = { scope, holder: runId, since };
+      slots.set(scope, slot);
+      return { acquired: true, slot: { ...slot } };
+    },
+
+    async getSlot(scope) {
+      const held = slots.get(scope);
+      return held === undefined ? undefined : { ...held };
+    },
+
+    async transferSlot(scope, from, to, since) {
+      assertSlotArguments(scope, from, to);
+      if (slots.get(scope)?.holder !== from) return undefined;
+      const slot = { scope, holder: to, since };
+      slots.set(scope, slot);
+      return { ...slot };
+    },
+
+    async releaseSlot(scope, runId) {
+      assertSlotArguments(scope, runId);
+      if (slots.get(scope)?.holder !== runId) return false;
+      slots.delete(scope);
+      return true;
+    },
+
+    putRaw(runId, text) {
+      runs.set(runId, text);
+      setAside.delete(runId);
     },
   };
 }

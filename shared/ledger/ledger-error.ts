@@ -28,3 +28,34 @@ export function fileError(what: string, path: string, cause: unknown): RunnerErr
     path,
   });
 }
+
+/**
+ * A stored record that is not a readable run record (not JSON, or not shaped like one). A LEDGER_ERROR
+ * (the run cannot be answered), recognised by `isUnreadableRecord` so that the core can tell "this run's
+ * record is damaged" from "the ledger is down".
+ */
+export class UnreadableRecordError extends RunnerError {
+  readonly location: string;
+  readonly reason: string;
+  readonly runId: string | undefined;
+  constructor(location: string, reason: string, runId?: string, cause?: unknown) {
+    super('LEDGER_ERROR', `run record ${location} cannot be read: ${reason}`, {
+      ...(cause === undefined ? {} : { cause }),
+      details: { unreadable: true, location, ...(runId === undefined ? {} : { runId }) },
+    });
+    this.name = 'UnreadableRecordError';
+    this.location = location;
+    this.reason = reason;
+    this.runId = runId;
+  }
+}
+
+/** True for an UnreadableRecordError (also one from another copy of this module). */
+export function isUnreadableRecord(error: unknown): error is UnreadableRecordError {
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    (error as { name?: unknown }).name === 'UnreadableRecordError' &&
+    (error as { details?: { unreadable?: unknown } }).details?.unreadable === true
+  );
+}

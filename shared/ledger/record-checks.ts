@@ -1,5 +1,6 @@
-import type { RunRecord } from '../core/run-record.ts';
-import { ledgerError } from './ledger-error.ts';
+import { RUN_STATUSES, type RunRecord } from '../core/run-record.ts';
+import { ledgerError, UnreadableRecordError } from './ledger-error.ts';
+import type { ConcurrencySlot } from './run-ledger.ts';
 
 /**
  * Rules every store applies before it writes, so that all stores accept and refuse the same records
@@ -64,4 +65,62 @@ function assertRunId(record: RunRecord): void {
 /** The record as the store will hand it back: a detached JSON copy (no shared objects, no `undefined`). */
 export function detached(record: RunRecord): RunRecord {
   return JSON.parse(JSON.stringify(record)) as RunRecord;
+}
+
+const STATUSES: ReadonlySet<string> = new Set(RUN_STATUSES);
+
+/**
+ * A stored record read back: JSON of a run record (its runId the expected one, a known status, a
+ * version, a valid nextCheckAt). Anything else throws an UnreadableRecordError naming `location`, so
+ * that a listing can set it aside instead of failing on it.
+ */
+export function parseStoredRecord(text: string, location: string, runId?: string): RunRecord {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new UnreadableRecordError(location, `not valid JSON (${(error as Error).message})`, runId, error);
+  }
+  const problem = recordProblem(value, runId);
+  if (problem !== undefined) throw new UnreadableRecordError(location, problem, runId);
+  return value as RunRecord;
+}
+
+function recordProblem(value: unknown, runId: string | undefined): string | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not a JSON object';
+  const record = value as Record<string, unknown>;
+  if (typeof record.runId !== 'string' || record.runId === '') return 'no runId';
+  if (runId !== undefined && record.runId !== runId) return `holds run ${record.runId}, not ${runId}`;
+  if (typeof record.status !== 'string' || !STATUSES.has(record.status)) return 'no known status';
+  if (!Number.isSafeInteger(record.version) || (record.version as number) < 1) return 'no valid version';
+  if (record.nextCheckAt !== undefined) {
+    if (typeof record.nextCheckAt !== 'string' || !Number.isFinite(Date.parse(record.nextCheckAt))) {
+      return 'nextCheckAt is not an ISO date';
+    }
+  }
+  return undefined;
+}
+
+/** A scope, holder and time for a slot; every store refuses empty ones the same way. */
+export function assertSlotArguments(scope: string, ...runIds: string[]): void {
+  if (typeof scope !== 'string' || scope === '')
+    throw ledgerError('a concurrency slot needs a non-empty scope');
+  for (const runId of runIds) {
+    if (typeof runId !== 'string' || runId === '') {
+      throw ledgerError(`concurrency slot ${scope}: a holder needs a non-empty runId`);
+    }
+  }
+}
+
+/** A stored slot read back; a damaged one reads as free (the next acquire overwrites nothing: see stores). */
+export function parseStoredSlot(text: string, scope: string): ConcurrencySlot | undefined {
+  try {
+    const value = JSON.parse(text) as Partial<ConcurrencySlot>;
+    if (value.scope === scope && typeof value.holder === 'string' && typeof value.since === 'string') {
+      return { scope, holder: value.holder, since: value.since };
+    }
+  } catch {
+    // fall through
+  }
+  return undefined;
 }

@@ -4,12 +4,12 @@ import type { Dispatcher } from 'undici';
 import { type Emulator, type EmulatorOptions, startEmulator } from '../../local/emulator/emulator.ts';
 import { ApiError } from '../../shared/api/api-error.ts';
 import { DataSphereClient, type OpenPathStyle } from '../../shared/api/datasphere-client.ts';
-import { createDispatcher } from '../../shared/api/http-dispatcher.ts';
 import { createHttpTransport } from '../../shared/api/http-transport.ts';
-import { OperationClient } from '../../shared/api/operation-client.ts';
-import { EXECUTE_PAYLOADS } from '../../shared/api/protojson.ts';
+import { type CancelMethod, OperationClient } from '../../shared/api/operation-client.ts';
+import { EXECUTE_PAYLOADS, OPEN_PAYLOADS, openResultOf } from '../../shared/api/protojson.ts';
 import { createRetryPolicy } from '../../shared/api/retry-policy.ts';
 import { staticTokenSource } from '../../shared/api/token-source.ts';
+import { createDispatcher } from '../../shared/api/undici-dispatcher.ts';
 
 const TOKEN = 't1.emulator-test-token';
 const NOTEBOOK = '/home/jupyter/datasphere/project/daily_report.ipynb';
@@ -27,7 +27,13 @@ let rig: Rig | undefined;
 /** A fresh emulator on port 0 and clients on a real keep-alive Agent; sleeps are recorded, not slept. */
 async function start(
   options: EmulatorOptions = {},
-  client: { timeoutMs?: number; maxAttempts?: number; token?: string; openPathStyle?: OpenPathStyle } = {},
+  client: {
+    timeoutMs?: number;
+    maxAttempts?: number;
+    token?: string;
+    openPathStyle?: OpenPathStyle;
+    cancelMethod?: CancelMethod;
+  } = {},
 ): Promise<Rig> {
   const emulator = await startEmulator({ token: TOKEN, durationMs: 60_000, ...options });
   const dispatcher = createDispatcher({ keepAliveTimeoutMs: 1_000 });
@@ -50,7 +56,11 @@ async function start(
       endpoint: emulator.url,
       ...(client.openPathStyle ? { openPathStyle: client.openPathStyle } : {}),
     }),
-    operations: new OperationClient({ transport, endpoint: emulator.url }),
+    operations: new OperationClient({
+      transport,
+      endpoint: emulator.url,
+      ...(client.cancelMethod ? { cancelMethod: client.cancelMethod } : {}),
+    }),
   };
   return rig;
 }
@@ -109,28 +119,6 @@ describe('clients against the emulator: every method', () => {
     assert.equal(typeof failed.error?.code, 'number');
   });
 
-  it('opens a project on :open', async () => {
-    const r = await start();
-    const op = await r.datasphere.openProject('p1', { idempotencyKey: 'open-1' });
-    assert.equal(op.metadata?.projectId, 'p1');
-    assert.equal(r.datasphere.openPathStyle, 'colon');
-  });
-
-  it('falls back to /open when only that path is served, and remembers it', async () => {
-    const r = await start({ openPath: 'slash' });
-    await r.datasphere.openProject('p1', { idempotencyKey: 'open-1' });
-    assert.equal(r.datasphere.openPathStyle, 'slash');
-    await r.datasphere.openProject('p2', { idempotencyKey: 'open-2' });
-    assert.deepEqual(
-      r.emulator.requests.map((q) => `${q.path} ${q.status}`),
-      [
-        '/datasphere/v2/projects/p1:open 404',
-        '/datasphere/v2/projects/p1/open 200',
-        '/datasphere/v2/projects/p2/open 200',
-      ],
-    );
-  });
-
   it('gets a project and decodes it', async () => {
     const r = await start();
     const project = await r.datasphere.getProject('p1');
@@ -139,34 +127,179 @@ describe('clients against the emulator: every method', () => {
     assert.equal(typeof project.limits?.maxUnitsPerHour, 'string');
   });
 
-  it('activates a docker image', async () => {
+  it('activates a docker image: the operation has no metadata and ends with google.protobuf.Empty', async () => {
     const r = await start();
     const op = await r.datasphere.activateDockerImage(
       { projectId: 'p1', dockerId: 'd1' },
       { idempotencyKey: 'act-1' },
     );
-    assert.ok(op.id);
     assert.equal(r.emulator.operations().find((o) => o.id === op.id)?.kind, 'activate');
+    const done = await r.operations.get(op.id);
+    assert.equal(done.done, true);
+    assert.equal(done.metadata, undefined);
+    assert.deepEqual(done.response, { '@type': 'type.googleapis.com/google.protobuf.Empty' });
+    assert.equal(done.error, undefined);
+  });
+});
+
+const paths = (r: Rig, suffix: string) =>
+  r.emulator.requests.filter((q) => q.path.endsWith(suffix)).map((q) => `${q.method} ${q.path} ${q.status}`);
+
+describe('clients against the emulator: Project.Open', () => {
+  it('follows an Open through its metadata statuses to projectUrl, and no answer keeps the session token', async () => {
+    let clock = Date.parse('2026-11-28T06:00:00Z');
+    const r = await start({ now: () => clock, openDurationMs: 3_000 });
+    const op = await r.datasphere.openProject('p1', { idempotencyKey: 'open-1' });
+    const seen: Array<string | undefined> = [op.metadata?.status];
+    for (const step of [1_000, 1_000, 1_000]) {
+      clock += step;
+      const now = await r.operations.get(op.id, { payloads: OPEN_PAYLOADS });
+      seen.push(now.done ? 'done' : now.metadata?.status);
+    }
+    assert.deepEqual(seen, [
+      'OPEN_PROJECT_STATUS_UNZIPPING_PROJECT',
+      'OPEN_PROJECT_STATUS_ALLOCATING_VM',
+      'OPEN_PROJECT_STATUS_STARTING_IDE',
+      'done',
+    ]);
+    // The emulator does send a session token on the wire…
+    const raw = await r.dispatcher.request({
+      origin: r.emulator.url,
+      path: `/operations/${op.id}`,
+      method: 'GET',
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    const wire = (await raw.body.json()) as { response: { sessionToken?: unknown } };
+    assert.equal(typeof wire.response.sessionToken, 'string');
+    const secret = String(wire.response.sessionToken);
+    // …and no client answer carries it: Get with any decoders, Get with Open's, Cancel of the done Open.
+    const answers = [
+      await r.operations.get(op.id),
+      await r.operations.get(op.id, { payloads: OPEN_PAYLOADS }),
+      await r.operations.cancel(op.id),
+    ];
+    for (const answer of answers) {
+      assert.ok(!JSON.stringify(answer).includes(secret), JSON.stringify(answer));
+      assert.deepEqual(openResultOf(answer), { projectUrl: `${r.emulator.url}/_emulator/ide/p1` });
+    }
   });
 
-  it('cancels with GET, and falls back to POST when only POST is served', async () => {
+  it('closes the IDE first when the project was opened before', async () => {
+    let clock = Date.parse('2026-11-28T06:00:00Z');
+    const r = await start({ now: () => clock, openDurationMs: 4_000 });
+    await r.datasphere.openProject('p1', { idempotencyKey: 'open-1' });
+    clock += 4_000;
+    const again = await r.datasphere.openProject('p1', { idempotencyKey: 'open-2' });
+    assert.equal(again.metadata?.status, 'OPEN_PROJECT_STATUS_CLOSING_IDE');
+    clock += 1_000;
+    const next = await r.operations.get(again.id, { payloads: OPEN_PAYLOADS });
+    assert.equal(next.metadata?.status, 'OPEN_PROJECT_STATUS_UNZIPPING_PROJECT');
+  });
+
+  it('against the default emulator (/open only) a default client calls /open once', async () => {
+    const r = await start();
+    await r.datasphere.openProject('p1', { idempotencyKey: 'open-1' });
+    assert.deepEqual(paths(r, 'open'), ['POST /datasphere/v2/projects/p1/open 200']);
+    assert.equal(r.datasphere.openPathConfirmed, true);
+  });
+
+  it('against the default emulator (/open only) a client starting with :open falls back and remembers /open', async () => {
+    const r = await start({}, { openPathStyle: 'colon' });
+    await r.datasphere.openProject('p1', { idempotencyKey: 'open-1' });
+    await r.datasphere.openProject('p2', { idempotencyKey: 'open-2' });
+    assert.equal(r.datasphere.openPathStyle, 'slash');
+    assert.deepEqual(paths(r, 'open'), [
+      'POST /datasphere/v2/projects/p1:open 404',
+      'POST /datasphere/v2/projects/p1/open 200',
+      'POST /datasphere/v2/projects/p2/open 200',
+    ]);
+  });
+
+  it('against an emulator serving :open only, the default client falls back and remembers :open', async () => {
+    const r = await start({ openPath: 'colon' });
+    await r.datasphere.openProject('p1', { idempotencyKey: 'open-1' });
+    await r.datasphere.openProject('p2', { idempotencyKey: 'open-2' });
+    assert.equal(r.datasphere.openPathStyle, 'colon');
+    assert.deepEqual(paths(r, 'open'), [
+      'POST /datasphere/v2/projects/p1/open 404',
+      'POST /datasphere/v2/projects/p1:open 200',
+      'POST /datasphere/v2/projects/p2:open 200',
+    ]);
+    assert.equal(r.emulator.operations().length, 2);
+  });
+
+  it('a project that does not exist costs one call on the right route and flips nothing', async () => {
+    const r = await start({ missingProjects: ['gone'] });
+    await assert.rejects(r.datasphere.openProject('gone', { idempotencyKey: 'open-1' }), {
+      httpStatus: 404,
+      apiMessage: 'Project gone not found',
+    });
+    assert.deepEqual(paths(r, 'open'), ['POST /datasphere/v2/projects/gone/open 404']);
+    assert.equal(r.datasphere.openPathStyle, 'slash');
+  });
+
+  it('a project that does not exist, asked on the wrong route first, is reported and remembers nothing', async () => {
+    const r = await start({ openPath: 'colon', missingProjects: ['gone'] });
+    await assert.rejects(r.datasphere.openProject('gone', { idempotencyKey: 'open-1' }), {
+      httpStatus: 404,
+      apiMessage: 'Project gone not found',
+    });
+    assert.equal(r.datasphere.openPathStyle, 'slash');
+    assert.equal(r.datasphere.openPathConfirmed, false);
+    await r.datasphere.openProject('p1', { idempotencyKey: 'open-2' });
+    assert.equal(r.datasphere.openPathStyle, 'colon');
+    assert.deepEqual(paths(r, 'open'), [
+      'POST /datasphere/v2/projects/gone/open 404',
+      'POST /datasphere/v2/projects/gone:open 404',
+      'POST /datasphere/v2/projects/p1/open 404',
+      'POST /datasphere/v2/projects/p1:open 200',
+    ]);
+  });
+});
+
+describe('clients against the emulator: Operation.Cancel', () => {
+  it('against the default emulator (GET only) a default client cancels with one GET', async () => {
     const r = await start();
     const op = await execute(r);
     const cancelled = await r.operations.cancel(op.id);
     assert.equal(cancelled.id, op.id);
-    assert.equal(r.operations.cancelMethod, 'GET');
-    await r.emulator.close();
-    await r.dispatcher.close();
-    rig = undefined;
+    assert.deepEqual(paths(r, ':cancel'), [`GET /operations/${op.id}:cancel 200`]);
+    assert.equal(r.operations.cancelMethodConfirmed, true);
+  });
 
-    const r2 = await start({ cancelMethods: 'post' });
-    const op2 = await execute(r2);
-    await r2.operations.cancel(op2.id);
-    assert.equal(r2.operations.cancelMethod, 'POST');
-    assert.deepEqual(
-      r2.emulator.requests.filter((q) => q.path.endsWith(':cancel')).map((q) => `${q.method} ${q.status}`),
-      ['GET 404', 'POST 200'],
-    );
+  it('against the default emulator (GET only) a client starting with POST falls back and remembers GET', async () => {
+    const r = await start({}, { cancelMethod: 'POST' });
+    const op = await execute(r);
+    await r.operations.cancel(op.id);
+    assert.equal(r.operations.cancelMethod, 'GET');
+    assert.deepEqual(paths(r, ':cancel'), [
+      `POST /operations/${op.id}:cancel 404`,
+      `GET /operations/${op.id}:cancel 200`,
+    ]);
+  });
+
+  it('against an emulator serving POST only, the default client falls back and remembers POST', async () => {
+    const r = await start({ cancelMethods: 'post' });
+    const op = await execute(r);
+    const op2 = await execute(r, 'key-2', 'p2');
+    await r.operations.cancel(op.id);
+    await r.operations.cancel(op2.id);
+    assert.equal(r.operations.cancelMethod, 'POST');
+    assert.deepEqual(paths(r, ':cancel'), [
+      `GET /operations/${op.id}:cancel 404`,
+      `POST /operations/${op.id}:cancel 200`,
+      `POST /operations/${op2.id}:cancel 200`,
+    ]);
+  });
+
+  it('an operation that does not exist costs one GET and flips nothing', async () => {
+    const r = await start();
+    await assert.rejects(r.operations.cancel('bt1nosuchoperation00'), {
+      httpStatus: 404,
+      apiMessage: 'Operation bt1nosuchoperation00 not found',
+    });
+    assert.deepEqual(paths(r, ':cancel'), ['GET /operations/bt1nosuchoperation00:cancel 404']);
+    assert.equal(r.operations.cancelMethod, 'GET');
   });
 });
 

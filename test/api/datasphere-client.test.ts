@@ -1,30 +1,19 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { ApiError } from '../../shared/api/api-error.ts';
+import { openResultOf } from '../../shared/api/protojson.ts';
 import { InvalidRequestError } from '../../shared/errors.ts';
 import {
   createMockApi,
   DS,
   executeResponse,
+  finishedOpen,
   JSON_HEADERS,
   type MockApi,
   runningExecute,
 } from './mock-api.ts';
 
-const OPEN_OP = {
-  id: 'op-open',
-  done: true,
-  metadata: {
-    '@type': 'type.googleapis.com/yandex.cloud.datasphere.v2.OpenProjectMetadata',
-    projectId: 'p1',
-    status: 'OPEN_PROJECT_STATUS_STARTING_IDE',
-  },
-  response: {
-    '@type': 'type.googleapis.com/yandex.cloud.datasphere.v2.OpenProjectResponse',
-    projectUrl: 'https://datasphere.yandex.cloud/p1',
-    sessionToken: 'session-secret',
-  },
-};
+const OPEN_OP = finishedOpen();
 
 describe('DataSphereClient.execute', () => {
   let api: MockApi;
@@ -102,86 +91,172 @@ describe('DataSphereClient.execute', () => {
   });
 });
 
+const COLON = '/datasphere/v2/projects/p1:open';
+const SLASH = '/datasphere/v2/projects/p1/open';
+const TEXT_HEADERS = { headers: { 'content-type': 'text/plain' } };
+
+/** What each case answers on the first route tried (`/open`, the default) and on the other. */
+function replyOn(api: MockApi, path: string, status: number, body: unknown) {
+  api.agent
+    .get(DS)
+    .intercept({ path, method: 'POST' })
+    .reply(status, body as object, typeof body === 'string' ? TEXT_HEADERS : JSON_HEADERS);
+}
+
 describe('DataSphereClient.openProject', () => {
   let api: MockApi;
+  beforeEach(() => {
+    api = createMockApi();
+  });
   afterEach(() => api.close());
 
-  it('posts an empty body to :open and decodes the session', async () => {
-    api = createMockApi();
-    api.agent
-      .get(DS)
-      .intercept({ path: '/datasphere/v2/projects/p1:open', method: 'POST', body: '{}' })
-      .reply(200, OPEN_OP, JSON_HEADERS);
+  it('posts an empty body to /open first, with the key, and remembers the route once it answered 2xx', async () => {
+    assert.equal(api.datasphere.openPathStyle, 'slash');
+    assert.equal(api.datasphere.openPathConfirmed, false);
+    replyOn(api, SLASH, 200, OPEN_OP);
     const op = await api.datasphere.openProject('p1', { idempotencyKey: 'k-open' });
     assert.equal(op.metadata?.status, 'OPEN_PROJECT_STATUS_STARTING_IDE');
     assert.equal(op.response?.projectUrl, 'https://datasphere.yandex.cloud/p1');
-    assert.equal(api.datasphere.openPathStyle, 'colon');
-    assert.equal(api.calls()[0]?.headers['idempotency-key'], 'k-open');
+    assert.equal(api.datasphere.openPathStyle, 'slash');
+    assert.equal(api.datasphere.openPathConfirmed, true);
+    const [call] = api.calls();
+    assert.deepEqual(call?.body, {});
+    assert.equal(call?.headers['idempotency-key'], 'k-open');
   });
 
-  it('falls back from :open to /open on 404 with the same key, and remembers it', async () => {
-    api = createMockApi();
-    const pool = api.agent.get(DS);
-    pool
-      .intercept({ path: '/datasphere/v2/projects/p1:open', method: 'POST' })
-      .reply(404, 'Not Found', { headers: { 'content-type': 'text/plain' } });
-    pool
-      .intercept({ path: '/datasphere/v2/projects/p1/open', method: 'POST' })
-      .reply(200, OPEN_OP, JSON_HEADERS);
-    pool
-      .intercept({ path: '/datasphere/v2/projects/p2/open', method: 'POST' })
-      .reply(200, { ...OPEN_OP, id: 'op-2' }, JSON_HEADERS);
-    await api.datasphere.openProject('p1', { idempotencyKey: 'k-open' });
+  it('drops the session token from the answer and keeps projectUrl (openResultOf reads it)', async () => {
+    replyOn(api, SLASH, 200, OPEN_OP);
+    const op = await api.datasphere.openProject('p1', { idempotencyKey: 'k-open' });
+    assert.equal('sessionToken' in (op.response ?? {}), false);
+    assert.ok(!JSON.stringify(op).includes('session-secret'));
+    assert.deepEqual(openResultOf(op), { projectUrl: 'https://datasphere.yandex.cloud/p1' });
+  });
+
+  const routeMissing: Array<[string, number, unknown]> = [
+    ['a 404 without a google.rpc body (a proxy page)', 404, 'Not Found'],
+    ['a google.rpc NOT_FOUND naming no resource', 404, { code: 5, message: 'Not Found' }],
+    [
+      "a gateway's unknown-route NOT_FOUND quoting the path",
+      404,
+      { code: 5, message: `Unknown method: POST ${SLASH}` },
+    ],
+    ['a 405', 405, { code: 12, message: 'Method Not Allowed' }],
+    ['a 501 UNIMPLEMENTED', 501, { code: 12, message: 'not implemented' }],
+  ];
+  for (const [what, status, body] of routeMissing) {
+    it(`falls back to :open with the same key on ${what}, and remembers :open after its 2xx`, async () => {
+      replyOn(api, SLASH, status, body);
+      replyOn(api, COLON, 200, OPEN_OP);
+      replyOn(api, '/datasphere/v2/projects/p2:open', 200, { ...OPEN_OP, id: 'op-2' });
+      await api.datasphere.openProject('p1', { idempotencyKey: 'k-open' });
+      assert.equal(api.datasphere.openPathStyle, 'colon');
+      assert.equal(api.datasphere.openPathConfirmed, true);
+      const second = await api.datasphere.openProject('p2', { idempotencyKey: 'k-2' });
+      assert.equal(second.id, 'op-2');
+      assert.deepEqual(
+        api.calls().map((c) => [c.path, c.headers['idempotency-key']]),
+        [
+          [SLASH, 'k-open'],
+          [COLON, 'k-open'],
+          ['/datasphere/v2/projects/p2:open', 'k-2'],
+        ],
+      );
+    });
+  }
+
+  it('sends no second call for a NOT_FOUND naming the project, and keeps its route', async () => {
+    replyOn(api, SLASH, 404, { code: 5, message: 'Project p1 not found' });
+    await assert.rejects(api.datasphere.openProject('p1', { idempotencyKey: 'k' }), (error: unknown) => {
+      assert.ok(error instanceof ApiError);
+      assert.equal(error.path, SLASH);
+      assert.equal(error.apiMessage, 'Project p1 not found');
+      return true;
+    });
+    assert.equal(api.calls().length, 1);
     assert.equal(api.datasphere.openPathStyle, 'slash');
-    const second = await api.datasphere.openProject('p2', { idempotencyKey: 'k-2' });
-    assert.equal(second.id, 'op-2');
+    // The next Open still goes to /open first.
+    replyOn(api, '/datasphere/v2/projects/p2/open', 200, OPEN_OP);
+    await api.datasphere.openProject('p2', { idempotencyKey: 'k-2' });
     assert.deepEqual(
-      api.calls().map((c) => [c.path, c.headers['idempotency-key']]),
-      [
-        ['/datasphere/v2/projects/p1:open', 'k-open'],
-        ['/datasphere/v2/projects/p1/open', 'k-open'],
-        ['/datasphere/v2/projects/p2/open', 'k-2'],
-      ],
+      api.calls().map((c) => c.path),
+      [SLASH, '/datasphere/v2/projects/p2/open'],
     );
   });
 
-  it('falls back on 501 too, and starts from the configured style', async () => {
-    api = createMockApi({ openPathStyle: 'slash' });
-    const pool = api.agent.get(DS);
-    pool
-      .intercept({ path: '/datasphere/v2/projects/p1/open', method: 'POST' })
-      .reply(501, { code: 12, message: 'not implemented' }, JSON_HEADERS);
-    pool
-      .intercept({ path: '/datasphere/v2/projects/p1:open', method: 'POST' })
-      .reply(200, OPEN_OP, JSON_HEADERS);
-    await api.datasphere.openProject('p1', { idempotencyKey: 'k' });
-    assert.equal(api.datasphere.openPathStyle, 'colon');
-  });
-
-  it('reports the first answer when both paths are missing, and remembers nothing', async () => {
-    api = createMockApi();
-    const pool = api.agent.get(DS);
-    pool
-      .intercept({ path: '/datasphere/v2/projects/p1:open', method: 'POST' })
-      .reply(404, { code: 5, message: 'project p1 not found' }, JSON_HEADERS);
-    pool
-      .intercept({ path: '/datasphere/v2/projects/p1/open', method: 'POST' })
-      .reply(404, 'no route', { headers: { 'content-type': 'text/plain' } });
+  it('sends no second call for a NOT_FOUND with a ResourceInfo detail, whatever its message', async () => {
+    replyOn(api, SLASH, 404, {
+      code: 5,
+      message: 'Not found',
+      details: [
+        {
+          '@type': 'type.googleapis.com/google.rpc.ResourceInfo',
+          resourceType: 'project',
+          resourceName: 'p1',
+        },
+      ],
+    });
     await assert.rejects(api.datasphere.openProject('p1', { idempotencyKey: 'k' }), (error: unknown) => {
       assert.ok(error instanceof ApiError);
-      assert.equal(error.path, '/datasphere/v2/projects/p1:open');
-      assert.equal(error.apiMessage, 'project p1 not found');
+      assert.deepEqual(error.resourceNames, ['p1']);
       return true;
     });
-    assert.equal(api.datasphere.openPathStyle, 'colon');
+    assert.equal(api.calls().length, 1);
   });
 
-  it('does not fall back on other errors', async () => {
-    api = createMockApi();
-    api.agent
-      .get(DS)
-      .intercept({ path: '/datasphere/v2/projects/p1:open', method: 'POST' })
-      .reply(403, { code: 7, message: 'denied' }, JSON_HEADERS);
+  it('matches the project id as a whole token: "p10 not found" does not name p1', async () => {
+    replyOn(api, SLASH, 404, { code: 5, message: 'Project p10 not found' });
+    replyOn(api, COLON, 200, OPEN_OP);
+    await api.datasphere.openProject('p1', { idempotencyKey: 'k' });
+    assert.equal(api.calls().length, 2);
+  });
+
+  it('reports the first answer and remembers nothing when both routes answer the same NOT_FOUND', async () => {
+    replyOn(api, SLASH, 404, { code: 5, message: 'Not Found' });
+    replyOn(api, COLON, 404, { code: 5, message: 'Not Found' });
+    await assert.rejects(api.datasphere.openProject('p1', { idempotencyKey: 'k' }), (error: unknown) => {
+      assert.ok(error instanceof ApiError);
+      assert.equal(error.path, SLASH);
+      return true;
+    });
+    assert.equal(api.datasphere.openPathStyle, 'slash');
+    assert.equal(api.datasphere.openPathConfirmed, false);
+  });
+
+  it('reports the fallback answer when it names the project, and remembers nothing', async () => {
+    replyOn(api, SLASH, 404, 'no route');
+    replyOn(api, COLON, 404, { code: 5, message: 'Project p1 not found' });
+    await assert.rejects(api.datasphere.openProject('p1', { idempotencyKey: 'k' }), (error: unknown) => {
+      assert.ok(error instanceof ApiError);
+      assert.equal(error.path, COLON);
+      assert.equal(error.apiMessage, 'Project p1 not found');
+      return true;
+    });
+    assert.equal(api.datasphere.openPathStyle, 'slash');
+  });
+
+  it('does not fall back from a route that already answered 2xx when it later answers 404', async () => {
+    replyOn(api, SLASH, 200, OPEN_OP);
+    await api.datasphere.openProject('p1', { idempotencyKey: 'k-1' });
+    replyOn(api, SLASH, 404, { code: 5, message: 'Not Found' });
+    await assert.rejects(api.datasphere.openProject('p1', { idempotencyKey: 'k-2' }), { httpStatus: 404 });
+    assert.equal(api.calls().length, 2);
+    assert.equal(api.datasphere.openPathStyle, 'slash');
+  });
+
+  it('starts from the configured style', async () => {
+    api = createMockApi({ openPathStyle: 'colon' });
+    replyOn(api, COLON, 501, { code: 12, message: 'not implemented' });
+    replyOn(api, SLASH, 200, OPEN_OP);
+    await api.datasphere.openProject('p1', { idempotencyKey: 'k' });
+    assert.equal(api.datasphere.openPathStyle, 'slash');
+    assert.deepEqual(
+      api.calls().map((c) => c.path),
+      [COLON, SLASH],
+    );
+  });
+
+  it('does not fall back on other errors (a 403)', async () => {
+    replyOn(api, SLASH, 403, { code: 7, message: 'denied' });
     await assert.rejects(api.datasphere.openProject('p1', { idempotencyKey: 'k' }), {
       code: 'API_ERROR',
       httpStatus: 403,
@@ -190,11 +265,7 @@ describe('DataSphereClient.openProject', () => {
   });
 
   it('never puts the session token into an error message', async () => {
-    api = createMockApi();
-    api.agent
-      .get(DS)
-      .intercept({ path: '/datasphere/v2/projects/p1:open', method: 'POST' })
-      .reply(200, { ...OPEN_OP, done: 'yes' }, JSON_HEADERS);
+    replyOn(api, SLASH, 200, { ...OPEN_OP, done: 'yes' });
     await assert.rejects(api.datasphere.openProject('p1', { idempotencyKey: 'k' }), (error: unknown) => {
       assert.ok(error instanceof ApiError);
       assert.equal(error.code, 'API_BAD_RESPONSE');
@@ -241,9 +312,31 @@ describe('DataSphereClient.getProject and activateDockerImage', () => {
       { idempotencyKey: 'k-d' },
     );
     assert.equal(op.done, true);
-    assert.equal(op.response?.['@type'], 'type.googleapis.com/google.protobuf.Empty');
+    assert.equal(op.metadata, undefined);
+    assert.deepEqual(op.response, { '@type': 'type.googleapis.com/google.protobuf.Empty' });
+    assert.equal(op.error, undefined);
+    assert.equal(openResultOf(op), undefined);
     const [call] = api.calls();
     assert.deepEqual(call?.body, { projectId: 'p1', dockerId: 'd1' });
     assert.equal(call?.headers['idempotency-key'], 'k-d');
+  });
+});
+
+describe('DataSphereClient.openProject: bad input', () => {
+  it('rejects (never throws) an empty project id or key, and sends nothing', async () => {
+    const api = createMockApi();
+    try {
+      const call = (projectId: string, key: string) =>
+        api.datasphere.openProject(projectId, { idempotencyKey: key });
+      await assert.rejects(call('', 'k'), (error: unknown) => error instanceof InvalidRequestError);
+      await assert.rejects(call('p1', ' '), (error: unknown) => error instanceof InvalidRequestError);
+      await assert.rejects(
+        api.operations.cancel(''),
+        (error: unknown) => error instanceof InvalidRequestError,
+      );
+      assert.equal(api.calls().length, 0);
+    } finally {
+      await api.close();
+    }
   });
 });

@@ -7,6 +7,7 @@ import { decodeOperation } from '../../shared/api/protojson.ts';
 import { createRetryPolicy } from '../../shared/api/retry-policy.ts';
 import { staticTokenSource } from '../../shared/api/token-source.ts';
 import { isRunnerError } from '../../shared/errors.ts';
+import { createLogger } from '../../shared/log.ts';
 import { createMockApi, DS, JSON_HEADERS, type MockApi, runningExecute, TOKEN } from './mock-api.ts';
 
 const EXECUTE_PATH = '/datasphere/v2/projects/p1:execute';
@@ -305,6 +306,79 @@ describe('http transport: error answers', () => {
       ]);
       assert.equal(json.name, 'ApiError');
     });
+  });
+});
+
+describe('http transport: an Open session token never reaches an error or a log line', () => {
+  let api: MockApi;
+  beforeEach(() => {
+    api = createMockApi();
+  });
+  afterEach(() => api.close());
+
+  const SESSION = 'sess-Zq81xK0pL2mN4bV6cX8';
+  const OPEN_PATH = '/datasphere/v2/projects/p1/open';
+  const openResponse = `{"@type":"type.googleapis.com/yandex.cloud.datasphere.v2.OpenProjectResponse","projectUrl":"https://ide.example/p1","sessionToken":"${SESSION}`;
+
+  /** The error, its JSON, and the log line the product would write for it. */
+  async function everythingSaidAbout(body: string, status = 200, contentType = 'application/json') {
+    api.agent
+      .get(DS)
+      .intercept({ path: OPEN_PATH, method: 'POST' })
+      .reply(status, body, { headers: { 'content-type': contentType } });
+    let caught: unknown;
+    await assert.rejects(api.datasphere.openProject('p1', { idempotencyKey: 'k' }), (error: unknown) => {
+      caught = error;
+      return true;
+    });
+    const lines: string[] = [];
+    createLogger({ write: (line) => lines.push(line) }).error('open failed', { error: caught });
+    const error = caught as Error;
+    return [error.message, JSON.stringify(error), String(error.cause ?? ''), ...lines].join('\n');
+  }
+
+  it('a 2xx body cut off inside the token (not JSON)', async () => {
+    for (const body of [
+      `{"id":"op-open","done":true,"response":${openResponse}`,
+      `{"id":"o","done":true,"response":{"projectUrl":"https://ide/p1","sessionToken":"${SESSION}`,
+    ]) {
+      const said = await everythingSaidAbout(body);
+      assert.match(said, /not JSON/);
+      assert.ok(!said.includes(SESSION.slice(0, 8)), said);
+    }
+  });
+
+  it('a 2xx body whose token is not quoted (not JSON; the parser would quote it)', async () => {
+    const said = await everythingSaidAbout(
+      `{"id":"o","done":true,"response":{"projectUrl":"https://ide/p1","sessionToken": ${SESSION}}}`,
+    );
+    assert.match(said, /not JSON/);
+    assert.ok(!said.includes(SESSION.slice(0, 8)), said);
+  });
+
+  it('a 2xx Operation whose other fields are wrong', async () => {
+    const said = await everythingSaidAbout(`{"id":"op-open","done":"yes","response":${openResponse}"}}`);
+    assert.match(said, /done/);
+    assert.ok(!said.includes(SESSION.slice(0, 8)), said);
+  });
+
+  it('a 2xx Open response whose projectUrl has the wrong type', async () => {
+    const said = await everythingSaidAbout(
+      `{"id":"op-open","done":true,"response":{"@type":"x/OpenProjectResponse","projectUrl":7,"sessionToken":"${SESSION}"}}`,
+    );
+    assert.match(said, /response\.projectUrl/);
+    assert.ok(!said.includes(SESSION.slice(0, 8)), said);
+  });
+
+  it('an error body echoing the token, as JSON or as text', async () => {
+    for (const [body, type] of [
+      [`{"code":3,"message":"bad request {\\"sessionToken\\":\\"${SESSION}\\"}"}`, 'application/json'],
+      [`upstream said sessionToken=${SESSION}&x=1`, 'text/plain'],
+      [`{"projectUrl":"https://ide.example/p1","sessionToken":"${SESSION}`, 'text/plain'],
+    ] as const) {
+      const said = await everythingSaidAbout(body, 400, type);
+      assert.ok(!said.includes(SESSION.slice(0, 8)), said);
+    }
   });
 });
 

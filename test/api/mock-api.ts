@@ -102,3 +102,26 @@ export function executeResponse(status: unknown): Record<string, unknown> {
     executionStatus: status,
   };
 }
+
+/** A finished Project.Open operation as the wire carries it, session token included. */
+export function finishedOpen(sessionToken = 'session-secret'): {
+  id: string;
+  done: boolean;
+  metadata: Record<string, unknown>;
+  response: Record<string, unknown>;
+} {
+  return {
+    id: 'op-open',
+    done: true,
+    metadata: {
+      '@type': 'type.googleapis.com/yandex.cloud.datasphere.v2.OpenProjectMetadata',
+      projectId: 'p1',
+      status: 'OPEN_PROJECT_STATUS_STARTING_IDE',
+    },
+    response: {
+      '@type': 'type.googleapis.com/yandex.cloud.datasphere.v2.OpenProjectResponse',
+      projectUrl: 'https://datasphere.yandex.cloud/p1',
+      sessionToken,
+    },
+  };
+}

@@ -97,12 +97,22 @@ describe('OperationClient.cancel', () => {
     assert.equal(api.operations.cancelMethod, 'GET');
   });
 
-  for (const status of [404, 405, 501]) {
-    it(`falls back to POST on ${status} and remembers it`, async () => {
+  const methodMissing: Array<[string, number, unknown]> = [
+    ['a 404 without a google.rpc body', 404, 'nope'],
+    ['a google.rpc NOT_FOUND naming no operation', 404, { code: 5, message: 'Not Found' }],
+    ['a 405', 405, ''],
+    ['a 501', 501, { code: 12, message: 'Method not implemented' }],
+  ];
+  for (const [what, status, body] of methodMissing) {
+    it(`falls back to POST on ${what}, and remembers POST after its 2xx`, async () => {
       const pool = api.agent.get(OPS);
       pool
         .intercept({ path: '/operations/op1:cancel', method: 'GET' })
-        .reply(status, 'nope', { headers: { 'content-type': 'text/plain' } });
+        .reply(
+          status,
+          body as object,
+          typeof body === 'string' ? { headers: { 'content-type': 'text/plain' } } : JSON_HEADERS,
+        );
       pool
         .intercept({ path: '/operations/op1:cancel', method: 'POST' })
         .reply(200, runningExecute('op1'), JSON_HEADERS);
@@ -111,6 +121,7 @@ describe('OperationClient.cancel', () => {
         .reply(200, runningExecute('op2'), JSON_HEADERS);
       await api.operations.cancel('op1');
       assert.equal(api.operations.cancelMethod, 'POST');
+      assert.equal(api.operations.cancelMethodConfirmed, true);
       await api.operations.cancel('op2');
       assert.deepEqual(
         api.calls().map((c) => `${c.method} ${c.path}`),
@@ -119,24 +130,81 @@ describe('OperationClient.cancel', () => {
     });
   }
 
-  it('does not fall back on a 403, and reports the GET answer when both methods are missing', async () => {
+  it('sends no POST for a NOT_FOUND naming the operation (not visible yet, or gone), and stays on GET', async () => {
     const pool = api.agent.get(OPS);
     pool
       .intercept({ path: '/operations/op1:cancel', method: 'GET' })
-      .reply(403, { code: 7, message: 'denied' }, JSON_HEADERS);
-    await assert.rejects(api.operations.cancel('op1'), { httpStatus: 403, method: 'GET' });
-    pool
-      .intercept({ path: '/operations/op2:cancel', method: 'GET' })
-      .reply(404, { code: 5, message: 'no op2' }, JSON_HEADERS);
-    pool
-      .intercept({ path: '/operations/op2:cancel', method: 'POST' })
-      .reply(405, '', { headers: { 'content-type': 'text/plain' } });
-    await assert.rejects(api.operations.cancel('op2'), {
+      .reply(404, { code: 5, message: 'Operation op1 not found' }, JSON_HEADERS);
+    await assert.rejects(api.operations.cancel('op1'), {
       httpStatus: 404,
       method: 'GET',
-      apiMessage: 'no op2',
+      apiMessage: 'Operation op1 not found',
     });
+    assert.equal(api.calls().length, 1);
     assert.equal(api.operations.cancelMethod, 'GET');
+    // A moment later the operation is visible: the same method, no flip.
+    pool
+      .intercept({ path: '/operations/op1:cancel', method: 'GET' })
+      .reply(200, runningExecute('op1'), JSON_HEADERS);
+    await api.operations.cancel('op1');
+    assert.deepEqual(
+      api.calls().map((c) => c.method),
+      ['GET', 'GET'],
+    );
+    assert.equal(api.operations.cancelMethodConfirmed, true);
+  });
+
+  it('reports the GET answer and remembers nothing when both methods answer the same NOT_FOUND', async () => {
+    const pool = api.agent.get(OPS);
+    for (const method of ['GET', 'POST']) {
+      pool
+        .intercept({ path: '/operations/op1:cancel', method })
+        .reply(404, { code: 5, message: 'Not Found' }, JSON_HEADERS);
+    }
+    await assert.rejects(api.operations.cancel('op1'), { httpStatus: 404, method: 'GET' });
+    assert.equal(api.calls().length, 2);
+    assert.equal(api.operations.cancelMethod, 'GET');
+    assert.equal(api.operations.cancelMethodConfirmed, false);
+  });
+
+  it('does not fall back from GET once GET answered 2xx, when a later GET answers 404', async () => {
+    const pool = api.agent.get(OPS);
+    pool
+      .intercept({ path: '/operations/op1:cancel', method: 'GET' })
+      .reply(200, runningExecute('op1'), JSON_HEADERS);
+    pool
+      .intercept({ path: '/operations/op2:cancel', method: 'GET' })
+      .reply(404, 'Not Found', { headers: { 'content-type': 'text/plain' } });
+    await api.operations.cancel('op1');
+    await assert.rejects(api.operations.cancel('op2'), { httpStatus: 404, method: 'GET' });
+    assert.equal(api.calls().length, 2);
+  });
+
+  it('keeps GET when another cancel proved it while this one was falling back to POST', async () => {
+    const pool = api.agent.get(OPS);
+    pool
+      .intercept({ path: '/operations/op1:cancel', method: 'GET' })
+      .reply(404, { code: 5, message: 'Not Found' }, JSON_HEADERS);
+    pool
+      .intercept({ path: '/operations/op1:cancel', method: 'POST' })
+      .reply(200, runningExecute('op1'), JSON_HEADERS)
+      .delay(80);
+    pool
+      .intercept({ path: '/operations/op2:cancel', method: 'GET' })
+      .reply(200, runningExecute('op2'), JSON_HEADERS)
+      .delay(20);
+    await Promise.all([api.operations.cancel('op1'), api.operations.cancel('op2')]);
+    assert.equal(api.operations.cancelMethod, 'GET');
+    assert.equal(api.operations.cancelMethodConfirmed, true);
+  });
+
+  it('does not fall back on a 403', async () => {
+    api.agent
+      .get(OPS)
+      .intercept({ path: '/operations/op1:cancel', method: 'GET' })
+      .reply(403, { code: 7, message: 'denied' }, JSON_HEADERS);
+    await assert.rejects(api.operations.cancel('op1'), { httpStatus: 403, method: 'GET' });
+    assert.equal(api.calls().length, 1);
   });
 
   it('retries a key-less cancel POST, since cancelling twice is harmless', async () => {

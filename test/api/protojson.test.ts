@@ -2,15 +2,17 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isProtoTimestamp, parseProtoTimestamp } from '../../shared/api/proto-timestamp.ts';
 import {
+  ANY_PAYLOADS,
   decodeOperation,
   decodeProject,
   EXECUTE_PAYLOADS,
   messageName,
   OPEN_PAYLOADS,
+  openResultOf,
   ResponseShapeError,
 } from '../../shared/api/protojson.ts';
 import { isRunnerError } from '../../shared/errors.ts';
-import { executeResponse, runningExecute } from './mock-api.ts';
+import { executeResponse, finishedOpen, runningExecute } from './mock-api.ts';
 
 function shapeError(fn: () => unknown, field: string): true {
   assert.throws(fn, (error: unknown) => {
@@ -248,7 +250,7 @@ describe('decodeOperation', () => {
     );
     assert.equal(op.metadata?.status, 'OPEN_PROJECT_STATUS_ALLOCATING_VM');
     assert.equal(op.response?.projectUrl, 'https://datasphere.yandex.cloud/p1');
-    assert.equal(op.response?.sessionToken, 'opaque-session');
+    assert.equal('sessionToken' in (op.response ?? {}), false, 'the session token is dropped');
     const reserved = decodeOperation(
       { id: 'op2', metadata: { '@type': 'x/OpenProjectMetadata', status: 6 } },
       OPEN_PAYLOADS,
@@ -259,6 +261,76 @@ describe('decodeOperation', () => {
       OPEN_PAYLOADS,
     );
     assert.equal(absent.metadata?.status, 'OPEN_PROJECT_STATUS_UNSPECIFIED');
+  });
+
+  it('drops the session token from an Open operation read by Get or Cancel (any payload decoders)', () => {
+    const open = finishedOpen('opaque-session');
+    const wire = { ...open, response: { ...open.response, session_token: 'opaque-session-2' } };
+    for (const op of [
+      decodeOperation(wire),
+      decodeOperation(wire, ANY_PAYLOADS),
+      decodeOperation(wire, EXECUTE_PAYLOADS),
+    ]) {
+      assert.ok(!JSON.stringify(op).includes('opaque-session'), JSON.stringify(op));
+      assert.equal(op.response?.projectUrl, 'https://datasphere.yandex.cloud/p1');
+    }
+    // A token of a type nobody expects is dropped before any check could quote it.
+    const odd = decodeOperation(
+      { ...wire, response: { ...wire.response, sessionToken: { value: 'opaque-session' } } },
+      OPEN_PAYLOADS,
+    );
+    assert.ok(!JSON.stringify(odd).includes('opaque-session'));
+  });
+
+  it('reads an Open result (projectUrl) from a finished Open operation only', () => {
+    const done = decodeOperation({
+      id: 'op-open',
+      done: true,
+      response: {
+        '@type': 'type.googleapis.com/yandex.cloud.datasphere.v2.OpenProjectResponse',
+        projectUrl: 'https://datasphere.yandex.cloud/p1',
+        sessionToken: 'opaque-session',
+      },
+    });
+    assert.deepEqual(openResultOf(done), { projectUrl: 'https://datasphere.yandex.cloud/p1' });
+    assert.equal(openResultOf({ ...done, done: false }), undefined);
+    assert.equal(
+      openResultOf(decodeOperation({ id: 'op', done: true, error: { code: 13, message: 'x' } })),
+      undefined,
+    );
+    assert.equal(
+      openResultOf(decodeOperation({ id: 'op', done: true, response: executeResponse('OK') })),
+      undefined,
+    );
+    assert.equal(
+      openResultOf(
+        decodeOperation({
+          id: 'op',
+          done: true,
+          response: {
+            '@type': 'type.googleapis.com/yandex.cloud.datasphere.v2.Other',
+            projectUrl: 'https://x',
+          },
+        }),
+      ),
+      undefined,
+    );
+  });
+
+  it('decodes an Activate operation: no metadata, google.protobuf.Empty as the response', () => {
+    const running = decodeOperation({ id: 'op-act', done: false, description: 'Activate docker image' });
+    assert.deepEqual(running, { id: 'op-act', done: false, description: 'Activate docker image' });
+    const done = decodeOperation({
+      id: 'op-act',
+      done: true,
+      response: { '@type': 'type.googleapis.com/google.protobuf.Empty' },
+    });
+    assert.deepEqual(done, {
+      id: 'op-act',
+      done: true,
+      response: { '@type': 'type.googleapis.com/google.protobuf.Empty' },
+    });
+    assert.equal(messageName(done.response ?? {}), 'Empty');
   });
 
   it('rejects bodies that are not operations and names the field', () => {

@@ -61,4 +61,15 @@ describe('bodySnippet', () => {
     assert.ok(out.startsWith('oops Bearer [REDACTED] x'));
     assert.ok(out.endsWith('…'));
   });
+  it('masks a secret-named member whose value never closes or is not quoted (a cut-off or broken body)', () => {
+    const cut = '{"projectUrl":"https://ide/p1","sessionToken":"sess-Zq81xK0pL2mN4bV6cX8';
+    assert.equal(bodySnippet(cut), '{"projectUrl":"https://ide/p1","sessionToken":"[REDACTED]');
+    assert.equal(bodySnippet(`${cut}\\`), '{"projectUrl":"https://ide/p1","sessionToken":"[REDACTED]');
+    assert.equal(
+      bodySnippet('{"sessionToken": sess-Zq81xK0pL2mN4bV6cX8, "projectUrl":"https://ide/p1"}'),
+      '{"sessionToken": [REDACTED], "projectUrl":"https://ide/p1"}',
+    );
+    // Well-formed members are redactSecrets' work, and stay readable around it.
+    assert.equal(bodySnippet('{"sessionToken":"s","a":"b"}'), '{"sessionToken":"[REDACTED]","a":"b"}');
+  });
 });

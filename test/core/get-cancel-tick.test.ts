@@ -90,18 +90,56 @@ describe('cancelRun', () => {
     );
   });
 
-  it('cancels a run that is still starting and will not be started', async () => {
-    const h = harness();
-    h.api.failures.execute = [() => new ApiFailure(503, 14, 'down')];
+  it('cancels a claim that never sent its start (an activation still pending) at once, without an API call', async () => {
+    const h = harness({ settings: { startRecoverySeconds: 30 } });
+    h.api.failures.activate = [() => new ApiFailure(503, 14, 'down')];
+    const request = { ...REQUEST, dockerId: 'img1' };
+    await assert.rejects(startRun({ request, trigger: 'http', dedupe: { kind: 'key', key: 'k' } }, h.deps));
+    const [record] = await h.ledger.listOpen();
+    assert.equal(record?.startSentAt, undefined, 'Execute was never sent');
+    const calls = h.api.calls.length;
+    const answered = await cancelRun({ runId: record?.runId ?? '' }, h.deps);
+    assert.equal(answered.status, 'CANCELLED');
+    await sweep(h.deps);
+    assert.equal(h.api.count('execute'), 0, 'nothing was ever started');
+    assert.equal(h.api.calls.length, calls);
+  });
+
+  it('a cancel of a start whose outcome is unknown re-drives it with the same key and cancels the operation it finds', async () => {
+    const h = harness({ settings: { startRecoverySeconds: 30 } });
+    // Execute takes effect, but the answer is lost (a timeout): the ledger never learns the operation.
+    const execute = h.api.datasphere.execute;
+    h.api.datasphere.execute = async (...args) => {
+      await execute(...args);
+      throw new ApiFailure(504, 4, 'timed out');
+    };
     await assert.rejects(
       startRun({ request: REQUEST, trigger: 'http', dedupe: { kind: 'key', key: 'k' } }, h.deps),
     );
-    const [record] = await h.ledger.listOpen();
-    assert.ok(record);
-    const answered = await cancelRun({ runId: record.runId }, h.deps);
-    assert.equal(answered.status, 'CANCELLED');
+    h.api.datasphere.execute = execute;
+    const [claim] = await h.ledger.listOpen();
+    assert.ok(claim?.startSentAt);
+    const answered = await cancelRun({ runId: claim.runId }, h.deps);
+    assert.equal(answered.status, 'STARTING', 'not ended blind: an operation may exist');
+    assert.equal(answered.cancelRequestedAt !== undefined, true);
     await sweep(h.deps);
-    assert.equal(h.api.count('execute'), 1, 'the sweep does not start a cancelled run');
+    const [operation] = h.api.operations.values();
+    assert.equal(h.api.count('execute'), 2);
+    assert.equal(
+      new Set(h.api.calls.filter((c) => c.rpc === 'execute').map((c) => c.idempotencyKey)).size,
+      1,
+    );
+    assert.equal(h.api.calls.filter((c) => c.rpc === 'cancel' && c.id === operation?.id).length, 1);
+    let record = await h.ledger.get(claim.runId);
+    assert.equal(record?.status, 'RUNNING');
+    assert.equal(record?.operationId, operation?.id);
+    h.api.finish(operation?.id ?? '', 'ABORTED');
+    h.clock.advance(60);
+    await sweep(h.deps);
+    record = await h.ledger.get(claim.runId);
+    assert.equal(record?.status, 'CANCELLED');
+    assert.equal(record?.operationId, operation?.id);
+    assert.equal(h.logged('run finished').length, 1);
   });
 });
 

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { loadConfig } from '../../shared/config.ts';
 import { nextCheckAt } from '../../shared/core/check-schedule.ts';
 import { DEFAULT_SETTINGS } from '../../shared/core/ports.ts';
 import { startRun } from '../../shared/core/start-run.ts';
@@ -107,8 +108,20 @@ describe('sweep', () => {
     assert.equal(nextCheckAt(now, 9, soon, DEFAULT_SETTINGS).getTime(), soon.getTime());
   });
 
-  it('checks a new run first one tick plus the due slack after its start by default (75 s)', async () => {
+  it('checks a new run at the first sweep after its start by default (CHECK_FIRST_DELAY_SECONDS 0)', async () => {
+    assert.equal(DEFAULT_SETTINGS.checkFirstDelaySeconds, 0);
+    assert.equal(loadConfig({}, { cwd: '/tmp' }).checkFirstDelaySeconds, 0, 'the setting defaults to 0');
+    assert.equal(loadConfig({ CHECK_FIRST_DELAY_SECONDS: '75' }, { cwd: '/tmp' }).checkFirstDelaySeconds, 75);
     const h = harness({ settings: { checkFirstDelaySeconds: DEFAULT_SETTINGS.checkFirstDelaySeconds } });
+    const run = await started(h);
+    assert.equal(run.nextCheckAt, new Date(h.clock.ms).toISOString());
+    h.clock.advance(1);
+    assert.equal((await sweep(h.deps)).due, 1, 'due at the first sweep');
+    assert.equal(h.api.count('get'), 1);
+  });
+
+  it('with CHECK_FIRST_DELAY_SECONDS 75, checks a new run first one tick plus the due slack after its start', async () => {
+    const h = harness({ settings: { checkFirstDelaySeconds: 75 } });
     const run = await started(h);
     assert.equal(run.nextCheckAt, new Date(h.clock.ms + 75_000).toISOString());
     h.clock.advance(59);

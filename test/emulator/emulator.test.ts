@@ -399,8 +399,8 @@ describe('Idempotency-Key', () => {
 
   it('replays Open and Activate operations too', async () => {
     const headers = { 'idempotency-key': 'k-open' };
-    const open1 = await call(emulator(), 'POST', '/datasphere/v2/projects/p1:open', { body: {}, headers });
-    const open2 = await call(emulator(), 'POST', '/datasphere/v2/projects/p1:open', { body: {}, headers });
+    const open1 = await call(emulator(), 'POST', '/datasphere/v2/projects/p1/open', { body: {}, headers });
+    const open2 = await call(emulator(), 'POST', '/datasphere/v2/projects/p1/open', { body: {}, headers });
     assert.equal(open1.json.id, open2.json.id);
     const body = { projectId: 'p1', dockerId: 'd1' };
     const act1 = await call(emulator(), 'POST', '/datasphere/v2/docker/activate', { body, headers });
@@ -511,7 +511,11 @@ describe('Operation.Get', () => {
 });
 
 describe('Operation.Cancel', () => {
-  const { emulator, advance } = useEmulator({ durationMs: 60_000, cancelDelayMs: 200 });
+  const { emulator, advance } = useEmulator({
+    durationMs: 60_000,
+    cancelDelayMs: 200,
+    cancelMethods: 'both',
+  });
 
   for (const method of ['GET', 'POST'] as const) {
     it(`via ${method} ends a running Execute as ABORTED a moment later`, async () => {
@@ -569,64 +573,116 @@ describe('Operation.Cancel', () => {
     }
   });
 
-  it('answers 404 to the method cancelMethods leaves out', async () => {
-    const em = await startEmulator({ cancelMethods: 'get', durationMs: 60_000 });
+  it('serves GET only by default, POST only on request, and answers the other like an unknown route', async () => {
+    const getOnly = await startEmulator({ durationMs: 60_000 });
+    const postOnly = await startEmulator({ durationMs: 60_000, cancelMethods: 'post' });
     try {
-      const { json: op } = await execute(em);
-      assertRpcError(await call(em, 'POST', `/operations/${op.id}:cancel`), 404, 5);
-      assert.equal((await call(em, 'GET', `/operations/${op.id}:cancel`)).status, 200);
+      for (const [em, served, refused] of [
+        [getOnly, 'GET', 'POST'],
+        [postOnly, 'POST', 'GET'],
+      ] as const) {
+        const { json: op } = await execute(em);
+        const wrong = await call(em, refused, `/operations/${op.id}:cancel`);
+        assertRpcError(wrong, 404, 5);
+        // The answer names the route, not the operation (a client must not read it as "no such operation").
+        assert.equal(wrong.json.message, `Unknown method: ${refused} /operations/${op.id}:cancel`);
+        assert.equal(em.operations()[0]?.cancelled, false);
+        assert.equal((await call(em, served, `/operations/${op.id}:cancel`)).status, 200);
+      }
     } finally {
-      await em.close();
+      await getOnly.close();
+      await postOnly.close();
     }
   });
 });
 
 describe('Project.Open', () => {
-  const { emulator } = useEmulator();
+  const { emulator, advance } = useEmulator({ openDurationMs: 3_000, openPath: 'both' });
 
   for (const path of ['/datasphere/v2/projects/p1:open', '/datasphere/v2/projects/p1/open']) {
     it(`answers on ${path} with OpenProjectMetadata and, when done, projectUrl and sessionToken`, async () => {
       const reply = await call(emulator(), 'POST', path, { body: {} });
       assert.equal(reply.status, 200, reply.text);
       assert.match(reply.json.id, YANDEX_ID);
-      assert.equal(reply.json.done, true);
+      assert.equal(reply.json.done, false);
       assert.deepEqual(reply.json.metadata, {
         '@type': 'type.googleapis.com/yandex.cloud.datasphere.v2.OpenProjectMetadata',
         projectId: 'p1',
-        status: 'OPEN_PROJECT_STATUS_STARTING_IDE',
+        status: 'OPEN_PROJECT_STATUS_UNZIPPING_PROJECT',
       });
+      assert.equal(reply.json.response, undefined);
+      advance(3_000);
+      const done = (await call(emulator(), 'GET', `/operations/${reply.json.id}`)).json;
+      assert.equal(done.done, true);
+      assert.equal(done.metadata.status, 'OPEN_PROJECT_STATUS_STARTING_IDE');
       assert.equal(
-        reply.json.response['@type'],
+        done.response['@type'],
         'type.googleapis.com/yandex.cloud.datasphere.v2.OpenProjectResponse',
       );
-      assert.ok(reply.json.response.projectUrl.startsWith('http://127.0.0.1:'));
-      assert.equal(typeof reply.json.response.sessionToken, 'string');
+      assert.ok(done.response.projectUrl.startsWith('http://127.0.0.1:'));
+      assert.equal(typeof done.response.sessionToken, 'string');
     });
   }
 
-  it('serves only the colon path when openPath is colon, and only the slash path when it is slash', async () => {
+  it('moves through UNZIPPING_PROJECT, ALLOCATING_VM and STARTING_IDE in equal parts of openDurationMs', async () => {
+    const { json: op } = await call(emulator(), 'POST', '/datasphere/v2/projects/p1/open', { body: {} });
+    const statuses: string[] = [];
+    for (let at = 0; at <= 3_000; at += 500) {
+      const now = (await call(emulator(), 'GET', `/operations/${op.id}`)).json;
+      statuses.push(now.done ? `done ${now.metadata.status}` : now.metadata.status);
+      advance(500);
+    }
+    assert.deepEqual(statuses, [
+      'OPEN_PROJECT_STATUS_UNZIPPING_PROJECT',
+      'OPEN_PROJECT_STATUS_UNZIPPING_PROJECT',
+      'OPEN_PROJECT_STATUS_ALLOCATING_VM',
+      'OPEN_PROJECT_STATUS_ALLOCATING_VM',
+      'OPEN_PROJECT_STATUS_STARTING_IDE',
+      'OPEN_PROJECT_STATUS_STARTING_IDE',
+      'done OPEN_PROJECT_STATUS_STARTING_IDE',
+    ]);
+  });
+
+  it('starts with CLOSING_IDE when the project was opened before', async () => {
+    await call(emulator(), 'POST', '/datasphere/v2/projects/p1/open', { body: {} });
+    const other = (await call(emulator(), 'POST', '/datasphere/v2/projects/p2/open', { body: {} })).json;
+    assert.equal(other.metadata.status, 'OPEN_PROJECT_STATUS_UNZIPPING_PROJECT');
+    advance(3_000);
+    const again = (await call(emulator(), 'POST', '/datasphere/v2/projects/p1/open', { body: {} })).json;
+    assert.equal(again.metadata.status, 'OPEN_PROJECT_STATUS_CLOSING_IDE');
+    advance(750);
+    const next = (await call(emulator(), 'GET', `/operations/${again.id}`)).json;
+    assert.equal(next.metadata.status, 'OPEN_PROJECT_STATUS_UNZIPPING_PROJECT');
+  });
+
+  it('serves /open only by default and :open only on request; the other answers like an unknown route', async () => {
+    const byDefault = await startEmulator();
     const colon = await startEmulator({ openPath: 'colon' });
-    const slash = await startEmulator({ openPath: 'slash' });
     try {
-      assert.equal((await call(colon, 'POST', '/datasphere/v2/projects/p1:open', { body: {} })).status, 200);
-      assertRpcError(await call(colon, 'POST', '/datasphere/v2/projects/p1/open', { body: {} }), 404, 5);
-      assert.equal((await call(slash, 'POST', '/datasphere/v2/projects/p1/open', { body: {} })).status, 200);
-      assertRpcError(await call(slash, 'POST', '/datasphere/v2/projects/p1:open', { body: {} }), 404, 5);
+      for (const [em, served, refused] of [
+        [byDefault, '/datasphere/v2/projects/p1/open', '/datasphere/v2/projects/p1:open'],
+        [colon, '/datasphere/v2/projects/p1:open', '/datasphere/v2/projects/p1/open'],
+      ] as const) {
+        assert.equal((await call(em, 'POST', served, { body: {} })).status, 200);
+        const wrong = await call(em, 'POST', refused, { body: {} });
+        assertRpcError(wrong, 404, 5);
+        assert.equal(wrong.json.message, `Unknown method: POST ${refused}`);
+        assert.equal(em.operations().length, 1);
+      }
     } finally {
+      await byDefault.close();
       await colon.close();
-      await slash.close();
     }
   });
 
-  it('is running with ALLOCATING_VM status while openDurationMs lasts, and refuses body fields', async () => {
-    const em = await startEmulator({ openDurationMs: 60_000 });
+  it('answers NOT_FOUND naming the project for a missing one, and refuses body fields', async () => {
+    const em = await startEmulator({ missingProjects: ['gone'] });
     try {
-      const reply = await call(em, 'POST', '/datasphere/v2/projects/p1:open');
-      assert.equal(reply.json.done, false);
-      assert.equal(reply.json.metadata.status, 'OPEN_PROJECT_STATUS_ALLOCATING_VM');
-      assert.equal(reply.json.response, undefined);
+      const missing = await call(em, 'POST', '/datasphere/v2/projects/gone/open', { body: {} });
+      assertRpcError(missing, 404, 5);
+      assert.equal(missing.json.message, 'Project gone not found');
       assertRpcError(
-        await call(em, 'POST', '/datasphere/v2/projects/p1:open', { body: { mode: 'x' } }),
+        await call(em, 'POST', '/datasphere/v2/projects/p1/open', { body: { mode: 'x' } }),
         400,
         3,
       );
@@ -712,6 +768,32 @@ describe('Injected faults', () => {
     assert.equal(reply.status, 200);
     assert.match(reply.json.id, YANDEX_ID);
     assert.equal(emulator().operations().length, 1);
+  });
+
+  it('an Execute latency fault, injected through the control API, creates the operation before its answer', async () => {
+    const em = await startEmulator({ durationMs: 60_000 });
+    try {
+      const injected = await call(em, 'POST', '/_emulator/faults', {
+        body: { kind: 'latency', method: 'POST', path: ':execute', latencyMs: 2_000 },
+      });
+      assert.equal(injected.status, 200);
+      let answered = false;
+      const pending = execute(em).finally(() => {
+        answered = true;
+      });
+      let state: { operations: unknown[] } = { operations: [] };
+      for (let i = 0; i < 150 && state.operations.length === 0; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        state = (await call(em, 'GET', '/_emulator/state')).json;
+      }
+      assert.equal(state.operations.length, 1, 'the operation exists while its answer is held back');
+      assert.equal(answered, false);
+      const reply = await pending;
+      assert.equal(reply.status, 200);
+      assert.equal(reply.json.id, (state.operations[0] as { id: string }).id);
+    } finally {
+      await em.close();
+    }
   });
 
   it('status answers the HTTP status with an rpc body and Retry-After, and the Execute creates nothing', async () => {

@@ -16,7 +16,9 @@ describe('emulatorOptionsFromEnv', () => {
       EMULATOR_TOKEN: 't1.test-token',
       EMULATOR_NOT_FOUND_GETS: '3',
       EMULATOR_ONE_RUN_PER_PROJECT: 'TRUE',
-      EMULATOR_OPEN_PATH: 'slash',
+      EMULATOR_OPEN_PATH: 'colon',
+      EMULATOR_CANCEL_METHODS: 'POST',
+      EMULATOR_OPEN_DURATION_MS: '500',
       EMULATOR_CANCEL_DELAY_MS: '0',
       EMULATOR_MISSING_PROJECTS: 'gone, lost,',
     });
@@ -28,7 +30,9 @@ describe('emulatorOptionsFromEnv', () => {
       token: 't1.test-token',
       notFoundGetsPerOperation: 3,
       oneRunPerProject: true,
-      openPath: 'slash',
+      openPath: 'colon',
+      cancelMethods: 'post',
+      openDurationMs: 500,
       cancelDelayMs: 0,
       missingProjects: ['gone', 'lost'],
     });
@@ -43,6 +47,10 @@ describe('emulatorOptionsFromEnv', () => {
     assert.throws(
       () => emulatorOptionsFromEnv({ EMULATOR_OUTCOME: 'MAYBE' }),
       /EMULATOR_OUTCOME must be one of OK/,
+    );
+    assert.throws(
+      () => emulatorOptionsFromEnv({ EMULATOR_CANCEL_METHODS: 'put' }),
+      /EMULATOR_CANCEL_METHODS must be one of get, post, both/,
     );
     assert.throws(
       () => emulatorOptionsFromEnv({ EMULATOR_ONE_RUN_PER_PROJECT: 'yes' }),

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Agent, type Dispatcher } from 'undici';
 import { createDocApiLedger } from '../../shared/ledger/docapi-store.ts';
-import { startDynalite, TEST_KEYS } from './dynalite-server.ts';
+import { docApi, startDynalite, TEST_KEYS } from './dynalite-server.ts';
 import { describeLedgerConformance, sampleRecord } from './ledger-conformance.ts';
 
 let server: { endpoint: string; close(): Promise<void> } | undefined;
@@ -21,16 +21,31 @@ after(async () => {
 
 const tableName = (): string => `runs_${randomUUID().slice(0, 8)}`;
 
-describeLedgerConformance('Document API store on dynalite', async () => {
+describeLedgerConformance('Document API store on dynalite', async (observer) => {
   const table = tableName();
-  const open = () =>
+  const open = (extra: object = {}) =>
     createDocApiLedger({
       endpoint: server?.endpoint ?? '',
       table,
       dispatcher: agent as Agent,
       auth: TEST_KEYS,
+      ...extra,
     });
-  return { ledger: open(), second: async () => open(), cleanup: async () => {} };
+  return {
+    ledger: open(observer),
+    second: async () => open(),
+    cleanup: async () => {},
+    // The item keeps its index keys; only `doc` is damaged (as a bad write or hand edit would).
+    async corrupt(runId, text) {
+      const endpoint = server?.endpoint ?? '';
+      const got = (await docApi(endpoint, 'GetItem', {
+        TableName: table,
+        Key: { pk: { S: `run#${runId}` } },
+        ConsistentRead: true,
+      })) as { Item: Record<string, unknown> };
+      await docApi(endpoint, 'PutItem', { TableName: table, Item: { ...got.Item, doc: { S: text } } });
+    },
+  };
 });
 
 /** A dispatcher that notes the X-Amz-Target of every request it passes on. */

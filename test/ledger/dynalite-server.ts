@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
+import aws4 from 'aws4';
 
 type DynaliteFactory = (options: { createTableMs?: number }) => Server;
 
@@ -21,3 +22,37 @@ export async function startDynalite(): Promise<{ endpoint: string; close(): Prom
 
 /** Obviously fake keys: dynalite refuses unsigned requests but checks no signature. */
 export const TEST_KEYS = { kind: 'sigv4', accessKeyId: 'AKIDTEST', secretAccessKey: 'test-secret' } as const;
+
+/** One signed Document API call (dynalite checks the shape of the signature, not the keys). */
+export async function docApi(endpoint: string, action: string, payload: object): Promise<unknown> {
+  const url = new URL(endpoint);
+  const body = JSON.stringify(payload);
+  const signed = aws4.sign(
+    {
+      host: url.host,
+      path: '/',
+      method: 'POST',
+      service: 'dynamodb',
+      region: 'ru-central1',
+      headers: {
+        'content-type': 'application/x-amz-json-1.0',
+        'x-amz-target': `DynamoDB_20120810.${action}`,
+      },
+      body,
+    },
+    { accessKeyId: TEST_KEYS.accessKeyId, secretAccessKey: TEST_KEYS.secretAccessKey },
+  );
+  const response = await fetch(endpoint, {
+    method: 'POST',
+    // Plain strings, and no Host or Content-Length: fetch sets those itself (and refuses numbers).
+    headers: Object.fromEntries(
+      Object.entries(signed.headers ?? {})
+        .filter(([name]) => !['host', 'content-length'].includes(name.toLowerCase()))
+        .map(([name, value]) => [name, String(value)]),
+    ),
+    body,
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`${action} failed: ${response.status} ${text}`);
+  return JSON.parse(text) as unknown;
+}

@@ -10,12 +10,13 @@ import { describeLedgerConformance, sampleRecord } from './ledger-conformance.ts
 
 const tempDir = (): Promise<string> => mkdtemp(join(tmpdir(), 'ledger-file-'));
 
-describeLedgerConformance('file store', async () => {
+describeLedgerConformance('file store', async (observer) => {
   const dir = await tempDir();
   return {
-    ledger: createFileLedger({ dir }),
+    ledger: createFileLedger({ dir, ...observer }),
     second: async () => createFileLedger({ dir }),
     cleanup: () => rm(dir, { recursive: true, force: true }),
+    corrupt: (runId, text) => writeFile(join(dir, 'runs', `${fileKey(runId)}.json`), text),
   };
 });
 
@@ -59,7 +60,10 @@ describe('file store on disk', () => {
         'history',
         'locks',
         'open',
+        'quarantine',
         'runs',
+        'slots',
+        'tmp',
       ]);
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -196,7 +200,11 @@ describe('file store on disk', () => {
       await writeFile(path, '{ half a record');
       await assert.rejects(
         ledger.get(record.runId),
-        (error) => isRunnerError(error) && error.code === 'LEDGER_ERROR' && error.details?.path === path,
+        (error) =>
+          isRunnerError(error) &&
+          error.code === 'LEDGER_ERROR' &&
+          error.details?.location === path &&
+          error.message.includes(path),
       );
     } finally {
       await rm(dir, { recursive: true, force: true });

@@ -3,8 +3,9 @@ import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import type { RunRecord } from '../../shared/core/run-record.ts';
 import { isRunnerError } from '../../shared/errors.ts';
+import { isUnreadableRecord } from '../../shared/ledger/ledger-error.ts';
 import type { RunHistoryPage, RunHistoryQuery, RunPosition } from '../../shared/ledger/run-history.ts';
-import type { RunLedger } from '../../shared/ledger/run-ledger.ts';
+import type { LedgerObserver, RunLedger, UnreadableRecord } from '../../shared/ledger/run-ledger.ts';
 
 /** What a store's test hands the suite: a fresh, empty ledger per test. */
 export interface LedgerUnderTest {
@@ -12,6 +13,8 @@ export interface LedgerUnderTest {
   cleanup(): Promise<void>;
   /** Another instance on the same storage, as another process would open it. */
   second?(): Promise<RunLedger>;
+  /** Replaces the stored record of `runId` with `text` as it is (in the open index), like a bad edit. */
+  corrupt?(runId: string, text: string): Promise<void>;
 }
 
 const RACERS = 20;
@@ -86,13 +89,17 @@ async function pageAll(
  * Registers the one behaviour every RunLedger must show (run-ledger.ts): create-if-absent, compare-and-set,
  * lookups, and the due/open index. `makeLedger` is called once per test and must return an empty store.
  */
-export function describeLedgerConformance(name: string, makeLedger: () => Promise<LedgerUnderTest>): void {
+export function describeLedgerConformance(
+  name: string,
+  makeLedger: (observer: LedgerObserver) => Promise<LedgerUnderTest>,
+): void {
   const withLedger =
-    (fn: (subject: LedgerUnderTest) => Promise<void>): (() => Promise<void>) =>
+    (fn: (subject: LedgerUnderTest, reported: UnreadableRecord[]) => Promise<void>): (() => Promise<void>) =>
     async () => {
-      const subject = await makeLedger();
+      const reported: UnreadableRecord[] = [];
+      const subject = await makeLedger({ onUnreadable: (record) => reported.push(record) });
       try {
-        await fn(subject);
+        await fn(subject, reported);
       } finally {
         await subject.ledger.close?.();
         await subject.cleanup();
@@ -102,7 +109,7 @@ export function describeLedgerConformance(name: string, makeLedger: () => Promis
   const withTwo =
     (fn: (a: RunLedger, b: RunLedger) => Promise<void>): (() => Promise<void>) =>
     async () => {
-      const subject = await makeLedger();
+      const subject = await makeLedger({});
       const b = subject.second === undefined ? subject.ledger : await subject.second();
       try {
         await fn(subject.ledger, b);
@@ -694,6 +701,167 @@ export function describeLedgerConformance(name: string, makeLedger: () => Promis
           const v2 = await b.update(finished(record));
           assert.deepEqual(await a.listOpen(), []);
           assert.deepEqual(await a.get(record.runId), v2);
+        }),
+      );
+    });
+
+    describe('unreadable records', () => {
+      it(
+        'sets an unreadable record aside: listings go on with the others, it is reported once, its get fails',
+        withLedger(async ({ ledger, corrupt }, reported) => {
+          if (corrupt === undefined) return;
+          const records = [0, 1, 2].map((i) => sampleRecord({ nextCheckAt: at(i * 1_000) }));
+          for (const record of records) await ledger.create(record);
+          const damaged = records[1] as RunRecord;
+          await corrupt(damaged.runId, '{"runId": "cut off');
+          const others = [records[0], records[2]] as RunRecord[];
+          assert.deepEqual(await ledger.listDue(new Date(T0 + 10_000), 10), others);
+          assert.deepEqual(await ledger.listOpen(), others);
+          assert.deepEqual(await ledger.listDue(new Date(T0 + 10_000), 10), others);
+          assert.equal(reported.length, 1, 'reported once, not on every listing');
+          assert.equal(reported[0]?.runId, damaged.runId);
+          assert.match(reported[0]?.location ?? '', new RegExp(damaged.runId.replace(/-/g, '.')));
+          assert.match(reported[0]?.reason ?? '', /JSON/);
+          await assert.rejects(ledger.get(damaged.runId), (error) => isUnreadableRecord(error));
+          // Fail closed: the key is still taken, a create does not start the run afresh.
+          await assert.rejects(ledger.create(sampleRecord({ runId: damaged.runId })));
+          assert.deepEqual(await ledger.get(records[0]?.runId ?? ''), records[0]);
+        }),
+      );
+
+      it(
+        'treats JSON that is not a run record as unreadable too',
+        withLedger(async ({ ledger, corrupt }, reported) => {
+          if (corrupt === undefined) return;
+          const record = sampleRecord();
+          await ledger.create(record);
+          await corrupt(record.runId, JSON.stringify({ ...record, status: 'PAUSED' }));
+          assert.deepEqual(await ledger.listOpen(), []);
+          assert.equal(reported.length, 1);
+          assert.match(reported[0]?.reason ?? '', /status/);
+        }),
+      );
+    });
+
+    describe('concurrency slots', () => {
+      const scope = (): string => `project:p1/folder/nb-${randomUUID()}.ipynb`;
+
+      it(
+        'takes a free slot, names its holder to others, and lets the holder take it again',
+        withLedger(async ({ ledger }) => {
+          const s = scope();
+          assert.equal(await ledger.getSlot(s), undefined);
+          const first = await ledger.acquireSlot(s, 'run-a', at(0));
+          assert.deepEqual(first, { acquired: true, slot: { scope: s, holder: 'run-a', since: at(0) } });
+          assert.deepEqual(await ledger.getSlot(s), first.slot);
+          const other = await ledger.acquireSlot(s, 'run-b', at(1_000));
+          assert.deepEqual(other, { acquired: false, slot: first.slot });
+          const again = await ledger.acquireSlot(s, 'run-a', at(2_000));
+          assert.deepEqual(again, { acquired: true, slot: first.slot });
+          assert.deepEqual(await ledger.getSlot(scope()), undefined, 'scopes are independent');
+        }),
+      );
+
+      it(
+        `lets exactly one of ${RACERS} concurrent acquires of a free slot win`,
+        withLedger(async ({ ledger }) => {
+          const s = scope();
+          const claims = await Promise.all(
+            Array.from({ length: RACERS }, (_, i) => ledger.acquireSlot(s, `racer-${i}`, at(i))),
+          );
+          const winners = claims.filter((claim) => claim.acquired);
+          assert.equal(winners.length, 1);
+          const holder = winners[0]?.slot.holder;
+          for (const claim of claims) assert.equal(claim.slot.holder, holder);
+          assert.equal((await ledger.getSlot(s))?.holder, holder);
+        }),
+      );
+
+      it(
+        `lets exactly one of ${RACERS} acquires win when two ledger instances race`,
+        withTwo(async (a, b) => {
+          const s = scope();
+          const claims = await Promise.all(
+            Array.from({ length: RACERS }, (_, i) =>
+              (i % 2 === 0 ? a : b).acquireSlot(s, `racer-${i}`, at(i)),
+            ),
+          );
+          assert.equal(claims.filter((claim) => claim.acquired).length, 1);
+          assert.deepEqual(await a.getSlot(s), await b.getSlot(s));
+        }),
+      );
+
+      it(
+        'frees a slot only for its holder',
+        withLedger(async ({ ledger }) => {
+          const s = scope();
+          await ledger.acquireSlot(s, 'run-a', at(0));
+          assert.equal(await ledger.releaseSlot(s, 'run-b'), false);
+          assert.equal((await ledger.getSlot(s))?.holder, 'run-a');
+          assert.equal(await ledger.releaseSlot(s, 'run-a'), true);
+          assert.equal(await ledger.getSlot(s), undefined);
+          assert.equal(await ledger.releaseSlot(s, 'run-a'), false);
+          assert.equal((await ledger.acquireSlot(s, 'run-b', at(1_000))).acquired, true);
+        }),
+      );
+
+      it(
+        'hands a slot over only from its holder (compare-and-set), never when it is free',
+        withLedger(async ({ ledger }) => {
+          const s = scope();
+          assert.equal(await ledger.transferSlot(s, 'run-a', 'run-b', at(0)), undefined);
+          assert.equal(await ledger.getSlot(s), undefined, 'a transfer never creates a slot');
+          await ledger.acquireSlot(s, 'run-a', at(0));
+          assert.equal(await ledger.transferSlot(s, 'run-x', 'run-b', at(1_000)), undefined);
+          assert.equal((await ledger.getSlot(s))?.holder, 'run-a');
+          const moved = await ledger.transferSlot(s, 'run-a', 'run-b', at(2_000));
+          assert.deepEqual(moved, { scope: s, holder: 'run-b', since: at(2_000) });
+          assert.deepEqual(await ledger.getSlot(s), moved);
+          assert.equal(await ledger.releaseSlot(s, 'run-a'), false, 'the old holder cannot free it any more');
+        }),
+      );
+
+      it(
+        `lets exactly one of ${RACERS} concurrent transfers from one holder win (queue and replace build on this)`,
+        withTwo(async (a, b) => {
+          const s = scope();
+          await a.acquireSlot(s, 'holder', at(0));
+          const moves = await Promise.all(
+            Array.from({ length: RACERS }, (_, i) =>
+              (i % 2 === 0 ? a : b).transferSlot(s, 'holder', `next-${i}`, at(i)),
+            ),
+          );
+          const won = moves.filter((slot) => slot !== undefined);
+          assert.equal(won.length, 1);
+          assert.deepEqual(await b.getSlot(s), won[0]);
+        }),
+      );
+
+      it(
+        `after a release, exactly one of ${RACERS} racers gets the slot`,
+        withLedger(async ({ ledger }) => {
+          const s = scope();
+          await ledger.acquireSlot(s, 'first', at(0));
+          const [freed, ...claims] = await Promise.all([
+            ledger.releaseSlot(s, 'first'),
+            ...Array.from({ length: RACERS }, (_, i) => ledger.acquireSlot(s, `racer-${i}`, at(i))),
+          ]);
+          assert.equal(freed, true);
+          const winners = claims.filter((claim) => claim.acquired);
+          assert.ok(winners.length <= 1, `${winners.length} holders at once`);
+          const holder = (await ledger.getSlot(s))?.holder;
+          if (winners.length === 1) assert.equal(holder, winners[0]?.slot.holder);
+          else assert.equal(holder, undefined);
+        }),
+      );
+
+      it(
+        'refuses an empty scope or holder',
+        withLedger(async ({ ledger }) => {
+          const ledgerError = (error: unknown) => isRunnerError(error) && error.code === 'LEDGER_ERROR';
+          await assert.rejects(ledger.acquireSlot('', 'run-a', at(0)), ledgerError);
+          await assert.rejects(ledger.acquireSlot(scope(), '', at(0)), ledgerError);
+          await assert.rejects(ledger.transferSlot(scope(), 'run-a', '', at(0)), ledgerError);
         }),
       );
     });

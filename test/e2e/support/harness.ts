@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { build } from '../../../build.mjs';
 import { type Emulator, type EmulatorOptions, startEmulator } from '../../../local/emulator/emulator.ts';
 import { type LocalPlatform, type PlatformOptions, startLocalPlatform } from '../../../local/platform.ts';
+import { type FunctionProcess, startFunctionProcess } from './function-process.ts';
 
 /** The real-shaped trigger events (copied into the repository from the reference fixtures). */
 export const FIXTURES_DIR = join(import.meta.dirname, '../../fixtures/events');
@@ -166,6 +167,11 @@ export interface Harness {
   executeRequests(projectId: string): Emulator['requests'];
   /** Timer ticks (execute + check) until the run's logged status is `status`. */
   waitForStatus(runId: string, status: string, timeoutMs?: number): Promise<void>;
+  /**
+   * Another instance of `fn` in a process the test owns (it can SIGKILL it), with the platform's
+   * environment plus `env`; its lines go to the same log book as `<fn>~<n>`. Closed with the harness.
+   */
+  spawn(fn: 'execute' | 'check' | 'cancel', env?: Readonly<Record<string, string>>): Promise<FunctionProcess>;
   close(): Promise<void>;
 }
 
@@ -194,16 +200,18 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     log: (line) => logs.add('emulator', line),
   });
   let platform: LocalPlatform;
+  const functionEnv: Record<string, string> = {
+    ...FAST_CHECKS,
+    YC_IAM_TOKEN: 't1.test-token',
+    ...options.env,
+    DATASPHERE_ENDPOINT: emulator.url,
+    OPERATION_ENDPOINT: emulator.url,
+  };
+  const spawned: FunctionProcess[] = [];
   try {
     platform = await startLocalPlatform({
       distDir: options.distDir,
-      env: {
-        ...FAST_CHECKS,
-        YC_IAM_TOKEN: 't1.test-token',
-        ...options.env,
-        DATASPHERE_ENDPOINT: emulator.url,
-        OPERATION_ENDPOINT: emulator.url,
-      },
+      env: functionEnv,
       timerMs: 0,
       onLine: logs.add,
       ...(FUNCTION_NODE === undefined ? {} : { nodePath: FUNCTION_NODE }),
@@ -266,7 +274,20 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
         { timeoutMs, describe: () => `last logged status ${logs.statusOf(runId)}\n${logs.tail()}` },
       );
     },
+    async spawn(fn, env = {}) {
+      const instance = await startFunctionProcess({
+        distDir: options.distDir,
+        fn,
+        env: { ...functionEnv, ...options.functionEnv?.[fn], ...env },
+        source: `${fn}~${spawned.length + 1}`,
+        onLine: logs.add,
+        ...(options.contextToken === undefined ? {} : { contextToken: options.contextToken }),
+      });
+      spawned.push(instance);
+      return instance;
+    },
     async close() {
+      await Promise.all(spawned.map((instance) => instance.close()));
       await platform.close();
       await emulator.close();
     },

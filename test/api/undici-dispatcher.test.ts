@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo, Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { Dispatcher } from 'undici';
-import { createDispatcher } from '../../shared/api/http-dispatcher.ts';
 import { errorCodeOf, NETWORK_ERROR_CODES, TIMEOUT_ERROR_CODES } from '../../shared/api/retry-policy.ts';
+import { createDispatcher } from '../../shared/api/undici-dispatcher.ts';
 
 type Route = (req: IncomingMessage, body: string, res: ServerResponse) => void;
 
@@ -47,7 +48,7 @@ async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
   assert.fail('expected a rejection');
 }
 
-describe('http dispatcher (node http client behind the Dispatcher.request interface)', () => {
+describe('undici dispatcher: the production Agent against a local server', () => {
   let server: Awaited<ReturnType<typeof startServer>>;
   let dispatcher: Dispatcher;
 
@@ -187,12 +188,60 @@ describe('http dispatcher (node http client behind the Dispatcher.request interf
     assert.ok(NETWORK_ERROR_CODES.has(code ?? ''));
   });
 
-  it('refuses requests after close()', async () => {
+  it('refuses requests after close(), with a code no caller retries', async () => {
     const own = createDispatcher();
     await own.close();
-    assert.equal(
-      await codeOf(own.request({ origin: server.origin, path: '/echo', method: 'GET' })),
-      'UND_ERR_CLOSED',
-    );
+    const code = await codeOf(own.request({ origin: server.origin, path: '/echo', method: 'GET' }));
+    assert.equal(code, 'UND_ERR_DESTROYED');
+    assert.ok(!NETWORK_ERROR_CODES.has(code ?? '') && !TIMEOUT_ERROR_CODES.has(code ?? ''));
+  });
+
+  it('opens at most `connections` sockets per origin; the rest wait their turn and are answered', async () => {
+    const own = createDispatcher({ connections: 4 });
+    const slow = await startServer({
+      '/slow': (_req, _body, res) => {
+        setTimeout(() => res.end('{}'), 30);
+      },
+    });
+    try {
+      const answers = await Promise.all(
+        Array.from({ length: 12 }, async () => {
+          const res = await own.request({ origin: slow.origin, path: '/slow', method: 'GET' });
+          await res.body.text();
+          return res.statusCode;
+        }),
+      );
+      assert.deepEqual(new Set(answers), new Set([200]));
+      assert.equal(slow.connections(), 4);
+    } finally {
+      await own.close();
+      await slow.close();
+    }
+  });
+
+  it('fails an answer over maxResponseBytes instead of buffering it', async () => {
+    const own = createDispatcher({ maxResponseBytes: 64 * 1024 });
+    try {
+      const outcome = await own.request({ origin: server.origin, path: '/big', method: 'GET' }).then(
+        (res) =>
+          res.body.text().then(
+            () => 'read',
+            (error: unknown) => errorCodeOf(error),
+          ),
+        (error: unknown) => errorCodeOf(error),
+      );
+      assert.equal(outcome, 'UND_ERR_RES_EXCEEDED_MAX_SIZE');
+    } finally {
+      await own.close();
+    }
+  });
+
+  it('runs on the Agent and request files alone: the undici package entry is never loaded', () => {
+    const require = createRequire(import.meta.url);
+    const undiciFiles = Object.keys(require.cache).filter((file) => file.includes('/node_modules/undici/'));
+    assert.ok(undiciFiles.some((file) => file.endsWith('/lib/dispatcher/agent.js')));
+    assert.ok(!undiciFiles.some((file) => file.endsWith('/undici/index.js')), 'undici/index.js was loaded');
+    assert.ok(!undiciFiles.some((file) => file.includes('/lib/web/fetch/index.js')), 'fetch was loaded');
+    assert.ok(!undiciFiles.some((file) => file.includes('/lib/mock/')), 'the mock layer was loaded');
   });
 });

@@ -1,0 +1,126 @@
+import { RunnerError } from '../errors.ts';
+import { isUnreadableRecord } from '../ledger/ledger-error.ts';
+import type { ConcurrencySlot } from '../ledger/run-ledger.ts';
+import type { CoreDeps } from './ports.ts';
+import { toPublicRun } from './public-run.ts';
+import { FINAL_STATUSES, type RunRecord, type RunRequest } from './run-record.ts';
+import { endUnsentStart, mustNotStart } from './unsent-start.ts';
+
+/**
+ * `concurrency: "skip"` as one atomic step (design.md §4): a run claims its scope's slot in the ledger
+ * (create-if-absent) BEFORE its record is created, so of any number of concurrent starts exactly one
+ * gets it; the run frees it when it ends (run-commit.ts). A slot whose holder cannot run any more is
+ * taken over by a compare-and-set transfer, so a crash never blocks a scope for good.
+ */
+
+/** The scope a run competes in: its job (jobs-file runs), else its project and notebook. */
+export function scopeOf(request: RunRequest, job?: { readonly name: string }): string {
+  if (job !== undefined) return `job:${job.name}`;
+  return request.notebookId === undefined
+    ? `project:${request.projectId}`
+    : `project:${request.projectId}/${request.notebookId}`;
+}
+
+/** Why a slot's holder no longer counts as running, or undefined while it does. */
+export type HolderVerdict =
+  | { readonly running: true; readonly holder?: RunRecord }
+  | {
+      readonly running: false;
+      readonly reason: 'ended' | 'missing' | 'unreadable' | 'elsewhere' | 'never-started';
+    };
+
+/**
+ * Whether the holder of `slot` still counts as running: its record is STARTING, QUEUED or RUNNING
+ * (a run past its deadline counts until a sweep has ended it). It does not when its record is final
+ * (it ended without freeing the slot: killed after its last write), unreadable (set aside), claims
+ * another scope, or is missing although the slot is older than a start lease (its starter died between
+ * taking the slot and creating the record). A claim whose lease expired without sending its start,
+ * past its deadline or cancelled, can never start: it is ended here (compare-and-set) and does not count.
+ */
+export async function judgeHolder(slot: ConcurrencySlot, deps: CoreDeps): Promise<HolderVerdict> {
+  let holder: RunRecord | undefined;
+  try {
+    holder = await deps.ledger.get(slot.holder);
+  } catch (error) {
+    if (isUnreadableRecord(error)) return { running: false, reason: 'unreadable' };
+    throw error;
+  }
+  if (holder === undefined) {
+    const age = deps.now().getTime() - Date.parse(slot.since);
+    if (age > deps.settings.startRecoverySeconds * 1000) return { running: false, reason: 'missing' };
+    // Its starter is between taking the slot and creating the record (milliseconds): wait for it, so
+    // that the refusal can name the run.
+    for (const ms of [25, 50, 100, 200]) {
+      await deps.sleep(ms);
+      holder = await deps.ledger.get(slot.holder).catch(() => undefined);
+      if (holder !== undefined) break;
+    }
+    if (holder === undefined) return { running: true };
+  }
+  if (FINAL_STATUSES.has(holder.status)) return { running: false, reason: 'ended' };
+  const now = deps.now();
+  if (
+    holder.status === 'STARTING' &&
+    holder.startSentAt === undefined &&
+    mustNotStart(holder, now) &&
+    (holder.nextCheckAt === undefined || Date.parse(holder.nextCheckAt) <= now.getTime())
+  ) {
+    const ended = await endUnsentStart(holder, deps, 0);
+    if (ended.written) return { running: false, reason: 'never-started' };
+    holder = ended.record;
+    if (FINAL_STATUSES.has(holder.status)) return { running: false, reason: 'ended' };
+  }
+  if (holder.concurrencyScope !== undefined && holder.concurrencyScope !== slot.scope) {
+    return { running: false, reason: 'elsewhere' };
+  }
+  return { running: true, holder };
+}
+
+/** Most rounds of "held by a dead run → transfer" before the start gives up as contended. */
+const CLAIM_ROUNDS = 4;
+
+/**
+ * Takes the slot of `scope` for `runId`, or throws RUN_ALREADY_RUNNING naming the run that holds it.
+ * `describe` words the refusal (a job or a notebook).
+ */
+export async function claimSlot(
+  scope: string,
+  runId: string,
+  deps: CoreDeps,
+  describe: (holder: string, status: string) => string,
+): Promise<void> {
+  for (let round = 0; round < CLAIM_ROUNDS; round++) {
+    const claim = await deps.ledger.acquireSlot(scope, runId, deps.now().toISOString());
+    if (claim.acquired) return;
+    const slot = claim.slot;
+    const verdict = await judgeHolder(slot, deps);
+    if (verdict.running) {
+      throw new RunnerError(
+        'RUN_ALREADY_RUNNING',
+        describe(slot.holder, verdict.holder?.status ?? 'STARTING'),
+        {
+          details: {
+            run:
+              verdict.holder === undefined
+                ? { runId: slot.holder, status: 'STARTING' }
+                : toPublicRun(verdict.holder),
+          },
+        },
+      );
+    }
+    const moved = await deps.ledger.transferSlot(scope, slot.holder, runId, deps.now().toISOString());
+    if (moved !== undefined) {
+      deps.log.warn('concurrency slot taken over from a run that no longer runs', {
+        scope,
+        runId,
+        previousHolder: slot.holder,
+        reason: verdict.reason,
+      });
+      return;
+    }
+    // Someone else moved or freed it meanwhile: look again.
+  }
+  throw new RunnerError('RUN_ALREADY_RUNNING', describe('another run', 'starting'), {
+    details: { scope },
+  });
+}

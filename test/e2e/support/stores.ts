@@ -1,0 +1,65 @@
+/**
+ * The two ledgers every reliability test runs on: the file store in a temp dir, and the Document API
+ * store against a dynalite started by the test (one per test file, a fresh table per store), plus
+ * raw access to a stored record so a test can damage it the way a bad write or a bad hand edit would.
+ */
+import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { docApi, startDynalite, TEST_KEYS } from '../../ledger/dynalite-server.ts';
+
+export { docApi };
+
+export const STORE_NAMES = ['file', 'docapi'] as const;
+export type StoreName = (typeof STORE_NAMES)[number];
+
+export interface TestStore {
+  readonly name: StoreName;
+  /** RUN_STORE and friends for the functions. */
+  readonly env: Readonly<Record<string, string>>;
+  /** Replaces the stored record of `runId` with `text` (keeping it in the open index). */
+  corruptRun(runId: string, text: string): Promise<void>;
+}
+
+let dynalite: Awaited<ReturnType<typeof startDynalite>> | undefined;
+
+/** Stops the dynalite of this test file (call from `after`). */
+export async function closeStores(): Promise<void> {
+  await dynalite?.close();
+  dynalite = undefined;
+}
+
+/** A fresh, empty ledger of kind `name`; `dir` is a temp dir of the test for the file store. */
+export async function openTestStore(name: StoreName, dir: string): Promise<TestStore> {
+  if (name === 'file') {
+    const runs = join(dir, `runs-${randomUUID().slice(0, 8)}`);
+    return {
+      name,
+      env: { RUN_STORE: `file:${runs}` },
+      async corruptRun(runId, text) {
+        writeFileSync(join(runs, 'runs', `${runId}.json`), text);
+      },
+    };
+  }
+  dynalite ??= await startDynalite();
+  const endpoint = dynalite.endpoint;
+  const table = `rel_${randomUUID().slice(0, 8)}`;
+  return {
+    name,
+    env: {
+      RUN_STORE: `docapi:${endpoint}`,
+      RUN_STORE_TABLE: table,
+      AWS_ACCESS_KEY_ID: TEST_KEYS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: TEST_KEYS.secretAccessKey,
+    },
+    async corruptRun(runId, text) {
+      const got = (await docApi(endpoint, 'GetItem', {
+        TableName: table,
+        Key: { pk: { S: `run#${runId}` } },
+        ConsistentRead: true,
+      })) as { Item?: Record<string, unknown> };
+      if (got.Item === undefined) throw new Error(`no item run#${runId} in ${table}`);
+      await docApi(endpoint, 'PutItem', { TableName: table, Item: { ...got.Item, doc: { S: text } } });
+    },
+  };
+}
