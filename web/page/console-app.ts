@@ -246,7 +246,10 @@ function scheduleList(): void {
 // ---- the chart --------------------------------------------------------------------------------------
 
 /** The chart follows the project/notebook/job filters; the status and time filters are its own. */
+let chartGeneration = 0;
+
 async function loadChart(): Promise<void> {
+  const generation = ++chartGeneration;
   const now = new Date();
   const base = listQuery(
     { ...NO_FILTERS, projectId: filters.projectId, notebookId: filters.notebookId, job: filters.job },
@@ -267,9 +270,11 @@ async function loadChart(): Promise<void> {
       pages++;
     } while (cursor !== null && pages < CHART_MAX_PAGES);
   } catch (error) {
-    report(error, 'read the runs for the chart');
+    if (generation === chartGeneration) report(error, 'read the runs for the chart');
     return;
   }
+  // A later load (a filter changed, a run was started) has the newer figures.
+  if (generation !== chartGeneration) return;
   const stats = summarizeRuns(collected, now);
   fill(byId('chart'), ...runChart(stats));
   byId('chart-note').textContent =
