@@ -16,7 +16,12 @@ export interface BuiltBundle {
   readonly bytes: number;
   readonly zipBytes: number;
 }
-export declare function build(options?: { outDir?: string; quiet?: boolean }): Promise<BuiltBundle[]>;
+export declare function build(options?: {
+  outDir?: string;
+  quiet?: boolean;
+  /** false: the check bundle without the web console (for the bench). @default true */
+  webConsole?: boolean;
+}): Promise<BuiltBundle[]>;
 /** esbuild plugin: replaces the undici files the functions never run (non-SIMD parser, FormData bodies, HTTP/2). */
 export declare const trimUndici: Readonly<{
   name: string;

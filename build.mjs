@@ -84,6 +84,8 @@ async function loadJobs() {
 export async function build({
   outDir = resolve(root, process.env.BUILD_OUT_DIR ?? 'dist'),
   quiet = false,
+  // false: the check bundle without the web console (the bench weighs what the console adds).
+  webConsole = true,
 } = {}) {
   let loaded;
   try {
@@ -93,7 +95,7 @@ export async function build({
   }
   // The web console (web/), served by the check function at GET / (shared/triggers/console-page.ts).
   const { buildConsolePage } = await import('./web/build-console-page.ts');
-  const { html, csp, etag } = await buildConsolePage();
+  const page = webConsole ? await buildConsolePage() : undefined;
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
   // The repository is ESM ("type": "module"); the bundles are CommonJS, as Cloud Functions loads them.
@@ -113,7 +115,9 @@ export async function build({
       // Only the check bundle serves the console page.
       define: {
         __JOBS__: JSON.stringify(fn === 'execute' ? loaded.jobs : []),
-        ...(fn === 'check' ? { __CONSOLE_PAGE__: JSON.stringify({ html, csp, etag }) } : {}),
+        ...(fn === 'check' && page !== undefined
+          ? { __CONSOLE_PAGE__: JSON.stringify({ html: page.html, csp: page.csp, etag: page.etag }) }
+          : {}),
       },
     });
     writeFileSync(join(fnDir, 'meta.json'), JSON.stringify(result.metafile));

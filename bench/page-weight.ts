@@ -12,8 +12,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import * as esbuild from 'esbuild';
-import { ESBUILD_OPTIONS } from '../build.mjs';
+import { build } from '../build.mjs';
 import { httpEvent } from '../local/cloud-events.ts';
 import { buildConsolePage } from '../web/build-console-page.ts';
 import { limited, valgrindVersion } from './first-invocation.ts';
@@ -97,16 +96,10 @@ function callgrind(node: string, scratch: string, key: string, c: Case): Promise
   });
 }
 
-/** The check bundle exactly as build.mjs makes it, but without the page (nothing defined for it). */
+/** The check bundle exactly as build.mjs makes it (same settings, plugins, jobs), but without the page. */
 async function checkWithoutConsole(outDir: string): Promise<string> {
-  const outfile = join(outDir, 'check-without-console', 'index.js');
-  await esbuild.build({
-    ...ESBUILD_OPTIONS,
-    entryPoints: [join(import.meta.dirname, '..', 'functions', 'check', 'handler.ts')],
-    outfile,
-    define: { __JOBS__: '[]' },
-  });
-  return outfile;
+  await build({ outDir: join(outDir, 'without-console'), quiet: true, webConsole: false });
+  return join(outDir, 'without-console', 'check', 'index.js');
 }
 
 export async function measurePageWeight(options: PageWeightOptions): Promise<Row[]> {

@@ -115,8 +115,9 @@ describe('the web console in Chromium, against npm start', { timeout: 600_000 },
     });
     page = await browser.newPage({ viewport: { width: 1280, height: 860 }, colorScheme: 'light' });
     page.on('console', (message) => {
-      // A refused credential is logged by the browser as a failed resource: that is the point of that check.
-      if (message.type() === 'error' && !/status of 401/.test(message.text())) problems.push(message.text());
+      // The stubbed 401 and 503 are logged by the browser as failed resources: they are the point of those checks.
+      if (message.type() === 'error' && !/status of (401|503)/.test(message.text()))
+        problems.push(message.text());
     });
     page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
     page.on('request', (request) => {
@@ -243,14 +244,11 @@ describe('the web console in Chromium, against npm start', { timeout: 600_000 },
 
   it('charts the last 7 days: today counts the four runs by status, with durations', async () => {
     await page.click('#chart-refresh');
-    await page
-      .locator('#chart [data-part=chart-table] tbody tr:nth-last-child(2) td:nth-child(7)', {
-        hasText: /^4$/,
-      })
-      .waitFor({ timeout: WAIT_MS });
-    const today = await shown('#chart [data-part=chart-table] tbody tr:nth-last-child(2)');
-    // succeeded, failed, timed out, cancelled, active, total, p50, p95
-    assert.match(today, /\t2\t1\t0\t1\t0\t4\t[\d.]+ s\t[\d.]+ s$/);
+    // Today's row (the last is "All"): succeeded, failed, timed out, cancelled, active, total, p50, p95.
+    const todayRow = '#chart [data-part=chart-table] tbody tr:nth-last-child(2)';
+    await until('the chart counts 2 succeeded, 1 failed, 1 cancelled today', async () =>
+      /\t2\t1\t0\t1\t0\t4\t[\d.]+ s\t[\d.]+ s$/.test(await shown(todayRow)),
+    );
     assert.equal(await page.locator('#chart svg').count(), 2);
     assert.ok((await page.locator('#chart svg rect').count()) >= 3);
     assert.match(await shown('#chart-note'), /^4 runs, 4 finished$/);
@@ -293,6 +291,31 @@ describe('the web console in Chromium, against npm start', { timeout: 600_000 },
     // A good credential again: the banner goes and the list comes back.
     await page.fill('#credential-value', GOOD_KEY);
     await page.click('#credential-form button[type=submit]');
+    await page.waitForSelector('#banner[hidden]', { state: 'attached', timeout: WAIT_MS });
+    await row(started.ok.runId).waitFor({ timeout: WAIT_MS });
+  });
+
+  it('says when the service fails, and recovers when it answers again', async () => {
+    await page.unrouteAll();
+    let failures = 0;
+    await page.route('**/runs?**', async (route) => {
+      failures++;
+      await route.fulfill({
+        status: 503,
+        contentType: 'application/json',
+        body: JSON.stringify({ error: { code: 'LEDGER_ERROR', message: 'the run ledger did not answer' } }),
+      });
+    });
+    await page.click('#refresh');
+    await page
+      .locator('#banner', { hasText: 'Could not list the runs: the run ledger did not answer' })
+      .waitFor({
+        timeout: WAIT_MS,
+      });
+    assert.match(await shown('#live'), /asking again in 15 s/);
+    assert.ok(failures >= 1);
+    await page.unrouteAll();
+    await page.click('#refresh');
     await page.waitForSelector('#banner[hidden]', { state: 'attached', timeout: WAIT_MS });
     await row(started.ok.runId).waitFor({ timeout: WAIT_MS });
   });

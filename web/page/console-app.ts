@@ -31,6 +31,8 @@ const LIST_MAX_PAGES = 10;
 const LIVE_MS = 5_000;
 const IDLE_MS = 60_000;
 const DETAIL_LIVE_MS = 3_000;
+/** After a failed list request (the service, not the credential). */
+const RETRY_MS = 15_000;
 
 let credential: Credential | undefined = loadCredential();
 /** Set when the service refused the credential: nothing polls until another one is given. */
@@ -214,7 +216,13 @@ async function loadList(older = false): Promise<void> {
     renderList();
     scheduleList();
   } catch (error) {
-    if (generation === listGeneration) report(error, 'list the runs');
+    if (generation !== listGeneration) return;
+    report(error, 'list the runs');
+    // A service that failed (not a refused credential) is asked again a little later.
+    if (!refused) {
+      byId('live').textContent = `asking again in ${RETRY_MS / 1000} s`;
+      listTimer = window.setTimeout(() => void loadList(), RETRY_MS);
+    }
   }
 }
 
@@ -238,7 +246,10 @@ function scheduleList(): void {
 // ---- the chart --------------------------------------------------------------------------------------
 
 /** The chart follows the project/notebook/job filters; the status and time filters are its own. */
+let chartGeneration = 0;
+
 async function loadChart(): Promise<void> {
+  const generation = ++chartGeneration;
   const now = new Date();
   const base = listQuery(
     { ...NO_FILTERS, projectId: filters.projectId, notebookId: filters.notebookId, job: filters.job },
@@ -259,9 +270,11 @@ async function loadChart(): Promise<void> {
       pages++;
     } while (cursor !== null && pages < CHART_MAX_PAGES);
   } catch (error) {
-    report(error, 'read the runs for the chart');
+    if (generation === chartGeneration) report(error, 'read the runs for the chart');
     return;
   }
+  // A later load (a filter changed, a run was started) has the newer figures.
+  if (generation !== chartGeneration) return;
   const stats = summarizeRuns(collected, now);
   fill(byId('chart'), ...runChart(stats));
   byId('chart-note').textContent =
