@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { boundEvents, hasEvent, MAX_EVENT_DETAIL, withEvent } from '../../shared/core/run-events.ts';
 import { MAX_RUN_EVENTS, type RunEvent, type RunRecord } from '../../shared/core/run-record.ts';
 
-const record = {
+const record: RunRecord = {
   runId: 'r1',
   dedupeKey: 'key:k',
   requestHash: 'h',
@@ -17,7 +17,7 @@ const record = {
   deadline: '2025-06-03T06:00:00.000Z',
   checks: 0,
   version: 1,
-} satisfies RunRecord;
+};
 const at = (second: number) => new Date(Date.UTC(2025, 5, 2, 6, 0, second));
 
 describe('withEvent', () => {
