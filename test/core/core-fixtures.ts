@@ -43,6 +43,9 @@ interface FakeOperation {
 
 export type Failure = () => Error;
 
+/** What a finished DockerImage.Activate answers (api.md §2.4). */
+const EMPTY_RESPONSE: AnyMessage = { '@type': 'type.googleapis.com/google.protobuf.Empty' };
+
 /** A fake of the two APIs. Operations change only when the test says so. */
 export class FakeApi {
   readonly operations = new Map<string, FakeOperation>();
@@ -102,6 +105,7 @@ export class FakeApi {
         idempotencyKey: opts.idempotencyKey,
         kind: 'activate',
       };
+      if (op.done) op.response = EMPTY_RESPONSE;
       this.operations.set(op.id, op);
       return this.toOperation(op);
     },
@@ -143,7 +147,10 @@ export class FakeApi {
       this.fail('get');
       const op = this.operations.get(id);
       if (op === undefined || this.hidden.has(id)) throw new ApiFailure(404, 5, `operation ${id} not found`);
-      if (op.kind === 'activate' && !op.done && --this.activateDoneAfterGets <= 0) op.done = true;
+      if (op.kind === 'activate' && !op.done && --this.activateDoneAfterGets <= 0) {
+        op.done = true;
+        op.response = EMPTY_RESPONSE;
+      }
       return this.toOperation(op);
     },
     cancel: async (id: string) => {
