@@ -241,7 +241,8 @@ async function settle(
           ...(latest.reportedAt === undefined ? ['log'] : []),
           ...pending.filter((name) => deliveries[name]?.delivered === true),
         ];
-        const timed = reported.length === 0 ? latest : withEvent(latest, 'reported', after, reported.join(','));
+        const timed =
+          reported.length === 0 ? latest : withEvent(latest, 'reported', after, reported.join(','));
         const next = touch(timed, after, {
           ...notifications,
           reportedAt: latest.reportedAt ?? after.toISOString(),

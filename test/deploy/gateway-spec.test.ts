@@ -195,7 +195,7 @@ describe('the API Gateway specification', () => {
     );
     // notebookId is required for execute only (the functions check it; the action decides).
     assert.deepEqual(schemas.RunRequest?.required, ['projectId']);
-    assert.deepEqual((schemas.RunRequest?.properties as Record<string, Schema>).action?.enum, [
+    assert.deepEqual(((schemas.RunRequest?.properties ?? {}) as Record<string, Schema>).action?.enum, [
       ...RUN_ACTIONS,
     ]);
     assert.equal(schemas.RunRequest?.additionalProperties, false);
