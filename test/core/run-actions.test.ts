@@ -418,3 +418,70 @@ describe('the run timeline of an execute run', () => {
     assert.equal(done.events?.[3]?.at, done.reportedAt);
   });
 });
+
+describe('what a run of each action costs (per-minute sweeps, default check schedule)', () => {
+  /**
+   * Starts a run at 10:00:00, lets the operation end `seconds` later and sweeps once a minute until
+   * the run has ended and been reported; counts API calls and ledger writes.
+   */
+  async function costOf(
+    request: RunRequest,
+    seconds: number,
+    end: (h: ReturnType<typeof harness>, id: string) => void,
+  ) {
+    const inner = createInMemoryLedger();
+    let writes = 0;
+    const ledger: RunLedger = {
+      ...inner,
+      create: (record) => {
+        writes++;
+        return inner.create(record);
+      },
+      update: (record) => {
+        writes++;
+        return inner.update(record);
+      },
+    };
+    const h = harness({ ledger, settings: { checkFirstDelaySeconds: 0 } });
+    h.api.activateDoneAfterGets = 1_000_000;
+    const t0 = h.clock.ms;
+    const { record } = await startRun({ request, trigger: 'http', dedupe: viaKey('cost') }, h.deps);
+    let ended = false;
+    for (let minute = 1; minute <= 10; minute++) {
+      h.clock.ms = t0 + minute * 60_000;
+      if (!ended && h.clock.ms - t0 >= seconds * 1000) {
+        end(h, record.operationId ?? '');
+        ended = true;
+      }
+      await sweep(h.deps);
+      const now = (await ledger.get(record.runId)) as RunRecord;
+      if (now.reportedAt !== undefined && now.nextCheckAt === undefined) break;
+    }
+    const done = (await ledger.get(record.runId)) as RunRecord;
+    const count = (rpc: string) => h.api.count(rpc);
+    return {
+      status: done.status,
+      calls: {
+        start: count('open') + count('activate') + count('execute'),
+        get: count('get'),
+        cancel: count('cancel'),
+      },
+      writes,
+    };
+  }
+
+  it('an Open of 90 s: 1 Open, 2 Operation.Get, 5 ledger writes', async () => {
+    const cost = await costOf(OPEN, 90, (h, id) => h.api.respond(id, OPEN_RESPONSE));
+    assert.deepEqual(cost, { status: 'SUCCEEDED', calls: { start: 1, get: 2, cancel: 0 }, writes: 5 });
+  });
+
+  it('an Activate of 30 s: 1 Activate, 1 Operation.Get, 4 ledger writes (no wait inside the start)', async () => {
+    const cost = await costOf(ACTIVATE, 30, (h, id) => h.api.respond(id, EMPTY));
+    assert.deepEqual(cost, { status: 'SUCCEEDED', calls: { start: 1, get: 1, cancel: 0 }, writes: 4 });
+  });
+
+  it('an execute of 90 s, for comparison: 1 Execute, 2 Operation.Get, 5 ledger writes', async () => {
+    const cost = await costOf(REQUEST, 90, (h, id) => h.api.finish(id, 'OK'));
+    assert.deepEqual(cost, { status: 'SUCCEEDED', calls: { start: 1, get: 2, cancel: 0 }, writes: 5 });
+  });
+});
