@@ -156,6 +156,21 @@ describe('an open run', () => {
     assert.equal(refreshed.result, undefined);
   });
 
+  it('Operation.Get answering 404 right after the Open is not a failure (the same grace as execute)', async () => {
+    const h = harness({ settings: { notFoundGraceSeconds: 300 } });
+    const { record } = await startRun({ request: OPEN, trigger: 'http', dedupe: viaKey('o404') }, h.deps);
+    h.api.hidden.add(record.operationId ?? '');
+    await sweep(h.deps);
+    const during = (await h.ledger.get(record.runId)) as RunRecord;
+    assert.equal(during.status, 'RUNNING');
+    assert.equal(during.notFoundCount, 1);
+    h.api.hidden.clear();
+    h.api.respond(record.operationId ?? '', OPEN_RESPONSE);
+    h.clock.advance(20);
+    await sweep(h.deps);
+    assert.equal((await h.ledger.get(record.runId))?.status, 'SUCCEEDED');
+  });
+
   it('a rejected Open (4xx) leaves a FAILED run with the API code, not retried', async () => {
     const h = harness();
     h.api.failures.open = [() => new ApiFailure(404, 5, 'Project p1 not found', false)];
