@@ -35,8 +35,8 @@ export interface PublicRun {
   readonly replacedBy?: string;
   readonly cancelRequestedAt?: string;
   readonly cancelReason?: RunRecord['cancelReason'];
-  /** Operation.Get calls made for this run so far. */
-  readonly checks: number;
+  /** Operation.Get calls made for this run so far (not in notifications: it goes on after the ending). */
+  readonly checks?: number;
   readonly events?: readonly RunEvent[];
 }
 

@@ -129,7 +129,8 @@ describe('buildNotification', () => {
     assert.equal(notification.type, RUN_FINISHED);
     assert.equal(notification.type, 'run.finished');
     assert.equal(notification.deliveryId, `${record.runId}:SUCCEEDED`);
-    assert.deepEqual(notification.run, toPublicRun(record));
+    const { checks: _checks, ...run } = toPublicRun(record);
+    assert.deepEqual(notification.run, run);
   });
 
   it('is a pure function of the record, so every retry sends the same bytes', () => {
@@ -138,6 +139,19 @@ describe('buildNotification', () => {
     // Delivery bookkeeping changes between sweeps; the payload must not.
     const later = { ...record, version: 12, notifications: { webhook: { delivered: false, attempts: 3 } } };
     assert.equal(JSON.stringify(buildNotification(later)), JSON.stringify(buildNotification(record)));
+    // So do the timeline after the ending (the reports themselves) and the follow-up checks.
+    const events = [
+      { at: '2026-05-01T10:00:00.000Z', type: 'claimed' },
+      { at: '2026-05-01T10:20:00.000Z', type: 'finished', detail: 'SUCCEEDED' },
+    ] as const;
+    const ended = finishedRecord({ events });
+    const reported = finishedRecord({
+      checks: 12,
+      events: [...events, { at: '2026-05-01T10:20:01.000Z', type: 'reported', detail: 'log' }],
+    });
+    assert.equal(JSON.stringify(buildNotification(reported)), JSON.stringify(buildNotification(ended)));
+    assert.deepEqual(buildNotification(reported).run.events, events);
+    assert.equal(buildNotification(reported).run.checks, undefined);
   });
 
   it('gives each final status of a run its own delivery id', () => {
