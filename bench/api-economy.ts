@@ -71,6 +71,7 @@ async function followOneRun(
     datasphere: {
       execute: async () => operation('op1'),
       activateDockerImage: async () => ({ id: 'act1', done: true }),
+      openProject: async () => ({ id: 'open1', done: true }),
     },
     operations: {
       get: async (id) => {

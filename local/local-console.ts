@@ -141,7 +141,8 @@ export function createLocalConsole(options: ConsoleOptions): LocalConsole {
   const runLine = (msg: string, f: Record<string, unknown>): string | undefined => {
     const id = typeof f.runId === 'string' ? f.runId : undefined;
     if (id === undefined) return undefined;
-    const what = [f.projectId, f.notebookId].filter((x) => typeof x === 'string').join(' ');
+    // An open or activate run has no notebook: its action says what it does.
+    const what = [f.projectId, f.notebookId ?? f.action].filter((x) => typeof x === 'string').join(' ');
     const origin =
       typeof f.job === 'string' ? `job ${f.job}` : typeof f.trigger === 'string' ? f.trigger : '';
     const about = [what, origin === '' ? '' : `(${origin})`].filter((x) => x !== '').join(' ');

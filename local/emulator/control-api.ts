@@ -25,6 +25,7 @@ export interface ControlTarget {
 type FieldType = 'string' | 'number' | 'outcome';
 
 const PLAN_FIELDS: Readonly<Record<string, FieldType>> = {
+  kind: 'string',
   notebookId: 'string',
   projectId: 'string',
   outcome: 'outcome',

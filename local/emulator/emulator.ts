@@ -155,6 +155,13 @@ function checkPlan(plan: Plan): Plan {
     if (typeof value !== 'string') throw new TypeError(`plan.${field} must be a string`);
     copy[field] = value;
   }
+  if (plan.kind !== undefined) {
+    if (!['execute', 'open', 'activate'].includes(plan.kind))
+      throw new TypeError('plan.kind must be execute, open or activate');
+    if (plan.kind !== 'execute' && plan.notebookId !== undefined)
+      throw new TypeError(`plan.notebookId does not apply to kind ${plan.kind}`);
+    copy.kind = plan.kind;
+  }
   if (plan.outcome !== undefined) copy.outcome = checkOutcome('plan.outcome', plan.outcome);
   if (plan.durationMs !== undefined) copy.durationMs = durationOption('plan.durationMs', plan.durationMs, 0);
   return copy;
@@ -321,6 +328,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     const notebook = request.notebookId ?? request.cellId;
     const rule = plans.findLast(
       (p) =>
+        (p.kind ?? 'execute') === 'execute' &&
         (p.projectId === undefined || p.projectId === projectId) &&
         (p.notebookId === undefined || p.notebookId === notebook),
     );
@@ -395,6 +403,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     });
   }
 
+  /** The last plan rule for an Open or an Activate of `projectId`. */
+  function planFor(kind: 'open' | 'activate', projectId: string): Plan | undefined {
+    return plans.findLast((p) => p.kind === kind && (p.projectId === undefined || p.projectId === projectId));
+  }
+
   function open(projectId: string, ctx: Context): Answer {
     const badId = checkProjectId(projectId);
     if (badId !== undefined) return invalid(badId, ctx.requestId);
@@ -404,12 +417,13 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     if (!checked.ok) return invalid(checked.violation, ctx.requestId);
     const missing = projectMissing(projectId, ctx.requestId);
     if (missing !== undefined) return missing;
+    const rule = planFor('open', projectId);
     return createOrReplay(
       {
         kind: 'open',
         projectId,
-        outcome: 'OK',
-        durationMs: settings.openDurationMs,
+        outcome: rule?.outcome ?? 'OK',
+        durationMs: rule?.durationMs ?? settings.openDurationMs,
         requestId: ctx.requestId,
         projectUrl: `${baseUrl}/_emulator/ide/${encodeURIComponent(projectId)}`,
         // An IDE opened before is closed first (OPEN_PROJECT_STATUS_CLOSING_IDE).
@@ -427,13 +441,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     const { projectId, dockerId } = checked.value;
     const missing = projectMissing(projectId, ctx.requestId);
     if (missing !== undefined) return missing;
+    const rule = planFor('activate', projectId);
     return createOrReplay(
       {
         kind: 'activate',
         projectId,
         dockerId,
-        outcome: 'OK',
-        durationMs: settings.activateDurationMs,
+        outcome: rule?.outcome ?? 'OK',
+        durationMs: rule?.durationMs ?? settings.activateDurationMs,
         requestId: ctx.requestId,
       },
       ctx,

@@ -72,8 +72,13 @@ export interface EmulatorOptions {
   log?: (line: string) => void;
 }
 
-/** A rule for the Executes it matches (all given fields must match); the last matching rule wins. */
+/**
+ * A rule for the operations it matches (all given fields must match); the last matching rule wins.
+ * `kind` says which method it applies to (default `execute`); an `open` or `activate` rule matches on
+ * `projectId` only, and its `ERROR` outcome, like `OPERATION_ERROR`, ends the operation with an error.
+ */
 export interface Plan {
+  kind?: EmulatedOperation['kind'];
   notebookId?: string;
   projectId?: string;
   outcome?: Outcome;

@@ -4,7 +4,8 @@ import { outcomeFields, outcomeOf } from './operation-outcome.ts';
 import type { CoreDeps } from './ports.ts';
 import { toPublicRun } from './public-run.ts';
 import { commit, finished, touch } from './run-commit.ts';
-import { FINAL_STATUSES, type RunRecord } from './run-record.ts';
+import { withEvent } from './run-events.ts';
+import { actionOf, FINAL_STATUSES, type RunRecord } from './run-record.ts';
 
 /**
  * Cancels a run on request (design.md §6 cancel). A running run gets Operation.Cancel and becomes
@@ -32,7 +33,10 @@ export async function cancelRun(lookup: RunLookup, deps: CoreDeps, signal?: Abor
       if (latest.status !== 'STARTING') return undefined;
       const leaseExpired =
         latest.nextCheckAt === undefined || Date.parse(latest.nextCheckAt) <= now.getTime();
-      const marked = touch(latest, now, { cancelRequestedAt: now.toISOString(), cancelReason: 'user' });
+      const marked = touch(requested(latest, now), now, {
+        cancelRequestedAt: now.toISOString(),
+        cancelReason: 'user',
+      });
       // Nobody holds the start and it never sent Execute: it cannot be running, so it is cancelled now.
       // A start that may have been sent is left to the sweep (due now, once the lease is over).
       return leaseExpired && latest.startSentAt === undefined
@@ -46,11 +50,11 @@ export async function cancelRun(lookup: RunLookup, deps: CoreDeps, signal?: Abor
     return result.record;
   }
   const operation = await deps.operations.cancel(record.operationId, signal === undefined ? {} : { signal });
-  const outcome = outcomeOf(operation);
+  const outcome = outcomeOf(operation, actionOf(record));
   const after = deps.now();
   const result = await commit(deps, record, (latest) => {
     if (latest.status !== 'RUNNING') return undefined;
-    const marked = touch(latest, after, {
+    const marked = touch(requested(latest, after), after, {
       cancelRequestedAt: latest.cancelRequestedAt ?? after.toISOString(),
       cancelReason: 'user',
       // Check again at the next sweep: the operation should end soon.
@@ -60,4 +64,9 @@ export async function cancelRun(lookup: RunLookup, deps: CoreDeps, signal?: Abor
     return finished(marked, after, outcome.status, outcomeFields(outcome));
   });
   return result.record;
+}
+
+/** The timeline's "cancel requested", once per run (a repeated cancel request adds nothing). */
+function requested(record: RunRecord, now: Date): RunRecord {
+  return record.cancelRequestedAt === undefined ? withEvent(record, 'cancel-requested', now, 'user') : record;
 }

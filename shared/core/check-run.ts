@@ -17,7 +17,8 @@ import {
   touch,
   without,
 } from './run-commit.ts';
-import { type DeliveryState, FINAL_STATUSES, type RunRecord } from './run-record.ts';
+import { withEvent } from './run-events.ts';
+import { actionOf, type DeliveryState, FINAL_STATUSES, type RunRecord } from './run-record.ts';
 import { driveStart, takeStartLease } from './start-run.ts';
 import { timeOutRun } from './time-out.ts';
 
@@ -119,7 +120,7 @@ async function checkRunning(record: RunRecord, deps: CoreDeps, options: CheckOpt
     );
   }
 
-  const outcome = outcomeOf(operation);
+  const outcome = outcomeOf(operation, actionOf(record));
   const checked = deps.now();
   return whileRunning((latest) => {
     const checks = latest.checks + 1;
@@ -235,7 +236,14 @@ async function settle(
       current,
       (latest) => {
         if (latest.version !== current.version) return undefined;
-        const next = touch(latest, after, {
+        // The timeline says what this pass reported: the "run finished" line (once), each destination.
+        const reported = [
+          ...(latest.reportedAt === undefined ? ['log'] : []),
+          ...pending.filter((name) => deliveries[name]?.delivered === true),
+        ];
+        const timed =
+          reported.length === 0 ? latest : withEvent(latest, 'reported', after, reported.join(','));
+        const next = touch(timed, after, {
           ...notifications,
           reportedAt: latest.reportedAt ?? after.toISOString(),
           operationDone,

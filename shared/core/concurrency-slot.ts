@@ -3,7 +3,7 @@ import { isUnreadableRecord } from '../ledger/ledger-error.ts';
 import type { ConcurrencySlot } from '../ledger/run-ledger.ts';
 import type { CoreDeps } from './ports.ts';
 import { toPublicRun } from './public-run.ts';
-import { FINAL_STATUSES, type RunRecord, type RunRequest } from './run-record.ts';
+import { actionOf, FINAL_STATUSES, type RunRecord, type RunRequest } from './run-record.ts';
 import { endUnsentStart, mustNotStart } from './unsent-start.ts';
 
 /**
@@ -13,12 +13,24 @@ import { endUnsentStart, mustNotStart } from './unsent-start.ts';
  * taken over by a compare-and-set transfer, so a crash never blocks a scope for good.
  */
 
-/** The scope a run competes in: its job (jobs-file runs), else its project and notebook. */
+/**
+ * The scope a run competes in: its job (jobs-file runs); else, for an execute, its project and
+ * notebook; for an `open`, the project's IDE (`open:<p>`: a project has one IDE session, so two Opens
+ * of it are the same work); for an `activate`, the project's active image (`docker:<p>`: a project has
+ * one active Docker image, so two activations in it, of the same image or not, race for one setting).
+ * Open and activate scopes never meet an execute's: opening the IDE or switching images does not stop
+ * a notebook run from starting, and `skip` promises only "not the same thing twice at once".
+ */
 export function scopeOf(request: RunRequest, job?: { readonly name: string }): string {
   if (job !== undefined) return `job:${job.name}`;
-  return request.notebookId === undefined
-    ? `project:${request.projectId}`
-    : `project:${request.projectId}/${request.notebookId}`;
+  switch (actionOf(request)) {
+    case 'open':
+      return `open:${request.projectId}`;
+    case 'activate':
+      return `docker:${request.projectId}`;
+    case 'execute':
+      return `project:${request.projectId}/${request.notebookId}`;
+  }
 }
 
 /** Why a slot's holder no longer counts as running, or undefined while it does. */

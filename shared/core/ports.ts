@@ -21,6 +21,11 @@ export interface DataSpherePort {
     input: { projectId: string; dockerId: string },
     opts: { idempotencyKey: string; signal?: AbortSignal },
   ): Promise<Operation<AnyMessage, AnyMessage>>;
+  /** Project.Open; the answer's session token is already dropped by the client. */
+  openProject(
+    projectId: string,
+    opts: { idempotencyKey: string; signal?: AbortSignal },
+  ): Promise<Operation<AnyMessage, AnyMessage>>;
 }
 
 /** What the core needs from the Operation API. */

@@ -3,6 +3,7 @@ import { deliveryIdOf } from '../notify/notification.ts';
 import { REPORT_CLAIM_SECONDS } from './check-schedule.ts';
 import type { CoreDeps } from './ports.ts';
 import { toPublicRun } from './public-run.ts';
+import { withEvent } from './run-events.ts';
 import { FINAL_STATUSES, type RunRecord } from './run-record.ts';
 
 /**
@@ -92,6 +93,7 @@ function durationSeconds(from: string | undefined, to: string | undefined): numb
 export function runFields(record: RunRecord): Record<string, unknown> {
   return {
     runId: record.runId,
+    ...(record.action === undefined ? {} : { action: record.action }),
     operationId: record.operationId,
     projectId: record.projectId,
     notebookId: record.notebookId,
@@ -155,8 +157,9 @@ async function afterEnding(
   }
   if (options.settlesReport === true) return ended;
   const now = deps.now();
+  const reported = withEvent(ended, 'reported', now, 'log');
   const confirmed = await deps.ledger
-    .update(touch(ended, now, { reportedAt: now.toISOString(), nextCheckAt: now.toISOString() }))
+    .update(touch(reported, now, { reportedAt: now.toISOString(), nextCheckAt: now.toISOString() }))
     .catch(() => undefined);
   // Not written (a conflict, the ledger failing): the claim runs out and a sweep reports it again.
   return confirmed ?? ended;
@@ -175,7 +178,7 @@ export function finished(
   fields: Partial<RunRecord> = {},
 ): RunRecord {
   const { reportedAt: _notYet, ...rest } = record;
-  return touch(rest, now, {
+  return touch(withEvent(rest, 'finished', now, status), now, {
     ...fields,
     status,
     finishedAt: now.toISOString(),

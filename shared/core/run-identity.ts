@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { RunRequest } from './run-record.ts';
+import type { RunAction, RunRequest } from './run-record.ts';
 
 /**
  * Deterministic ids. The same dedupe key always gives the same run id and the same Yandex
@@ -22,6 +22,21 @@ export function deterministicUuid(purpose: string, name: string): string {
 export const runIdFor = (dedupeKey: string): string => deterministicUuid('run', dedupeKey);
 export const executeKeyFor = (dedupeKey: string): string => deterministicUuid('execute', dedupeKey);
 export const activateKeyFor = (dedupeKey: string): string => deterministicUuid('activate', dedupeKey);
+
+/**
+ * The Idempotency-Key of a run's start call, one purpose per action: an Open or an Activate run never
+ * sends a key an Execute (or the activation step before an Execute) could have sent.
+ */
+export function startKeyFor(action: RunAction, dedupeKey: string): string {
+  switch (action) {
+    case 'execute':
+      return executeKeyFor(dedupeKey);
+    case 'open':
+      return deterministicUuid('open', dedupeKey);
+    case 'activate':
+      return deterministicUuid('activate-action', dedupeKey);
+  }
+}
 
 /** What makes two deliveries the same run. A caller's key wins over the delivery's own id. */
 export type DedupeSource =

@@ -1,20 +1,15 @@
 import { isProjectAllowed } from '../config.ts';
 import { isRunnerError, RunnerError } from '../errors.ts';
+import { sendStart, startsAtOnce } from './action-start.ts';
 import { isNotFound } from './api-failure.ts';
 import { claimSlot, scopeOf } from './concurrency-slot.ts';
 import { outcomeFields, outcomeOf } from './operation-outcome.ts';
 import type { CoreDeps } from './ports.ts';
 import { toPublicRun } from './public-run.ts';
 import { commit, finished, runFields, touch, without } from './run-commit.ts';
-import {
-  activateKeyFor,
-  type DedupeSource,
-  dedupeKeyOf,
-  executeKeyFor,
-  requestHashOf,
-  runIdFor,
-} from './run-identity.ts';
-import type { RunRecord, RunRequest, TriggerKind } from './run-record.ts';
+import { withEvent } from './run-events.ts';
+import { activateKeyFor, type DedupeSource, dedupeKeyOf, requestHashOf, runIdFor } from './run-identity.ts';
+import { actionOf, type RunRecord, type RunRequest, type TriggerKind } from './run-record.ts';
 import { timeOutRun } from './time-out.ts';
 import { endUnsentStart, mustNotStart } from './unsent-start.ts';
 
@@ -87,7 +82,7 @@ export async function startRun(
   if (scope !== undefined) {
     const refusal = (holder: string, status: string) =>
       input.job === undefined
-        ? `concurrency is "skip" and run ${holder} of ${request.projectId}/${request.notebookId} is still ${status}`
+        ? `concurrency is "skip" and run ${holder} of ${scopeNoun(request)} is still ${status}`
         : `job ${input.job.name}: concurrency is "skip" and its run ${holder} is still ${status}`;
     await claimSlot(scope, runId, deps, refusal);
     // Runs started with "allow" do not hold the slot, yet count as running for "skip" (design.md §4).
@@ -107,12 +102,13 @@ export async function startRun(
 
   const now = deps.now();
   const timeoutSeconds = request.timeoutSeconds ?? deps.settings.runTimeoutSeconds;
-  const record: RunRecord = {
+  const claim: RunRecord = {
     runId,
     dedupeKey,
     requestHash,
     request,
     trigger: input.trigger,
+    ...(request.action === undefined ? {} : { action: request.action }),
     projectId: request.projectId,
     ...(request.notebookId === undefined ? {} : { notebookId: request.notebookId }),
     status: 'STARTING',
@@ -124,12 +120,14 @@ export async function startRun(
     checks: 0,
     ...(input.job === undefined ? {} : { job: { name: input.job.name, slot: input.job.slot } }),
     ...(scope === undefined ? {} : { concurrencyScope: scope }),
-    // Execute is the very next step (after activation only when a Docker image is asked for): from here
-    // on the start's outcome is unknown until the operation id is recorded. Saying so in the claim costs
-    // no write; an activation run says so in its own write after the activation (driveStart).
-    ...(request.dockerId === undefined ? { startSentAt: now.toISOString() } : {}),
+    // The start call is the very next step (for an execute with a Docker image, only after the
+    // activation): from here on the start's outcome is unknown until the operation id is recorded.
+    // Saying so in the claim costs no write; an activation run says so in its own write after the
+    // activation (driveStart).
+    ...(startsAtOnce(request) ? { startSentAt: now.toISOString() } : {}),
     version: 1,
   };
+  const record = withEvent(claim, 'claimed', now);
   let created: Awaited<ReturnType<CoreDeps['ledger']['create']>>;
   try {
     created = await deps.ledger.create(record);
@@ -163,18 +161,32 @@ function leaseUntil(now: Date, deps: CoreDeps): Date {
 }
 
 /**
- * A run of the same project+notebook (or job) started without a concurrency scope (`allow`) that is
- * still starting or running. Skip runs among themselves are kept apart by the slot; this only finds
- * the runs that never take it (unreadable records are set aside by the ledger, never block this).
+ * A run of the same scope (project+notebook, the same action's target, or job) started without a
+ * concurrency scope (`allow`) that is still starting or running. Skip runs among themselves are kept
+ * apart by the slot; this only finds the runs that never take it (unreadable records are set aside by
+ * the ledger, never block this).
  */
 async function findUnscopedRunning(input: StartRunInput, deps: CoreDeps): Promise<RunRecord | undefined> {
   const open = await deps.ledger.listOpen();
+  const scope = scopeOf(input.request);
   return open.find((run) => {
     if (run.concurrencyScope !== undefined) return false;
     if (run.status !== 'STARTING' && run.status !== 'RUNNING' && run.status !== 'QUEUED') return false;
     if (input.job !== undefined) return run.job?.name === input.job.name;
-    return run.projectId === input.request.projectId && run.notebookId === input.request.notebookId;
+    return scopeOf(run.request) === scope;
   });
+}
+
+/** What a skip refusal names: `p1/nb.ipynb`, `the Open of p1`, `the Docker image activation in p1`. */
+function scopeNoun(request: RunRequest): string {
+  switch (actionOf(request)) {
+    case 'open':
+      return `the Open of ${request.projectId}`;
+    case 'activate':
+      return `the Docker image activation in ${request.projectId}`;
+    case 'execute':
+      return `${request.projectId}/${request.notebookId}`;
+  }
 }
 
 /** A delivery for a key already in the ledger: answer the run; take over a start whose lease expired. */
@@ -216,7 +228,11 @@ export async function takeStartLease(record: RunRecord, deps: CoreDeps): Promise
     (latest) =>
       latest.status === 'STARTING' &&
       (latest.nextCheckAt === undefined || Date.parse(latest.nextCheckAt) <= now.getTime())
-        ? touch(latest, now, { nextCheckAt: leaseUntil(now, deps).toISOString() })
+        ? withEvent(
+            touch(latest, now, { nextCheckAt: leaseUntil(now, deps).toISOString() }),
+            'start-recovered',
+            now,
+          )
         : undefined,
     0,
   );
@@ -249,12 +265,8 @@ export async function driveStart(
   const { request } = record;
   let current = record;
   try {
-    if (request.notebookId === undefined) {
-      // The run-request parser requires notebookId for execute; a record without it is a bug.
-      throw new RunnerError('INTERNAL', `run ${record.runId}: an execute run without notebookId`);
-    }
     if (current.startSentAt === undefined) {
-      if (request.dockerId !== undefined) {
+      if (!startsAtOnce(request) && request.dockerId !== undefined) {
         const failure = await activateImage(current, request.dockerId, deps, signal);
         if (failure !== undefined) return reject(current, failure, deps);
       }
@@ -270,23 +282,13 @@ export async function driveStart(
     }
     if (stopping)
       deps.log.warn('re-driving a start of unknown outcome to cancel what it started', runFields(current));
-    const operation = await deps.datasphere.execute(
-      request.projectId,
-      {
-        notebookId: request.notebookId,
-        ...(request.inputVariables === undefined ? {} : { inputVariables: { ...request.inputVariables } }),
-        ...(request.outputVariableNames === undefined
-          ? {}
-          : { outputVariableNames: [...request.outputVariableNames] }),
-        ...(request.spec === undefined ? {} : { spec: request.spec }),
-        ...(request.sparkConnectorId === undefined ? {} : { sparkConnectorId: request.sparkConnectorId }),
-      },
-      { idempotencyKey: executeKeyFor(record.dedupeKey), ...(signal === undefined ? {} : { signal }) },
-    );
+    // Execute, Open or Activate, with the Idempotency-Key of this run and action (action-start.ts).
+    const operation = await sendStart(current, deps, signal);
     const startedAt = deps.now();
     const result = await commit(deps, current, (latest) => {
       if (latest.operationId !== undefined) return undefined;
-      const running = touch(without(latest, 'error'), startedAt, {
+      const started = withEvent(without(latest, 'error'), 'started', startedAt, operation.id);
+      const running = touch(started, startedAt, {
         status: 'RUNNING',
         operationId: operation.id,
         startedAt: startedAt.toISOString(),
@@ -297,7 +299,7 @@ export async function driveStart(
           ),
         ).toISOString(),
       });
-      const outcome = outcomeOf(operation);
+      const outcome = outcomeOf(operation, actionOf(latest));
       if (!outcome.done) return running;
       return finished(running, startedAt, outcome.status, outcomeFields(outcome));
     });

@@ -1,5 +1,6 @@
 import type { CoreDeps } from './ports.ts';
 import { type CommitResult, commit, finished, runFields } from './run-commit.ts';
+import { withEvent } from './run-events.ts';
 import type { RunRecord } from './run-record.ts';
 
 /**
@@ -30,7 +31,7 @@ export async function timeOutRun(
     record,
     (latest) =>
       latest.status === 'RUNNING'
-        ? finished(latest, now, 'TIMED_OUT', {
+        ? finished(timedOutEvent(latest, now), now, 'TIMED_OUT', {
             cancelRequestedAt: latest.cancelRequestedAt ?? now.toISOString(),
             cancelReason: 'deadline',
             operationDone: done,
@@ -43,4 +44,11 @@ export async function timeOutRun(
     options.attempts,
     { settlesReport: options.settlesReport === true },
   );
+}
+
+/** The timeline's "cancel requested" for the deadline, unless a cancel was already asked for. */
+function timedOutEvent(record: RunRecord, now: Date): RunRecord {
+  return record.cancelRequestedAt === undefined
+    ? withEvent(record, 'cancel-requested', now, 'deadline')
+    : record;
 }

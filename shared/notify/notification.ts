@@ -36,5 +36,18 @@ export function buildNotification(record: RunRecord): RunNotification {
       },
     );
   }
-  return { type: RUN_FINISHED, deliveryId: deliveryIdOf(record), run: toPublicRun(record) };
+  return { type: RUN_FINISHED, deliveryId: deliveryIdOf(record), run: endingOf(toPublicRun(record)) };
+}
+
+/**
+ * The run as it ended: the public record without what goes on changing after the ending, so that
+ * every retry of a delivery carries the same run (receivers deduplicate on `deliveryId`, and an HMAC
+ * over the body stays the same). The timeline stops at `finished` (later entries record the reports
+ * themselves), and `checks` is left out (the follow-up Gets of a timed-out run keep counting).
+ */
+function endingOf(run: PublicRun): PublicRun {
+  const { checks: _goesOn, events, ...rest } = run;
+  if (events === undefined) return rest as PublicRun;
+  const ended = events.findIndex((event) => event.type === 'finished');
+  return { ...rest, events: ended === -1 ? events : events.slice(0, ended + 1) } as PublicRun;
 }

@@ -1,10 +1,12 @@
-import type { RunRecord } from '../core/run-record.ts';
+import { actionOf, type RunAction, type RunEvent, type RunRecord } from '../core/run-record.ts';
 
 /**
  * The run record as callers and notification receivers see it (design.md §5). It is built from an
- * allow-list, so internal bookkeeping added to RunRecord later (hashes, dedupe keys, check counters,
- * delivery state, the CAS version, `nextCheckAt`) never leaks by accident. The request itself is left
- * out too: its `inputVariables` may carry values users would not want posted to a webhook.
+ * allow-list, so internal bookkeeping added to RunRecord later (hashes, dedupe keys, delivery state,
+ * the CAS version, `nextCheckAt`, `startSentAt`, the concurrency scope) never leaks by accident. The
+ * request itself is left out too: its `inputVariables` may carry values users would not want posted to
+ * a webhook. Nested values (job, result, upstream, events) are copied member by member for the same
+ * reason.
  */
 export interface PublicRun {
   readonly runId: string;
@@ -12,6 +14,7 @@ export interface PublicRun {
   readonly projectId: string;
   readonly notebookId?: string;
   readonly status: RunRecord['status'];
+  /** Execute runs only. */
   readonly executionStatus?: string;
   readonly error?: RunRecord['error'];
   readonly createdAt: string;
@@ -20,19 +23,40 @@ export interface PublicRun {
   readonly finishedAt?: string;
   readonly deadline: string;
   readonly trigger: RunRecord['trigger'];
+  /** Always present (`execute` for records written before actions existed). */
+  readonly action: RunAction;
+  /** What the finished operation returned that is safe to show (`projectUrl` of an Open). */
+  readonly result?: RunRecord['result'];
   readonly job?: RunRecord['job'];
+  readonly attempt?: number;
+  readonly attempts?: readonly string[];
+  readonly retriedBy?: string;
+  readonly upstream?: RunRecord['upstream'];
+  readonly replacedBy?: string;
   readonly cancelRequestedAt?: string;
   readonly cancelReason?: RunRecord['cancelReason'];
-  readonly action?: RunRecord['action'];
-  readonly result?: RunRecord['result'];
-  readonly attempt?: number;
-  readonly attempts?: RunRecord['attempts'];
-  readonly events?: RunRecord['events'];
+  /** Operation.Get calls made for this run so far (not in notifications: it goes on after the ending). */
+  readonly checks?: number;
+  readonly events?: readonly RunEvent[];
+}
+
+/** Present fields only: absent optional fields are left out, not set to undefined. */
+function defined(entries: readonly (readonly [string, unknown])[]): Record<string, unknown> {
+  return Object.fromEntries(entries.filter(([, value]) => value !== undefined));
+}
+
+/** A result's members whose values are plain strings, numbers or booleans. */
+function publicResult(result: RunRecord['result']): RunRecord['result'] {
+  if (result === undefined) return undefined;
+  const kept = Object.entries(result).filter(
+    ([, value]) => typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean',
+  );
+  return kept.length === 0 ? undefined : Object.fromEntries(kept);
 }
 
 /**
  * The public view of `record`, keys in the order of design.md §5 (so JSON answers and notifications
- * read the same every time); absent optional fields are left out, not set to undefined.
+ * read the same every time).
  */
 export function toPublicRun(record: RunRecord): PublicRun {
   const entries: [string, unknown][] = [
@@ -49,15 +73,35 @@ export function toPublicRun(record: RunRecord): PublicRun {
     ['finishedAt', record.finishedAt],
     ['deadline', record.deadline],
     ['trigger', record.trigger],
+    ['action', actionOf(record)],
+    ['result', publicResult(record.result)],
     ['job', record.job && { name: record.job.name, slot: record.job.slot }],
+    ['attempt', record.attempt],
+    ['attempts', record.attempts && [...record.attempts]],
+    ['retriedBy', record.retriedBy],
+    [
+      'upstream',
+      record.upstream &&
+        defined([
+          ['runId', record.upstream.runId],
+          ['job', record.upstream.job],
+          ['status', record.upstream.status],
+        ]),
+    ],
+    ['replacedBy', record.replacedBy],
     ['cancelRequestedAt', record.cancelRequestedAt],
     ['cancelReason', record.cancelReason],
-    // design.md §5 "Also": what the record carries once the core sets it (the web console shows them).
-    ['action', record.action],
-    ['result', record.result],
-    ['attempt', record.attempt],
-    ['attempts', record.attempts],
-    ['events', record.events],
+    ['checks', record.checks],
+    [
+      'events',
+      record.events?.map((event) =>
+        defined([
+          ['at', event.at],
+          ['type', event.type],
+          ['detail', event.detail],
+        ]),
+      ),
+    ],
   ];
-  return Object.fromEntries(entries.filter(([, value]) => value !== undefined)) as unknown as PublicRun;
+  return defined(entries) as unknown as PublicRun;
 }

@@ -124,6 +124,20 @@ describe('the npm start console (local/local-console.ts)', () => {
       /WARN {2}check +run r3 {2}RUNNING → FAILED .* executionStatus=ERROR {2}error\.code=EXECUTION_ERROR/,
     );
     assert.match(lines[3] ?? '', /run r3 {2}finished FAILED after 5\.7 s, 2 checks: reported$/);
+    // An open run has no notebook: the line names its action.
+    log.functionLine(
+      'execute',
+      json({
+        level: 'INFO',
+        msg: 'run claimed',
+        status: 'STARTING',
+        runId: 'r4',
+        projectId: 'p',
+        action: 'open',
+        trigger: 'queue',
+      }),
+    );
+    assert.match(lines[4] ?? '', /run r4 {2}new, STARTING {2}p open \(queue\)$/);
   });
 
   it('keeps the emulator request lines and idle sweeps for debug', () => {

@@ -38,10 +38,13 @@ interface FakeOperation {
   response?: AnyMessage;
   error?: { code: number; message: string };
   idempotencyKey: string;
-  kind: 'execute' | 'activate';
+  kind: 'execute' | 'activate' | 'open';
 }
 
 export type Failure = () => Error;
+
+/** What a finished DockerImage.Activate answers (api.md §2.4). */
+const EMPTY_RESPONSE: AnyMessage = { '@type': 'type.googleapis.com/google.protobuf.Empty' };
 
 /** A fake of the two APIs. Operations change only when the test says so. */
 export class FakeApi {
@@ -94,16 +97,49 @@ export class FakeApi {
     ) => {
       this.calls.push({ rpc: 'activate', idempotencyKey: opts.idempotencyKey, body: input });
       this.fail('activate');
+      const seen = this.byKey('activate', opts.idempotencyKey);
+      if (seen !== undefined) return seen;
       const op: FakeOperation = {
         id: `act${++this.counter}`,
         done: this.activateDoneAfterGets === 0,
         idempotencyKey: opts.idempotencyKey,
         kind: 'activate',
       };
+      if (op.done) op.response = EMPTY_RESPONSE;
+      this.operations.set(op.id, op);
+      return this.toOperation(op);
+    },
+    openProject: async (projectId: string, opts: { idempotencyKey: string }) => {
+      this.calls.push({ rpc: 'open', idempotencyKey: opts.idempotencyKey, body: { projectId } });
+      this.fail('open');
+      const seen = this.byKey('open', opts.idempotencyKey);
+      if (seen !== undefined) return seen;
+      const op: FakeOperation = {
+        id: `open${++this.counter}`,
+        done: false,
+        idempotencyKey: opts.idempotencyKey,
+        kind: 'open',
+      };
       this.operations.set(op.id, op);
       return this.toOperation(op);
     },
   };
+
+  /** The operation a key already created (real Idempotency-Key semantics: the same one comes back). */
+  private byKey(kind: FakeOperation['kind'], key: string): Operation<AnyMessage, AnyMessage> | undefined {
+    for (const op of this.operations.values()) {
+      if (op.kind === kind && op.idempotencyKey === key) return this.toOperation(op);
+    }
+    return undefined;
+  }
+
+  /** Ends an operation with this response (an Open's `{projectUrl, …}`, an Activate's Empty). */
+  respond(id: string, response: AnyMessage): void {
+    const op = this.operations.get(id);
+    if (op === undefined) throw new Error(`no operation ${id}`);
+    op.done = true;
+    op.response = response;
+  }
 
   readonly operationsApi = {
     get: async (id: string) => {
@@ -111,7 +147,10 @@ export class FakeApi {
       this.fail('get');
       const op = this.operations.get(id);
       if (op === undefined || this.hidden.has(id)) throw new ApiFailure(404, 5, `operation ${id} not found`);
-      if (op.kind === 'activate' && !op.done && --this.activateDoneAfterGets <= 0) op.done = true;
+      if (op.kind === 'activate' && !op.done && --this.activateDoneAfterGets <= 0) {
+        op.done = true;
+        op.response = EMPTY_RESPONSE;
+      }
       return this.toOperation(op);
     },
     cancel: async (id: string) => {

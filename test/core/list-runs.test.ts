@@ -78,9 +78,9 @@ describe('listRuns (the run history use case)', () => {
       page.runs.map((r) => r.runId),
       records.slice(0, 20).map((r) => r.runId),
     );
-    // Public view only: no request, dedupe key, version or nextCheckAt.
+    // Public view only: no request, dedupe key, version, nextCheckAt or start bookkeeping.
     const first = page.runs[0] as unknown as Record<string, unknown>;
-    for (const hidden of ['request', 'dedupeKey', 'requestHash', 'version', 'nextCheckAt', 'checks']) {
+    for (const hidden of ['request', 'dedupeKey', 'requestHash', 'version', 'nextCheckAt', 'startSentAt']) {
       assert.equal(first[hidden], undefined, hidden);
     }
     assert.equal(typeof page.nextCursor, 'string');

@@ -4,8 +4,15 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { type GatewayIds, renderGatewaySpec } from '../../deploy/gateway-spec.ts';
-import { RUN_ACTIONS, RUN_STATUSES, TRIGGER_KINDS } from '../../shared/core/run-record.ts';
+import {
+  RUN_ACTIONS,
+  RUN_STATUSES,
+  type RunEvent,
+  type RunRecord,
+  TRIGGER_KINDS,
+} from '../../shared/core/run-record.ts';
 import { ERROR_CODES } from '../../shared/errors.ts';
+import { toPublicRun } from '../../shared/notify/public-run.ts';
 import { resolveRef, type Schema, validate } from './mini-schema.ts';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -23,6 +30,7 @@ const IDS: GatewayIds = {
 
 /** The run request fields of design.md §4. */
 const RUN_REQUEST_FIELDS = [
+  'action',
   'projectId',
   'notebookId',
   'inputVariables',
@@ -48,6 +56,12 @@ const RUN_RECORD_FIELDS = [
   'finishedAt',
   'deadline',
   'trigger',
+  'action',
+  'result',
+  'attempt',
+  'attempts',
+  'job',
+  'events',
 ];
 
 /** The query parameters of the run history (design.md §6), in the spec's order. */
@@ -197,7 +211,11 @@ describe('the API Gateway specification', () => {
       Object.keys((schemas.RunRequest?.properties ?? {}) as object).sort(),
       [...RUN_REQUEST_FIELDS].sort(),
     );
-    assert.deepEqual(schemas.RunRequest?.required, ['projectId', 'notebookId']);
+    // notebookId is required for execute only (the functions check it; the action decides).
+    assert.deepEqual(schemas.RunRequest?.required, ['projectId']);
+    assert.deepEqual(((schemas.RunRequest?.properties ?? {}) as Record<string, Schema>).action?.enum, [
+      ...RUN_ACTIONS,
+    ]);
     assert.equal(schemas.RunRequest?.additionalProperties, false);
   });
 
@@ -245,6 +263,95 @@ describe('the API Gateway specification', () => {
     assert.deepEqual(missing, []);
     assert.deepEqual(properties.status?.enum, [...RUN_STATUSES]);
     assert.deepEqual(properties.trigger?.enum, [...TRIGGER_KINDS]);
+    assert.deepEqual(properties.action?.enum, [...RUN_ACTIONS]);
+  });
+
+  it('describes every field of the public run record (toPublicRun) and every timeline entry type', () => {
+    const properties = (schemas.RunRecord?.properties ?? {}) as Record<string, Schema>;
+    const record: RunRecord = {
+      runId: 'r1',
+      dedupeKey: 'key:k',
+      requestHash: 'h',
+      request: { projectId: 'p1', notebookId: 'nb' },
+      trigger: 'http',
+      projectId: 'p1',
+      status: 'SUCCEEDED',
+      createdAt: '2025-06-01T12:00:00.000Z',
+      updatedAt: '2025-06-01T12:00:00.000Z',
+      deadline: '2025-06-02T12:00:00.000Z',
+      checks: 0,
+      version: 1,
+    };
+    const full = toPublicRun({
+      ...record,
+      operationId: 'op',
+      notebookId: 'nb',
+      executionStatus: 'OK',
+      error: { code: 1, message: 'x' },
+      startedAt: record.createdAt,
+      finishedAt: record.createdAt,
+      result: { projectUrl: 'u' },
+      job: { name: 'j', slot: record.createdAt },
+      attempt: 2,
+      attempts: ['r0'],
+      retriedBy: 'r2',
+      upstream: { runId: 'u', job: 'j', status: 'SUCCEEDED' },
+      replacedBy: 'r3',
+      cancelRequestedAt: record.createdAt,
+      cancelReason: 'user',
+      events: [{ at: record.createdAt, type: 'claimed' }],
+    });
+    assert.deepEqual(
+      Object.keys(full).filter((field) => !(field in properties)),
+      [],
+    );
+    const eventTypes = resolveRef(spec, '#/components/schemas/RunEvent/properties/type').enum;
+    const types: RunEvent['type'][] = [
+      'claimed',
+      'queued',
+      'started',
+      'cancel-requested',
+      'finished',
+      'reported',
+      'retry-scheduled',
+      'start-recovered',
+    ];
+    assert.deepEqual(eventTypes, types);
+  });
+
+  it('validates a real-shaped open run record with its result and timeline', () => {
+    const record = {
+      runId: '6f1c1a52-8d3c-5e1b-9a7e-0c2d4b6a8f10',
+      operationId: 'bt1fakeoperation0000',
+      projectId: 'bt1fakeproject000000',
+      status: 'SUCCEEDED',
+      createdAt: '2025-06-01T12:00:00.000Z',
+      updatedAt: '2025-06-01T12:01:00.000Z',
+      startedAt: '2025-06-01T12:00:00.200Z',
+      finishedAt: '2025-06-01T12:01:00.000Z',
+      deadline: '2025-06-02T12:00:00.000Z',
+      trigger: 'schedule',
+      action: 'open',
+      result: { projectUrl: 'https://datasphere.yandex.cloud/communities/c1/projects/p1' },
+      job: { name: 'morning-open', slot: '2025-06-01T12:00:00.000Z' },
+      checks: 3,
+      events: [
+        { at: '2025-06-01T12:00:00.000Z', type: 'claimed' },
+        { at: '2025-06-01T12:00:00.200Z', type: 'started', detail: 'bt1fakeoperation0000' },
+        { at: '2025-06-01T12:01:00.000Z', type: 'finished', detail: 'SUCCEEDED' },
+      ],
+    };
+    assert.deepEqual(validate(record, schemas.RunRecord ?? {}, spec), []);
+    assert.equal(
+      validate(
+        { ...record, events: [{ at: record.createdAt, type: 'lunch' }] },
+        schemas.RunRecord ?? {},
+        spec,
+      ).length,
+      1,
+    );
+    assert.deepEqual(runRequest({ action: 'open', projectId: 'p1', timeoutSeconds: 1800 }), []);
+    assert.deepEqual(runRequest({ action: 'activate', projectId: 'p1', dockerId: 'd1' }), []);
   });
 
   it('describes the error body {"error": {"code", "message"}} with every stable error code', () => {

@@ -643,6 +643,32 @@ describe('Project.Open', () => {
     ]);
   });
 
+  it('takes outcome and duration from a plan of kind open (by project); execute plans do not apply', async () => {
+    emulator().plan({ outcome: 'ERROR', durationMs: 1 });
+    emulator().plan({ kind: 'open', projectId: 'p-fails', outcome: 'OPERATION_ERROR', durationMs: 100 });
+    emulator().plan({ kind: 'activate', outcome: 'ERROR', durationMs: 50 });
+    const fails = (await call(emulator(), 'POST', '/datasphere/v2/projects/p-fails/open', { body: {} })).json;
+    const fine = (await call(emulator(), 'POST', '/datasphere/v2/projects/p1/open', { body: {} })).json;
+    const image = (
+      await call(emulator(), 'POST', '/datasphere/v2/docker/activate', {
+        body: { projectId: 'p1', dockerId: 'd1' },
+      })
+    ).json;
+    advance(100);
+    const failed = (await call(emulator(), 'GET', `/operations/${fails.id}`)).json;
+    assert.equal(failed.done, true);
+    assert.equal(failed.error.code, 13);
+    assert.equal(
+      (await call(emulator(), 'GET', `/operations/${fine.id}`)).json.done,
+      false,
+      'openDurationMs',
+    );
+    const activation = (await call(emulator(), 'GET', `/operations/${image.id}`)).json;
+    assert.equal(activation.error.code, 13);
+    assert.throws(() => emulator().plan({ kind: 'open', notebookId: 'nb' }), /does not apply/);
+    assert.throws(() => emulator().plan({ kind: 'close' as never }), /plan\.kind/);
+  });
+
   it('starts with CLOSING_IDE when the project was opened before', async () => {
     await call(emulator(), 'POST', '/datasphere/v2/projects/p1/open', { body: {} });
     const other = (await call(emulator(), 'POST', '/datasphere/v2/projects/p2/open', { body: {} })).json;

@@ -8,7 +8,6 @@ import { finishedRecord } from './run-fixture.ts';
 const INTERNAL = [
   'requestHash',
   'dedupeKey',
-  'checks',
   'notFoundCount',
   'notifications',
   'version',
@@ -16,12 +15,68 @@ const INTERNAL = [
   'request',
   'operationDone',
   'reportedAt',
+  'startSentAt',
+  'concurrencyScope',
 ];
 
 describe('toPublicRun', () => {
   it('leaves out every internal field of the record', () => {
-    const run = toPublicRun(finishedRecord()) as unknown as Record<string, unknown>;
+    const run = toPublicRun(
+      finishedRecord({
+        startSentAt: '2026-05-01T10:00:00.000Z',
+        concurrencyScope: 'project:p1/nb.ipynb',
+        notFoundCount: 2,
+        operationDone: true,
+        reportedAt: '2026-05-01T10:05:00.000Z',
+        request: { projectId: 'p1', notebookId: 'nb.ipynb', inputVariables: { PASSWORD: 'hunter2' } },
+      }),
+    ) as unknown as Record<string, unknown>;
     for (const field of INTERNAL) assert.equal(field in run, false, field);
+    assert.doesNotMatch(JSON.stringify(run), /hunter2/);
+  });
+
+  it('carries the public fields of design.md §5 (action, result, attempts, events, checks…), copied member by member', () => {
+    const record = finishedRecord({
+      action: 'open',
+      result: { projectUrl: 'https://datasphere.yandex.cloud/p1' },
+      attempt: 2,
+      attempts: ['r0'],
+      retriedBy: 'r2',
+      upstream: { runId: 'u1', job: 'nightly', status: 'SUCCEEDED' },
+      replacedBy: 'r9',
+      checks: 4,
+      events: [
+        { at: '2026-05-01T10:00:00.000Z', type: 'claimed' },
+        { at: '2026-05-01T10:05:00.000Z', type: 'finished', detail: 'SUCCEEDED' },
+      ],
+    });
+    const run = toPublicRun(record);
+    assert.equal(run.action, 'open');
+    assert.deepEqual(run.result, { projectUrl: 'https://datasphere.yandex.cloud/p1' });
+    assert.equal(run.attempt, 2);
+    assert.deepEqual(run.attempts, ['r0']);
+    assert.equal(run.retriedBy, 'r2');
+    assert.deepEqual(run.upstream, { runId: 'u1', job: 'nightly', status: 'SUCCEEDED' });
+    assert.equal(run.replacedBy, 'r9');
+    assert.equal(run.checks, 4);
+    assert.deepEqual(run.events, record.events);
+    // Copies, not the record's own objects: a later change to the record never shows through.
+    assert.notEqual(run.events, record.events);
+    assert.notEqual(run.result, record.result);
+    // A member smuggled into a nested value (an older or newer writer) does not pass.
+    const smuggled = toPublicRun({
+      ...record,
+      result: { projectUrl: 'u', sessionToken: { nested: 'x' } } as never,
+      events: [{ at: 'a', type: 'claimed', sessionToken: 's' } as never],
+      upstream: { runId: 'u1', status: 'FAILED', request: { x: 1 } } as never,
+    });
+    assert.deepEqual(smuggled.result, { projectUrl: 'u' });
+    assert.deepEqual(smuggled.events, [{ at: 'a', type: 'claimed' }]);
+    assert.deepEqual(smuggled.upstream, { runId: 'u1', status: 'FAILED' });
+  });
+
+  it('says action "execute" for a record written before actions existed', () => {
+    assert.equal(toPublicRun(finishedRecord()).action, 'execute');
   });
 
   it('keeps the public fields in the order of the design, and omits absent optional ones', () => {
@@ -46,6 +101,8 @@ describe('toPublicRun', () => {
       'finishedAt',
       'deadline',
       'trigger',
+      'action',
+      'checks',
     ]);
     assert.deepEqual(run.error, { code: 13, message: 'kernel died' });
   });
@@ -93,7 +150,8 @@ describe('buildNotification', () => {
     assert.equal(notification.type, RUN_FINISHED);
     assert.equal(notification.type, 'run.finished');
     assert.equal(notification.deliveryId, `${record.runId}:SUCCEEDED`);
-    assert.deepEqual(notification.run, toPublicRun(record));
+    const { checks: _checks, ...run } = toPublicRun(record);
+    assert.deepEqual(notification.run, run);
   });
 
   it('is a pure function of the record, so every retry sends the same bytes', () => {
@@ -102,6 +160,19 @@ describe('buildNotification', () => {
     // Delivery bookkeeping changes between sweeps; the payload must not.
     const later = { ...record, version: 12, notifications: { webhook: { delivered: false, attempts: 3 } } };
     assert.equal(JSON.stringify(buildNotification(later)), JSON.stringify(buildNotification(record)));
+    // So do the timeline after the ending (the reports themselves) and the follow-up checks.
+    const events = [
+      { at: '2026-05-01T10:00:00.000Z', type: 'claimed' },
+      { at: '2026-05-01T10:20:00.000Z', type: 'finished', detail: 'SUCCEEDED' },
+    ] as const;
+    const ended = finishedRecord({ events });
+    const reported = finishedRecord({
+      checks: 12,
+      events: [...events, { at: '2026-05-01T10:20:01.000Z', type: 'reported', detail: 'log' }],
+    });
+    assert.equal(JSON.stringify(buildNotification(reported)), JSON.stringify(buildNotification(ended)));
+    assert.deepEqual(buildNotification(reported).run.events, events);
+    assert.equal(buildNotification(reported).run.checks, undefined);
   });
 
   it('gives each final status of a run its own delivery id', () => {

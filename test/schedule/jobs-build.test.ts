@@ -21,13 +21,31 @@ describe('the jobs file at build time, with the real run request validator', () 
     const jobs = loadJobsFile(path, deps, { mustExist });
     assert.deepEqual(
       jobs.map((job) => job.name),
-      ['nightly-train', 'weekday-report', 'refresh-features', 'month-end-close', 'quarterly-review'],
+      [
+        'nightly-train',
+        'weekday-report',
+        'refresh-features',
+        'month-end-close',
+        'quarterly-review',
+        'morning-open',
+        'sunday-image',
+      ],
     );
     assert.deepEqual(jobs[0]?.run, {
       projectId: 'bt1abcdefghijklmnopq',
       notebookId: 'notebooks/train.ipynb',
       inputVariables: { MODE: 'full' },
       timeoutSeconds: 21600,
+    });
+    assert.deepEqual(jobs[5]?.run, {
+      action: 'open',
+      projectId: 'bt1abcdefghijklmnopq',
+      timeoutSeconds: 1800,
+    });
+    assert.deepEqual(jobs[6]?.run, {
+      action: 'activate',
+      projectId: 'bt1abcdefghijklmnopq',
+      dockerId: 'bt1dockerimage000001',
     });
     // The embedded form is plain JSON.
     assert.deepEqual(JSON.parse(JSON.stringify(jobs)), jobs);
@@ -48,6 +66,23 @@ describe('the jobs file at build time, with the real run request validator', () 
     assert.throws(
       bad({ projectId: 'p', notebookId: 'n', extra: 1 }),
       /^ConfigError: jobs\.nightly-train\.run\.extra: /,
+    );
+  });
+
+  it('fails an open or activate job that names a field its action does not take, or lacks dockerId', () => {
+    const bad = (run: unknown) => () =>
+      validateJobs({ jobs: { 'morning-open': { schedule: '45 5 ? * MON-FRI', run } } }, deps);
+    assert.throws(
+      bad({ action: 'open', projectId: 'p', notebookId: 'n.ipynb' }),
+      /^ConfigError: jobs\.morning-open\.run\.notebookId: is not allowed with action "open"/,
+    );
+    assert.throws(
+      bad({ action: 'activate', projectId: 'p' }),
+      /^ConfigError: jobs\.morning-open\.run\.dockerId: is required with action "activate"/,
+    );
+    assert.throws(
+      bad({ action: 'close', projectId: 'p' }),
+      /^ConfigError: jobs\.morning-open\.run\.action: must be one of "execute", "open", "activate", got "close"/,
     );
   });
 });

@@ -15,6 +15,7 @@ interface FakeRun {
 }
 
 const RUN_FIELDS = [
+  'action',
   'projectId',
   'notebookId',
   'inputVariables',
@@ -39,7 +40,8 @@ function parseRunRequest(value: unknown, fieldPrefix: string): FakeRun {
   }
   if (typeof v.projectId !== 'string' || v.projectId === '')
     throw new InvalidRequestError(at('projectId'), 'required');
-  if (typeof v.notebookId !== 'string') throw new InvalidRequestError(at('notebookId'), 'required');
+  if (typeof v.notebookId !== 'string' && v.action === undefined)
+    throw new InvalidRequestError(at('notebookId'), 'required');
   if (
     v.timeoutSeconds !== undefined &&
     !(Number.isInteger(v.timeoutSeconds) && (v.timeoutSeconds as number) >= 1)

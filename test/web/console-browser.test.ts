@@ -7,10 +7,8 @@
  *
  * Screenshots go to .local/screenshots/ (ignored by git); docs/console.png is a copy of the list one.
  *
- * The refused credential: HTTP authentication is not on main yet (a later round of issue #11), so the
- * service accepts any caller; that one check answers 401 from a stub route installed in the browser for
- * the wrong key only, in the error shape the API will use. Once the service checks credentials, the
- * stub can go and the same check runs against it.
+ * The refused credential is refused by the service itself (`npm start` requires an API key on the
+ * gateway routes, as the cloud's gateway does).
  */
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -194,15 +192,16 @@ describe('the web console in Chromium, against npm start', { timeout: 600_000 },
     assert.match(await shown('#detail [data-part=error]'), /Error \d+/);
     assert.match(
       await shown('#detail [data-part=timeline]'),
-      /created — by http[\s\S]*started[\s\S]*finished — FAILED/,
+      // The record's own timeline (design.md §5 `events`): claimed, started, finished, reported.
+      /claimed[\s\S]*started — \S+[\s\S]*finished — FAILED[\s\S]*reported/,
     );
     assert.equal(await page.isVisible('#detail-cancel'), false, 'an ended run has no cancel button');
     await page.click('#detail-close');
     await row(started.long.runId).click();
     await page.locator('#detail-body', { hasText: started.long.runId }).waitFor({ timeout: WAIT_MS });
     const timeline = await shown('#detail [data-part=timeline]');
-    assert.match(timeline, /created — by http/);
-    assert.match(timeline, /started — operation \S+/);
+    assert.match(timeline, /claimed/);
+    assert.match(timeline, /started — \S+/);
     assert.match(page.url(), new RegExp(`#run=${started.long.runId}$`));
     mkdirSync(SCREENSHOTS, { recursive: true });
     await page.screenshot({ path: join(SCREENSHOTS, 'console-detail.png') });
@@ -217,7 +216,7 @@ describe('the web console in Chromium, against npm start', { timeout: 600_000 },
       .first()
       .waitFor({ timeout: WAIT_MS });
     const timeline = await shown('#detail [data-part=timeline]');
-    assert.match(timeline, /cancel requested — reason: user[\s\S]*finished — CANCELLED/);
+    assert.match(timeline, /cancel requested — user[\s\S]*finished — CANCELLED/);
     assert.match(await shown('#detail-message'), /Cancel requested/);
     await page.click('#detail-close');
     await rowStatus(started.long.runId, 'CANCELLED');
@@ -257,25 +256,19 @@ describe('the web console in Chromium, against npm start', { timeout: 600_000 },
   });
 
   it('says clearly that a credential was refused, and stops asking with it', async () => {
-    // Stub: the wrong key is answered 401 in the API's error shape (see the note at the top).
+    // The service itself refuses the wrong key (401 UNAUTHENTICATED): count the page's calls with it.
     let refusedCalls = 0;
-    await page.route('**/runs**', async (route) => {
-      if (route.request().headers()['x-api-key'] === WRONG_KEY) {
-        refusedCalls++;
-        await route.fulfill({
-          status: 401,
-          contentType: 'application/json',
-          body: JSON.stringify({ error: { code: 'UNAUTHENTICATED', message: 'the API key is not valid' } }),
-        });
-      } else await route.fallback();
-    });
+    const countRefused = (request: { headers(): Record<string, string> }) => {
+      if (request.headers()['x-api-key'] === WRONG_KEY) refusedCalls++;
+    };
+    page.on('request', countRefused);
     await page.fill('#credential-value', WRONG_KEY);
     await page.click('#credential-form button[type=submit]');
     await page.waitForSelector('#banner:not([hidden]) [data-part=credential-refused]', {
       timeout: WAIT_MS,
     });
     const text = await shown('#banner');
-    assert.match(text, /Not allowed \(401 UNAUTHENTICATED: the API key is not valid\)/);
+    assert.match(text, /Not allowed \(401 UNAUTHENTICATED: X-Api-Key: not a known API key\)/);
     assert.match(
       text,
       /The API key …0002 was refused\. Paste a valid API key or IAM token above and press Use\./,
@@ -288,6 +281,8 @@ describe('the web console in Chromium, against npm start', { timeout: 600_000 },
     const calls = refusedCalls;
     await page.waitForTimeout(6_000);
     assert.equal(refusedCalls, calls, 'no polling with a refused credential');
+    assert.ok(calls >= 1, 'the wrong key was really sent to the service');
+    page.off('request', countRefused);
     // A good credential again: the banner goes and the list comes back.
     await page.fill('#credential-value', GOOD_KEY);
     await page.click('#credential-form button[type=submit]');
