@@ -1,7 +1,8 @@
 // Builds one self-contained CommonJS bundle per function (design.md §2): dist/<fn>/index.js exporting
 // `handler`, its esbuild metafile dist/<fn>/meta.json, and dist/<fn>.zip holding only index.js for
-// upload. The jobs file (jobs.yaml, or JOBS_FILE) is validated here and embedded into the execute
-// bundle; a bad job fails the build naming the job and the problem.
+// upload. The jobs file (jobs.yaml, or JOBS_FILE) is validated here and embedded: its scheduled jobs
+// into execute, its chained jobs (`after`) into check; a bad job fails the build naming the job and the
+// problem.
 //
 // Run with `node --import tsx build.mjs` (npm run build): the jobs loader is TypeScript.
 // Env: BUILD_OUT_DIR (default dist), JOBS_FILE (default jobs.yaml).
@@ -80,6 +81,13 @@ async function loadJobs() {
   return { path, jobs };
 }
 
+/** The jobs embedded into the bundle of `fn`. */
+export function jobsFor(fn, jobs) {
+  if (fn === 'execute') return jobs.filter((job) => job.schedule !== undefined);
+  if (fn === 'check') return jobs.filter((job) => job.after !== undefined);
+  return [];
+}
+
 export async function build({
   outDir = resolve(root, process.env.BUILD_OUT_DIR ?? 'dist'),
   quiet = false,
@@ -105,8 +113,9 @@ export async function build({
       plugins: [...BUNDLE_PLUGINS],
       entryPoints: [join(root, 'functions', fn, 'handler.ts')],
       outfile,
-      // Only the execute bundle runs the jobs; the others get an empty list and no cron code path use.
-      define: { __JOBS__: JSON.stringify(fn === 'execute' ? loaded.jobs : []) },
+      // execute ticks the scheduled jobs; check's sweep starts the chained ones (`after`) when their
+      // upstream run ends, so it gets only those (and no cron code); cancel gets none.
+      define: { __JOBS__: JSON.stringify(jobsFor(fn, loaded.jobs)) },
     });
     writeFileSync(join(fnDir, 'meta.json'), JSON.stringify(result.metafile));
     const code = readFileSync(outfile);

@@ -1,18 +1,24 @@
 import { getRun } from '../../shared/core/get-run.ts';
 import { listRuns } from '../../shared/core/list-runs.ts';
 import { toPublicRun } from '../../shared/core/public-run.ts';
+import type { RunRequest } from '../../shared/core/run-record.ts';
 import { sweep } from '../../shared/core/sweep.ts';
 import { createFunctionRuntime, type FunctionRuntime } from '../../shared/function-runtime.ts';
 import { createMonitoringSink } from '../../shared/metrics/monitoring-writer.ts';
 import { type SweepMetrics, startSweepMetrics } from '../../shared/metrics/sweep-metrics.ts';
+import { getEmbeddedJobs } from '../../shared/schedule/embedded-jobs.ts';
+import type { JobDefinition } from '../../shared/schedule/jobs-file.ts';
 import { createEntryHandler } from '../../shared/triggers/entry-points.ts';
 import { asRunnerError } from '../../shared/triggers/error-response.ts';
 import { requireMethod, runLookup } from '../../shared/triggers/http-request.ts';
 import { jsonResult } from '../../shared/triggers/http-response.ts';
 import { isRunListRequest, parseRunListQuery } from '../../shared/triggers/list-query.ts';
 
-/** check: the per-minute sweep (timer), a run's status and the run history over HTTP. */
-export function createHandler(runtime: FunctionRuntime) {
+/**
+ * check: the per-minute sweep (timer), a run's status and the run history over HTTP. `jobs`: the jobs
+ * that run after another job's run (job chains), which the sweep starts.
+ */
+export function createHandler(runtime: FunctionRuntime, jobs: readonly JobDefinition<RunRequest>[] = []) {
   return createEntryHandler('check', runtime, {
     async http(request, { deps, signal }) {
       requireMethod(request, 'GET');
@@ -28,7 +34,7 @@ export function createHandler(runtime: FunctionRuntime) {
       let metrics: SweepMetrics | undefined;
       try {
         metrics = startSweepMetrics(runtime.metrics(), deps());
-        const summary = await sweep(metrics.deps, signal);
+        const summary = await sweep({ ...metrics.deps, jobs }, signal);
         await metrics.finish(true);
         return summary;
       } catch (error) {
@@ -44,4 +50,5 @@ export function createHandler(runtime: FunctionRuntime) {
 
 export const handler = createHandler(
   createFunctionRuntime(process.env, { notify: true, metrics: createMonitoringSink }),
+  getEmbeddedJobs<RunRequest>(),
 );
