@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
+import { isUnreadableRecord } from '../ledger/ledger-error.ts';
 import { cronOf, type ScheduledJob, slotDedupeKey } from '../schedule/tick-plan.ts';
+import { floorToMinute } from '../schedule/yandex-cron.ts';
 import { REPORT_CLAIM_SECONDS } from './check-schedule.ts';
 import type { CoreDeps } from './ports.ts';
 import { logRunFinished, touch } from './run-commit.ts';
@@ -10,28 +12,29 @@ import { MISSED_SLOT_CODE, type RunRecord, type RunRequest } from './run-record.
 /**
  * Missed scheduled slots are reported once (issue #13 item 4), even when no tick came for hours.
  *
- * Each job has a watermark in the ledger: the latest slot a tick has handled (started, found started,
- * skipped as still running, or reported missed). It is one item of the ledger's slot kind (scope
- * `watermark:job:<name>`, its value `<slot>|<schedule hash>` in place of a holder), changed only by
- * compare-and-set. When a tick's latest slot of a job is not the watermark, every slot strictly between
- * the two never had a tick that could start it (a tick only ever considers a job's latest slot), and the
- * latest one itself is missed when it is older than the catch-up window: each of those with no run gets
- * a record in its run's place (the same runId, create-if-absent, so of any number of overlapping ticks
- * exactly one reports it, and a late tick can never start it), FAILED with error `MISSED`; its creator
- * logs the warning "scheduled slot missed" naming the job and the slot, and the check function's sweep
- * sends it as a `run.missed` notification. Then the watermark moves to the latest slot.
+ * Each job has a watermark in the ledger: a slot up to which every slot of the job is settled (it ran,
+ * was skipped as still running, or was reported missed). It is one item of the ledger's slot kind
+ * (scope `watermark:job:<name>`, its value `<slot>|<schedule hash>` in place of a holder), changed only
+ * by compare-and-set. A tick only ever considers a job's latest slot, so when a tick's latest slot is
+ * past the watermark, the slots between the two never had a tick that could start them, unless a late
+ * or retried tick of their own minute still comes: a slot is judged once it is older than the catch-up
+ * window (no tick may start it any more), at the first tick after that, however late. Each judged slot
+ * with no run gets a record in its run's place (the same runId, create-if-absent: of any number of
+ * overlapping ticks exactly one reports it, and no tick can start it afterwards), FAILED with error
+ * `MISSED`; its creator logs the warning "scheduled slot missed" naming the job and the slot, and the
+ * check function's sweep sends it as a `run.missed` notification. The watermark then moves to the
+ * latest slot, or, while slots inside the window are still to be judged, to the last judged one.
  *
  * Cost: a warm instance remembers the watermark it last saw per job, so a tick reads or writes nothing
- * for a job whose latest slot has not moved (a daily job: 1,439 ticks of 1,440). When the slot moves:
- * one conditional write (the watermark), plus one read on an instance that has not seen this job yet;
- * plus, per missed slot, a create and a write. A watermark written by another schedule (the jobs file
- * changed) is taken as a first sight: nothing before it is reported.
+ * for a job whose latest slot has not moved (a daily job: 1,439 ticks of 1,440). When it moves: one
+ * conditional write (the watermark), plus one read on an instance that has not seen this job yet. Only
+ * after a gap: one read per slot judged, and a create and a write per slot missed.
  */
 
 /** The scope of a job's watermark item (the ledger's slot kind). */
 export const WATERMARK_SCOPE_PREFIX = 'watermark:job:';
 
-/** Most missed slots of one job reported one by one per tick; older ones are summed up in the oldest. */
+/** Most missed slots of one job reported one by one per tick; the last of them counts the rest. */
 export const MAX_MISSED_LISTED = 10;
 
 /** What a warm execute instance remembers between ticks: the watermark value it last saw per job. */
@@ -66,9 +69,14 @@ function slotOf(mark: string | undefined, schedule: string): number | undefined 
 const CAS_ROUNDS = 3;
 
 /**
+ * Most slots after the watermark one tick checks one by one (one read each); after a longer gap the
+ * rest, up to the last judged slot, are counted in the last report without being read.
+ */
+export const MAX_SLOTS_CHECKED = 100;
+
+/**
  * After a tick handled the latest slot `latest` of `job` (`tooOld`: it is past the catch-up window, so
- * the tick did not try it), reports the slots missed since the watermark and moves the watermark to
- * `latest`.
+ * the tick did not try it), reports the slots missed since the watermark and moves the watermark on.
  */
 export async function advanceWatermark(
   job: ScheduledJob<RunRequest>,
@@ -90,61 +98,106 @@ export async function advanceWatermark(
       if (current !== undefined) memory.set(job.name, current);
       return;
     }
-    if (since !== undefined) await reportMissed(job, since, latest, tooOld, now, deps);
+    // No watermark yet (or one of another schedule): a first sight reports nothing before it.
+    const target = since === undefined ? latest : await judgeSince(job, since, latest, tooOld, now, deps);
+    if (target === undefined) {
+      if (current !== undefined) memory.set(job.name, current);
+      return;
+    }
+    const next = watermarkOf(target, job.schedule);
     const at = now.toISOString();
     const moved =
       current === undefined
-        ? (await deps.ledger.acquireSlot(scope, mark, at)).acquired
-        : (await deps.ledger.transferSlot(scope, current, mark, at)) !== undefined;
+        ? (await deps.ledger.acquireSlot(scope, next, at)).acquired
+        : (await deps.ledger.transferSlot(scope, current, next, at)) !== undefined;
     if (moved) {
-      memory.set(job.name, mark);
+      memory.set(job.name, next);
       return;
     }
     known = undefined;
   }
 }
 
-/** The slots of `job` after `sinceMs` and before `latest` (newest first, at most MAX_MISSED_LISTED + 1). */
-function slotsBetween(job: ScheduledJob<RunRequest>, sinceMs: number, latest: Date): Date[] {
-  const cron = cronOf(job);
-  const found: Date[] = [];
-  let before = new Date(latest.getTime() - 60_000);
-  while (found.length <= MAX_MISSED_LISTED) {
-    const slot = cron.latestAtOrBefore(before);
-    if (slot === undefined || slot.getTime() <= sinceMs) break;
-    found.push(slot);
-    before = new Date(slot.getTime() - 60_000);
-  }
-  return found;
-}
-
-async function reportMissed(
+/**
+ * Judges the slots after `sinceMs` and before `latest` that are past the catch-up window (and `latest`
+ * itself when `tooOld`), reporting each that has no run. Returns where the watermark may move: `latest`
+ * when nothing is left to judge, else the last slot judged (undefined: none yet).
+ */
+async function judgeSince(
   job: ScheduledJob<RunRequest>,
   sinceMs: number,
   latest: Date,
-  latestTooOld: boolean,
+  tooOld: boolean,
+  now: Date,
+  deps: CoreDeps,
+): Promise<Date | undefined> {
+  const cron = cronOf(job);
+  const catchUp = deps.settings.scheduleCatchUpMinutes;
+  // The newest slot before `latest` that no tick may start any more (older than the catch-up window).
+  const judgeable = Math.min(latest.getTime(), floorToMinute(now) - catchUp * 60_000) - 60_000;
+  const lastJudged = cron.latestAtOrBefore(new Date(judgeable));
+  const upTo = lastJudged !== undefined && lastJudged.getTime() > sinceMs ? lastJudged : undefined;
+  // A slot between the last judged one and `latest` is still inside the window: it waits.
+  const waiting = (cron.nextAfter(upTo ?? new Date(sinceMs))?.getTime() ?? Infinity) < latest.getTime();
+  const checked: Date[] = [];
+  for (
+    let slot = cron.nextAfter(new Date(sinceMs));
+    upTo !== undefined && slot !== undefined && slot <= upTo && checked.length < MAX_SLOTS_CHECKED;
+    slot = cron.nextAfter(slot)
+  ) {
+    checked.push(slot);
+  }
+  const unchecked = upTo !== undefined && (checked.at(-1)?.getTime() ?? sinceMs) < upTo.getTime();
+  const reasons = checked.map((slot, i) => ({
+    slot,
+    why: `no tick came for it within its catch-up window of ${catchUp} minutes (the next slot, ${(checked[i + 1] ?? latest).toISOString()}, came first)`,
+  }));
+  if (!waiting && tooOld) {
+    reasons.push({ slot: latest, why: `no tick came within its catch-up window of ${catchUp} minutes` });
+  }
+  const beyond = unchecked
+    ? `later slots up to ${upTo?.toISOString()} were not started either (not checked one by one)`
+    : undefined;
+  await reportMissed(job, reasons, beyond, now, deps);
+  return waiting ? upTo : latest;
+}
+
+/**
+ * Reports each slot that has no run (one read each): at most MAX_MISSED_LISTED one by one; the last of
+ * those also counts the rest, which get no record of their own.
+ */
+async function reportMissed(
+  job: ScheduledJob<RunRequest>,
+  slots: readonly { readonly slot: Date; readonly why: string }[],
+  beyond: string | undefined,
   now: Date,
   deps: CoreDeps,
 ): Promise<void> {
-  const between = slotsBetween(job, sinceMs, latest);
-  const truncated = between.length > MAX_MISSED_LISTED;
-  const listed = between.slice(0, MAX_MISSED_LISTED).reverse();
-  const catchUp = deps.settings.scheduleCatchUpMinutes;
-  const missed = listed.map((slot, i) => ({
-    slot,
-    why:
-      `no tick came before its next slot ${(listed[i + 1] ?? latest).toISOString()}` +
-      (i === 0 && truncated
-        ? `; earlier slots since ${new Date(sinceMs).toISOString()} were missed too (not listed one by one)`
-        : ''),
-  }));
-  if (latestTooOld) {
-    missed.push({ slot: latest, why: `no tick came within its catch-up window of ${catchUp} minutes` });
+  const missed: { slot: Date; why: string }[] = [];
+  for (const candidate of slots) {
+    const runId = runIdFor(dedupeKeyOf({ kind: 'schedule', key: slotDedupeKey(job.name, candidate.slot) }));
+    // A record there (even one the store cannot read) means the slot was not missed.
+    const found = await deps.ledger.get(runId).catch((error: unknown) => {
+      if (isUnreadableRecord(error)) return true;
+      throw error;
+    });
+    if (found === undefined) missed.push(candidate);
   }
-  for (const { slot, why } of missed) {
-    const record = missedSlotRecord(job, slot, now, why);
-    const created = await deps.ledger.create(record);
-    if (!created.created) continue; // it ran (or another tick reported it)
+  const listed = missed.slice(0, MAX_MISSED_LISTED);
+  const rest = missed.slice(MAX_MISSED_LISTED);
+  const last = rest.at(-1);
+  const notes = [
+    ...(last === undefined
+      ? []
+      : [
+          `${rest.length} later slots up to ${last.slot.toISOString()} were missed too (not reported one by one)`,
+        ]),
+    ...(beyond === undefined ? [] : [beyond]),
+  ];
+  for (const [i, { slot, why }] of listed.entries()) {
+    const more = i === listed.length - 1 && notes.length > 0 ? `; ${notes.join('; ')}` : '';
+    const created = await deps.ledger.create(missedSlotRecord(job, slot, now, `${why}${more}`));
+    if (!created.created) continue; // it ran after all, or another tick reported it
     logRunFinished(deps, created.record);
     // Reported: the sweep delivers the run.missed notifications, then takes it out of the open index.
     await deps.ledger
