@@ -13,7 +13,9 @@ export function onEnding(record: RunRecord, now: Date): RunRecord {
   if (ended.status === 'CANCELLED' && ended.cancelReason === 'replaced' && ended.replacedBy !== undefined) {
     ended = { ...ended, error: { code: 'REPLACED', message: `replaced by ${ended.replacedBy}` } };
   }
-  const retryAt = retryAtFor(ended, now);
+  // Counted from the ending as recorded, so that `retryAt - finishedAt` is exactly the delay.
+  const endedAt = ended.finishedAt === undefined ? now : new Date(ended.finishedAt);
+  const retryAt = retryAtFor(ended, endedAt);
   if (retryAt !== undefined) ended = withEvent({ ...ended, retryAt }, 'retry-scheduled', now, retryAt);
   return ended;
 }
