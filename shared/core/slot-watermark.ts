@@ -105,7 +105,7 @@ export async function advanceWatermark(
       return;
     }
     const next = watermarkOf(target, job.schedule);
-    const at = now.toISOString();
+    const at = deps.now().toISOString();
     const moved =
       current === undefined
         ? (await deps.ledger.acquireSlot(scope, next, at)).acquired
@@ -158,7 +158,7 @@ async function judgeSince(
   const beyond = unchecked
     ? `later slots up to ${upTo?.toISOString()} were not started either (not checked one by one)`
     : undefined;
-  await reportMissed(job, reasons, beyond, now, deps);
+  await reportMissed(job, reasons, beyond, deps);
   return waiting ? upTo : latest;
 }
 
@@ -170,9 +170,10 @@ async function reportMissed(
   job: ScheduledJob<RunRequest>,
   slots: readonly { readonly slot: Date; readonly why: string }[],
   beyond: string | undefined,
-  now: Date,
   deps: CoreDeps,
 ): Promise<void> {
+  // Records carry the function's clock, like every record; the tick's time only judges the slots.
+  const now = deps.now();
   const missed: { slot: Date; why: string }[] = [];
   for (const candidate of slots) {
     const runId = runIdFor(dedupeKeyOf({ kind: 'schedule', key: slotDedupeKey(job.name, candidate.slot) }));
