@@ -127,6 +127,9 @@ for (const storeName of STORE_NAMES) {
         1,
         'only day 1 ran',
       );
+      console.log(
+        `[missed ${storeName}] a daily slot lost, two ticks at once, then 6 ticks and 3 sweeps: ${missed('nightly-2035').length} warning, ${reportsOf('nightly-2035').length} run.missed webhook`,
+      );
     });
 
     it("a five-minute job's slots passed over by a gap are each reported once, once no late tick can start them", async () => {
@@ -147,7 +150,7 @@ for (const storeName of STORE_NAMES) {
       await pause(100);
       assert.equal(reportsOf('five-2036').length, 7);
       console.log(
-        `[missed ${storeName}] daily: ${missed('nightly-2035').length} report(s); five-minute gap: ${missed('five-2036').length} slot(s) reported, ${reportsOf('five-2036').length} webhook(s)`,
+        `[missed ${storeName}] five-minute job, ticks lost 10:01-10:39: ${missed('five-2036').length} slot(s) reported, ${reportsOf('five-2036').length} webhook(s)`,
       );
     });
   });
