@@ -43,7 +43,13 @@ const opts = (signal: AbortSignal | undefined) => (signal === undefined ? {} : {
  */
 export async function checkRun(record: RunRecord, deps: CoreDeps, options: CheckOptions): Promise<RunRecord> {
   if (FINAL_STATUSES.has(record.status)) {
-    return options.settle ? retryWhenDue(await settle(record, deps, options, false), deps, options) : record;
+    if (!options.settle) return record;
+    // An attempt whose report is done and whose operation is done: its retry is all that is due.
+    if (retryPending(record) && record.reportedAt !== undefined && record.operationDone === true) {
+      const retried = await startDueRetry(record, deps, options.signal);
+      if (retried !== record) return retried;
+    }
+    return retryWhenDue(await settle(record, deps, options, false), deps, options);
   }
   let current = record;
   let endedHere = false;

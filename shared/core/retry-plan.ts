@@ -72,9 +72,10 @@ export function nextAttemptRunId(record: RunRecord): string {
 /**
  * The claim of the attempt after `prev`: STARTING, with a deadline of its own (`timeoutSeconds` counts
  * per attempt), the same request, trigger, job and concurrency scope, linked to the earlier attempts
- * (`attempt`, `attempts`). It carries no `startSentAt`: its starter marks the start as sent in a
- * compare-and-set write just before the call, so a cancel that lands first ends it without an API call.
- * `lease`: whether the builder holds the start (a sweep that starts it now) or leaves it due at once.
+ * (`attempt`, `attempts`). `lease`: the builder is a sweep that starts it now: it holds the start, and,
+ * as for a fresh claim (start-run.ts), the claim says the start call may be sent (unless an image
+ * activation comes first), which saves a write. Otherwise (a cancel that creates it cancelled) it is
+ * due at once and says nothing was sent.
  */
 export function nextAttemptOf(
   prev: RunRecord,
@@ -100,6 +101,7 @@ export function nextAttemptOf(
     updatedAt: at,
     deadline: new Date(now.getTime() + timeoutSeconds * 1000).toISOString(),
     nextCheckAt: lease ? new Date(now.getTime() + settings.startRecoverySeconds * 1000).toISOString() : at,
+    ...(lease && prev.request.dockerId === undefined ? { startSentAt: at } : {}),
     checks: 0,
     ...(prev.job === undefined ? {} : { job: prev.job }),
     ...(prev.concurrencyScope === undefined ? {} : { concurrencyScope: prev.concurrencyScope }),

@@ -14,38 +14,17 @@ import { sweep } from '../../shared/core/sweep.ts';
 import { tick } from '../../shared/core/tick.ts';
 import { RunnerError } from '../../shared/errors.ts';
 import { createInMemoryLedger } from '../../shared/ledger/in-memory-ledger.ts';
-import type { RunLedger } from '../../shared/ledger/run-ledger.ts';
 import { buildNotification } from '../../shared/notify/notification.ts';
 import type { JobDefinition } from '../../shared/schedule/jobs-file.ts';
 import { slotDedupeKey } from '../../shared/schedule/tick-plan.ts';
 import { ApiFailure, harness, REQUEST, RecordingNotifier } from './core-fixtures.ts';
+import { countingLedger } from './counting-ledger.ts';
 
 type Job = JobDefinition<RunRequest>;
 const job = (name: string, schedule: string): Job => ({ name, schedule, concurrency: 'allow', run: REQUEST });
 const at = (iso: string) => new Date(iso);
 const missedSlots = (h: ReturnType<typeof harness>) =>
   h.logged('scheduled slot missed').map((line) => `${line.job} ${line.slot}`);
-
-/** A ledger that counts the calls made to it, by method. */
-function counting(ledger: RunLedger): RunLedger & { calls: Record<string, number>; reset(): void } {
-  const calls: Record<string, number> = {};
-  const counted = new Proxy(ledger, {
-    get(target, prop, receiver) {
-      const value = Reflect.get(target, prop, receiver);
-      if (typeof value !== 'function' || typeof prop !== 'string') return value;
-      return (...args: unknown[]) => {
-        calls[prop] = (calls[prop] ?? 0) + 1;
-        return value.apply(target, args);
-      };
-    },
-  });
-  return Object.assign(counted, {
-    calls,
-    reset: () => {
-      for (const key of Object.keys(calls)) delete calls[key];
-    },
-  });
-}
 
 describe('missed scheduled slots', () => {
   it('a daily slot whose ticks were all lost is reported once, by the first tick after, however late', async () => {
@@ -194,7 +173,7 @@ describe('missed scheduled slots', () => {
   });
 
   it('costs a daily job no ledger operation on the ticks of a day but the one where its slot moves', async () => {
-    const ledger = counting(createInMemoryLedger());
+    const ledger = countingLedger(createInMemoryLedger());
     const h = harness({ ledger });
     const jobs = [job('nightly', '0 3 ? * * *')];
     const memory = createSlotWatermarks();
