@@ -21,7 +21,14 @@ describe('the jobs file at build time, with the real run request validator', () 
     const jobs = loadJobsFile(path, deps, { mustExist });
     assert.deepEqual(
       jobs.map((job) => job.name),
-      ['nightly-train', 'weekday-report', 'refresh-features', 'month-end-close', 'quarterly-review'],
+      [
+        'nightly-train',
+        'evaluate-after-train',
+        'weekday-report',
+        'refresh-features',
+        'month-end-close',
+        'quarterly-review',
+      ],
     );
     assert.deepEqual(jobs[0]?.run, {
       projectId: 'bt1abcdefghijklmnopq',

@@ -23,6 +23,7 @@ const RUN_FIELDS = [
   'sparkConnectorId',
   'dockerId',
   'timeoutSeconds',
+  'retry',
 ];
 
 /** A small stand-in for the lead's parseRunRequest: same contract, fewer rules. */
