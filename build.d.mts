@@ -32,3 +32,8 @@ export declare const BUNDLE_PLUGINS: readonly Readonly<{
   name: string;
   setup(build: import('esbuild').PluginBuild): void;
 }>[];
+/** The jobs embedded into the bundle of `fn`: scheduled ones into execute, chained ones (`after`) into check. */
+export declare function jobsFor<J extends { schedule?: string; after?: unknown }>(
+  fn: string,
+  jobs: readonly J[],
+): J[];

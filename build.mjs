@@ -1,8 +1,9 @@
 // Builds one self-contained CommonJS bundle per function (design.md §2): dist/<fn>/index.js exporting
 // `handler`, its esbuild metafile dist/<fn>/meta.json, and dist/<fn>.zip holding only index.js for
-// upload. The jobs file (jobs.yaml, or JOBS_FILE) is validated here and embedded into the execute
-// bundle; a bad job fails the build naming the job and the problem. The web console page (web/) is
-// built first and embedded into the check bundle, which serves it at GET /.
+// upload. The jobs file (jobs.yaml, or JOBS_FILE) is validated here and embedded: its scheduled jobs
+// into execute, its chained jobs (`after`) into check; a bad job fails the build naming the job and the
+// problem. The web console page (web/) is built first and embedded into the check bundle, which serves
+// it at GET /.
 //
 // Run with `node --import tsx build.mjs` (npm run build): the jobs loader is TypeScript.
 // Env: BUILD_OUT_DIR (default dist), JOBS_FILE (default jobs.yaml).
@@ -81,6 +82,13 @@ async function loadJobs() {
   return { path, jobs };
 }
 
+/** The jobs embedded into the bundle of `fn`. */
+export function jobsFor(fn, jobs) {
+  if (fn === 'execute') return jobs.filter((job) => job.schedule !== undefined);
+  if (fn === 'check') return jobs.filter((job) => job.after !== undefined);
+  return [];
+}
+
 export async function build({
   outDir = resolve(root, process.env.BUILD_OUT_DIR ?? 'dist'),
   quiet = false,
@@ -111,10 +119,11 @@ export async function build({
       plugins: [...BUNDLE_PLUGINS],
       entryPoints: [join(root, 'functions', fn, 'handler.ts')],
       outfile,
-      // Only the execute bundle runs the jobs; the others get an empty list and no cron code path use.
-      // Only the check bundle serves the console page.
+      // execute ticks the scheduled jobs; check's sweep starts the chained ones (`after`) when their
+      // upstream run ends, so it gets only those (and no cron code); cancel gets none. Only the check
+      // bundle serves the console page.
       define: {
-        __JOBS__: JSON.stringify(fn === 'execute' ? loaded.jobs : []),
+        __JOBS__: JSON.stringify(jobsFor(fn, loaded.jobs)),
         ...(fn === 'check' && page !== undefined
           ? { __CONSOLE_PAGE__: JSON.stringify({ html: page.html, csp: page.csp, etag: page.etag }) }
           : {}),

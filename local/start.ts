@@ -245,7 +245,9 @@ async function main(): Promise<void> {
   );
   log.say('info', 'local', credentialsNote(apiKey, options.stateDir));
   for (const line of usageLines(platform.url, options, env, apiKey)) console.log(line);
-  const jobsNote = demoJobs ? 'the demo job (local/demo-jobs.yaml) starts a run every two minutes; ' : '';
+  const jobsNote = demoJobs
+    ? 'the demo job (local/demo-jobs.yaml) starts a run every two minutes, and a chained job after each success; '
+    : '';
   log.say('info', 'local', `${jobsNote}Ctrl-C stops everything`);
 
   let stopping = false;

@@ -63,16 +63,24 @@ export const jobsCommand: Command = {
     const now = context.io.now();
     const shown = relative(context.io.cwd, location.path) || location.path;
     const listed = jobs.map((job) => {
-      const cron = parseYandexCron(job.schedule, `jobs.${job.name}.schedule`);
       const next: string[] = [];
+      const cron =
+        job.schedule === undefined ? undefined : parseYandexCron(job.schedule, `jobs.${job.name}.schedule`);
       let from = now;
-      while (next.length < count) {
+      while (cron !== undefined && next.length < count) {
         const slot = cron.nextAfter(from);
         if (slot === undefined) break;
         next.push(slot.toISOString());
         from = slot;
       }
-      return { name: job.name, schedule: job.schedule, concurrency: job.concurrency, run: job.run, next };
+      return {
+        name: job.name,
+        ...(job.schedule === undefined ? {} : { schedule: job.schedule }),
+        ...(job.after === undefined ? {} : { after: job.after }),
+        concurrency: job.concurrency,
+        run: job.run,
+        next,
+      };
     });
     if (context.json) {
       context.printJson({ file: location.path, jobs: listed });
@@ -90,13 +98,16 @@ export const jobsCommand: Command = {
     const { style } = context;
     for (const job of listed) {
       context.line();
-      context.line(
-        `${style.bold(job.name)}  ${job.schedule}  ${style.dim(`concurrency ${job.concurrency}`)}`,
-      );
+      const when = [
+        ...(job.schedule === undefined ? [] : [job.schedule]),
+        ...(job.after === undefined ? [] : [`after ${job.after.job} (on ${job.after.on})`]),
+      ].join(', ');
+      context.line(`${style.bold(job.name)}  ${when}  ${style.dim(`concurrency ${job.concurrency}`)}`);
       const request = job.run as { action?: string; projectId: string; notebookId?: string };
       context.line(
         `  run   ${request.projectId} ${request.notebookId ?? `(${request.action ?? 'execute'})`}`,
       );
+      if (job.schedule === undefined) continue;
       if (job.next.length === 0) context.line(`  next  ${style.dim('none: the schedule has no more slots')}`);
       job.next.forEach((slot, i) => {
         const label = i === 0 ? '  next  ' : '        ';

@@ -2,6 +2,7 @@ import type { CoreDeps } from '../../shared/core/ports.ts';
 import { toPublicRun } from '../../shared/core/public-run.ts';
 import type { DedupeSource } from '../../shared/core/run-identity.ts';
 import type { RunRequest } from '../../shared/core/run-record.ts';
+import { createSlotWatermarks } from '../../shared/core/slot-watermark.ts';
 import { type StartRunInput, startRun } from '../../shared/core/start-run.ts';
 import { tick } from '../../shared/core/tick.ts';
 import { InvalidRequestError } from '../../shared/errors.ts';
@@ -18,6 +19,8 @@ import { type HttpEvent, queueMessageParts, timerCreatedAt } from '../../shared/
 
 /** execute: starts notebook runs from HTTP, timer (payload, or a tick of the jobs file) and queue triggers. */
 export function createHandler(runtime: FunctionRuntime, jobs: readonly JobDefinition<RunRequest>[]) {
+  // What this instance last saw of each job's missed-slot watermark: ticks of a slot that has not moved cost nothing.
+  const watermarks = createSlotWatermarks();
   return createEntryHandler('execute', runtime, {
     http: (request, { deps, signal }) => startFromHttp(request, deps(), signal),
     timer(messages, { deps, signal }) {
@@ -29,7 +32,7 @@ export function createHandler(runtime: FunctionRuntime, jobs: readonly JobDefini
           work: async () => {
             const payload = message.details.payload;
             if (payload === undefined || payload.trim() === '') {
-              await tick(jobs, timerCreatedAt(message, index), deps(), signal);
+              await tick(jobs, timerCreatedAt(message, index), deps(), signal, watermarks);
               return;
             }
             const parsed = parseRunRequestJson(payload, `messages.${index}.details.payload`);

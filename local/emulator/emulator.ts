@@ -391,6 +391,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     };
     if (checked.value.notebookId !== undefined) spec.notebookId = checked.value.notebookId;
     if (checked.value.cellId !== undefined) spec.cellId = checked.value.cellId;
+    if (checked.value.inputVariables !== undefined) spec.inputVariables = checked.value.inputVariables;
     return createOrReplay(spec, ctx, () => {
       if (!settings.oneRunPerProject) return undefined;
       const running = store.runningExecute(projectId);

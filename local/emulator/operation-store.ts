@@ -17,6 +17,8 @@ export interface NewOperation {
   notebookId?: string;
   cellId?: string;
   dockerId?: string;
+  /** For Execute: the input variables it was sent (kept for tests to read back). */
+  inputVariables?: Record<string, unknown>;
   outcome: Outcome;
   durationMs: number;
   idempotencyKey?: string;
@@ -42,6 +44,7 @@ interface StoredOperation {
   readonly projectId: string;
   readonly notebookId: string | undefined;
   readonly cellId: string | undefined;
+  readonly inputVariables: Record<string, unknown> | undefined;
   readonly idempotencyKey: string | undefined;
   readonly requestId: string;
   readonly projectUrl: string | undefined;
@@ -98,6 +101,7 @@ export class OperationStore {
       projectId: spec.projectId,
       notebookId: spec.notebookId,
       cellId: spec.cellId,
+      inputVariables: spec.inputVariables === undefined ? undefined : { ...spec.inputVariables },
       idempotencyKey: spec.idempotencyKey,
       requestId: spec.requestId,
       projectUrl: spec.projectUrl,
@@ -232,6 +236,7 @@ export class OperationStore {
     const notebookId = op.notebookId ?? op.cellId;
     if (notebookId !== undefined) snapshot.notebookId = notebookId;
     if (op.idempotencyKey !== undefined) snapshot.idempotencyKey = op.idempotencyKey;
+    if (op.inputVariables !== undefined) snapshot.inputVariables = { ...op.inputVariables };
     return snapshot;
   }
 

@@ -129,6 +129,8 @@ export interface EmulatedOperation {
   done: boolean;
   outcome: Outcome;
   idempotencyKey?: string;
+  /** For Execute: the input variables it was sent. */
+  inputVariables?: Record<string, unknown>;
   createdAt: string;
   finishesAt: number;
   cancelled: boolean;

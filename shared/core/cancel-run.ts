@@ -3,8 +3,11 @@ import { findRun, type RunLookup } from './find-run.ts';
 import { outcomeFields, outcomeOf } from './operation-outcome.ts';
 import type { CoreDeps } from './ports.ts';
 import { toPublicRun } from './public-run.ts';
+import { retryPending } from './retry-plan.ts';
+import { cancelUncreatedAttempt, stopRetries } from './retry-stop.ts';
 import { commit, finished, touch } from './run-commit.ts';
 import { withEvent } from './run-events.ts';
+import { endWaiting } from './run-queue.ts';
 import { actionOf, FINAL_STATUSES, type RunRecord } from './run-record.ts';
 
 /**
@@ -15,9 +18,37 @@ import { actionOf, FINAL_STATUSES, type RunRecord } from './run-record.ts';
  * the operation it finds. Only a claim that never sent its start and that nobody holds any more is
  * CANCELLED at once. A run that has already ended changes nothing: RUN_ALREADY_FINISHED, carrying the
  * record (design.md §6: 409 over HTTP; a redelivered cancel message is dropped).
+ *
+ * A run that waits (QUEUED) is cancelled at once: it never started. A cancel stops the remaining
+ * attempts of a retried run, whichever attempt's runId it names: a retry not yet started is dropped
+ * (and the ended attempt becomes the run's reported outcome), a started one is cancelled like any run.
  */
 export async function cancelRun(lookup: RunLookup, deps: CoreDeps, signal?: AbortSignal): Promise<RunRecord> {
   const record = await findRun(lookup, deps, signal);
+  if (record.status === 'QUEUED') {
+    const now = deps.now();
+    const result = await commit(deps, record, (latest) =>
+      latest.status === 'QUEUED'
+        ? endWaiting(touch(latest, now, { cancelRequestedAt: now.toISOString(), cancelReason: 'user' }), now)
+        : undefined,
+    );
+    // It left the queue meanwhile (promoted): cancel it as it now is.
+    if (result.record.status !== 'QUEUED' && !result.written)
+      return cancelRun({ runId: record.runId }, deps, signal);
+    return result.record;
+  }
+  if (FINAL_STATUSES.has(record.status) && record.retriedBy !== undefined) {
+    const next = (await deps.ledger.get(record.retriedBy)) ?? (await cancelUncreatedAttempt(record, deps));
+    if (FINAL_STATUSES.has(next.status) && next.cancelReason === 'user' && next.retriedBy === undefined) {
+      return next;
+    }
+    return cancelRun({ runId: next.runId }, deps, signal);
+  }
+  if (FINAL_STATUSES.has(record.status) && retryPending(record)) {
+    const stopped = await stopRetries(record, deps, 'user');
+    // Not pending any more: the sweep started the retry meanwhile; cancel that attempt.
+    return stopped ?? cancelRun({ runId: record.runId }, deps, signal);
+  }
   if (FINAL_STATUSES.has(record.status)) {
     throw new RunnerError(
       'RUN_ALREADY_FINISHED',

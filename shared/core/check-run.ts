@@ -8,6 +8,9 @@ import {
 } from './check-schedule.ts';
 import { outcomeFields, outcomeOf } from './operation-outcome.ts';
 import type { CoreDeps } from './ports.ts';
+import { checkQueued } from './queued-check.ts';
+import { isIntermediate, retryPending } from './retry-plan.ts';
+import { startDueRetry } from './retry-start.ts';
 import {
   type CommitResult,
   commit,
@@ -18,6 +21,7 @@ import {
   without,
 } from './run-commit.ts';
 import { withEvent } from './run-events.ts';
+import { followUpEnding } from './run-follow-up.ts';
 import { actionOf, type DeliveryState, FINAL_STATUSES, type RunRecord } from './run-record.ts';
 import { driveStart, takeStartLease } from './start-run.ts';
 import { timeOutRun } from './time-out.ts';
@@ -40,19 +44,36 @@ const opts = (signal: AbortSignal | undefined) => (signal === undefined ? {} : {
  */
 export async function checkRun(record: RunRecord, deps: CoreDeps, options: CheckOptions): Promise<RunRecord> {
   if (FINAL_STATUSES.has(record.status)) {
-    return options.settle ? settle(record, deps, options, false) : record;
+    if (!options.settle) return record;
+    // An attempt whose report is done and whose operation is done: its retry is all that is due.
+    if (retryPending(record) && record.reportedAt !== undefined && record.operationDone === true) {
+      const retried = await startDueRetry(record, deps, options.signal);
+      if (retried !== record) return retried;
+    }
+    return retryWhenDue(await settle(record, deps, options, false), deps, options);
   }
   let current = record;
   let endedHere = false;
   if (current.status === 'STARTING') current = await recoverStart(current, deps, options);
-  else if (current.status === 'RUNNING') {
+  else if (current.status === 'QUEUED') {
+    // Waiting runs are the sweep's alone: a status call answers them as they are.
+    if (!options.settle) return current;
+    const result = await checkQueued(current, deps, options);
+    current = result.record;
+    endedHere = result.written && FINAL_STATUSES.has(current.status);
+  } else if (current.status === 'RUNNING') {
     const result = await checkRunning(current, deps, options);
     current = result.record;
     // This pass wrote the ending, and with it the claim on its report: settle it now, not a tick later.
     endedHere = result.written && FINAL_STATUSES.has(current.status);
   }
   if (!options.settle || !FINAL_STATUSES.has(current.status)) return current;
-  return settle(current, deps, options, endedHere);
+  return retryWhenDue(await settle(current, deps, options, endedHere), deps, options);
+}
+
+/** After a settle pass: an attempt whose retry is due starts it (retry-start.ts). */
+function retryWhenDue(record: RunRecord, deps: CoreDeps, options: CheckOptions): Promise<RunRecord> {
+  return retryPending(record) ? startDueRetry(record, deps, options.signal) : Promise.resolve(record);
 }
 
 async function recoverStart(record: RunRecord, deps: CoreDeps, options: CheckOptions): Promise<RunRecord> {
@@ -170,7 +191,9 @@ async function settle(
   const notifier = deps.notifier;
   const now = deps.now();
   const deliveries: Record<string, DeliveryState> = { ...(record.notifications ?? {}) };
-  const pending = (notifier?.destinations ?? []).filter((name) => {
+  // An attempt that will be retried is not the run's outcome: its notifications wait for the last attempt.
+  const destinations = isIntermediate(record) ? [] : (notifier?.destinations ?? []);
+  const pending = destinations.filter((name) => {
     const state = deliveries[name];
     if (state?.delivered === true || (state?.attempts ?? 0) >= MAX_DELIVERY_ATTEMPTS) return false;
     return state?.nextAttemptAt === undefined || Date.parse(state.nextAttemptAt) <= now.getTime();
@@ -221,14 +244,17 @@ async function settle(
     }
   }
 
+  const follow = await followUpEnding(current, operationDone, deps, options.signal);
   const after = deps.now();
-  const waiting = (notifier?.destinations ?? [])
+  const waiting = destinations
     .map((name) => deliveries[name])
     .filter((state) => state === undefined || (!state.delivered && state.attempts < MAX_DELIVERY_ATTEMPTS))
     .map((state) => (state?.nextAttemptAt === undefined ? after.getTime() : Date.parse(state.nextAttemptAt)));
   if (!operationDone) {
     waiting.push(nextCheckAt(after, followUpChecks, new Date(8.64e15), deps.settings).getTime());
   }
+  if (retryPending(current)) waiting.push(Date.parse(current.retryAt ?? ''));
+  if (follow.againAt !== undefined) waiting.push(follow.againAt);
   const notifications = Object.keys(deliveries).length > 0 ? { notifications: deliveries } : {};
   return (
     await commit(
@@ -248,6 +274,7 @@ async function settle(
           reportedAt: latest.reportedAt ?? after.toISOString(),
           operationDone,
           checks: followUpChecks,
+          ...(follow.downstreamStarted === true ? { downstreamStartedAt: after.toISOString() } : {}),
         });
         return waiting.length === 0
           ? without(next, 'nextCheckAt')

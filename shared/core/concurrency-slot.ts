@@ -3,6 +3,7 @@ import { isUnreadableRecord } from '../ledger/ledger-error.ts';
 import type { ConcurrencySlot } from '../ledger/run-ledger.ts';
 import type { CoreDeps } from './ports.ts';
 import { toPublicRun } from './public-run.ts';
+import { retryPending } from './retry-plan.ts';
 import { actionOf, FINAL_STATUSES, type RunRecord, type RunRequest } from './run-record.ts';
 import { endUnsentStart, mustNotStart } from './unsent-start.ts';
 
@@ -39,6 +40,8 @@ export type HolderVerdict =
   | {
       readonly running: false;
       readonly reason: 'ended' | 'missing' | 'unreadable' | 'elsewhere' | 'never-started';
+      /** The holder's record when it ended (`reason: 'ended'`): the latest attempt of a retried run. */
+      readonly holder?: RunRecord;
     };
 
 /**
@@ -48,6 +51,7 @@ export type HolderVerdict =
  * another scope, or is missing although the slot is older than a start lease (its starter died between
  * taking the slot and creating the record). A claim whose lease expired without sending its start,
  * past its deadline or cancelled, can never start: it is ended here (compare-and-set) and does not count.
+ * An attempt that ended with a retry to come still counts: the run goes on (retry-plan.ts).
  */
 export async function judgeHolder(slot: ConcurrencySlot, deps: CoreDeps): Promise<HolderVerdict> {
   let holder: RunRecord | undefined;
@@ -69,7 +73,7 @@ export async function judgeHolder(slot: ConcurrencySlot, deps: CoreDeps): Promis
     }
     if (holder === undefined) return { running: true };
   }
-  if (FINAL_STATUSES.has(holder.status)) return { running: false, reason: 'ended' };
+  if (FINAL_STATUSES.has(holder.status)) return endedVerdict(holder, deps);
   const now = deps.now();
   if (
     holder.status === 'STARTING' &&
@@ -80,12 +84,26 @@ export async function judgeHolder(slot: ConcurrencySlot, deps: CoreDeps): Promis
     const ended = await endUnsentStart(holder, deps, 0);
     if (ended.written) return { running: false, reason: 'never-started' };
     holder = ended.record;
-    if (FINAL_STATUSES.has(holder.status)) return { running: false, reason: 'ended' };
+    if (FINAL_STATUSES.has(holder.status)) return endedVerdict(holder, deps);
   }
   if (holder.concurrencyScope !== undefined && holder.concurrencyScope !== slot.scope) {
     return { running: false, reason: 'elsewhere' };
   }
   return { running: true, holder };
+}
+
+/**
+ * A final holder: it still counts while its run goes on with another attempt (scheduled, or started and
+ * not final: the slot is on its way to that attempt), followed along `retriedBy` (at most 10 attempts).
+ */
+async function endedVerdict(holder: RunRecord, deps: CoreDeps, depth = 0): Promise<HolderVerdict> {
+  if (retryPending(holder)) return { running: true, holder };
+  if (holder.retriedBy === undefined || depth >= 10) return { running: false, reason: 'ended', holder };
+  const next = await deps.ledger.get(holder.retriedBy).catch(() => undefined);
+  // Not created yet: the sweep that claimed the retry creates it (or repairs it after a crash).
+  if (next === undefined) return { running: true, holder };
+  if (!FINAL_STATUSES.has(next.status)) return { running: true, holder: next };
+  return endedVerdict(next, deps, depth + 1);
 }
 
 /** Most rounds of "held by a dead run → transfer" before the start gives up as contended. */
@@ -109,7 +127,14 @@ export async function claimSlot(
     if (verdict.running) {
       throw new RunnerError(
         'RUN_ALREADY_RUNNING',
-        describe(slot.holder, verdict.holder?.status ?? 'STARTING'),
+        describe(
+          slot.holder,
+          verdict.holder === undefined
+            ? 'STARTING'
+            : retryPending(verdict.holder)
+              ? `waiting to retry (attempt ${verdict.holder.attempt ?? 1} ended ${verdict.holder.status})`
+              : verdict.holder.status,
+        ),
         {
           details: {
             run:

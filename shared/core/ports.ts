@@ -2,7 +2,8 @@ import type { AnyMessage, Operation } from '../api/protojson.ts';
 import type { Config } from '../config.ts';
 import type { RunLedger } from '../ledger/run-ledger.ts';
 import type { Logger } from '../log.ts';
-import type { RunRecord } from './run-record.ts';
+import type { JobDefinition } from '../schedule/jobs-file.ts';
+import type { RunRecord, RunRequest } from './run-record.ts';
 
 /** What the core needs from the DataSphere API (the real client satisfies it structurally). */
 export interface DataSpherePort {
@@ -108,6 +109,11 @@ export interface CoreDeps {
    * a direct invocation and the triggers, which IAM has authorized (`serverless.functions.invoker`).
    */
   readonly access?: CallerAccess;
+  /**
+   * The jobs of the jobs file that run `after` another job: the sweep that settles a job's run starts
+   * them (job chains). Only the check function has them.
+   */
+  readonly jobs?: readonly JobDefinition<RunRequest>[];
 }
 
 export const DEFAULT_SETTINGS: CoreSettings = {

@@ -3,8 +3,10 @@ import { deliveryIdOf } from '../notify/notification.ts';
 import { REPORT_CLAIM_SECONDS } from './check-schedule.ts';
 import type { CoreDeps } from './ports.ts';
 import { toPublicRun } from './public-run.ts';
+import { isIntermediate } from './retry-plan.ts';
+import { onEnding } from './run-ending.ts';
 import { withEvent } from './run-events.ts';
-import { FINAL_STATUSES, type RunRecord } from './run-record.ts';
+import { FINAL_STATUSES, isMissedSlot, type RunRecord } from './run-record.ts';
 
 /**
  * Every change to a run goes through here: compare-and-set in the ledger, then one log line per status
@@ -62,8 +64,13 @@ export async function commit(
 ): Promise<CommitResult> {
   let latest = current;
   for (let attempt = 0; ; attempt++) {
-    const next = change(latest);
-    if (next === undefined) return { record: latest, written: false };
+    const changed = change(latest);
+    if (changed === undefined) return { record: latest, written: false };
+    // The write that ends a run also says what follows its ending (a retry), in the same write.
+    const next =
+      FINAL_STATUSES.has(changed.status) && !FINAL_STATUSES.has(latest.status)
+        ? onEnding(changed, deps.now())
+        : changed;
     const stored = await deps.ledger.update(next);
     if (stored !== undefined) {
       logTransition(deps, latest, stored);
@@ -122,12 +129,33 @@ function logTransition(deps: Pick<CoreDeps, 'log'>, before: RunRecord, after: Ru
 /**
  * The "run finished" line: the report of an ending in the log (design.md §6). `repeated` when a sweep
  * logs it again for a writer that died before recording it; `deliveryId` is the same every time.
+ * An attempt that will be retried is not the run's outcome: its line is a warning "run attempt failed;
+ * retrying" instead, and its report waits for the last attempt. A missed scheduled slot (a record that
+ * only reports the miss) is the warning "scheduled slot missed".
  */
 export function logRunFinished(deps: Pick<CoreDeps, 'log'>, record: RunRecord, repeated = false): void {
-  deps.log.info('run finished', {
+  const common = {
     ...runFields(record),
     deliveryId: deliveryIdOf(record),
     ...(repeated ? { repeated: true } : {}),
+  };
+  if (isIntermediate(record)) {
+    deps.log.warn('run attempt failed; retrying', {
+      ...common,
+      attempt: record.attempt ?? 1,
+      maxAttempts: record.request.retry?.attempts,
+      retryAt: record.retryAt,
+      ...(record.retriedBy === undefined ? {} : { retriedBy: record.retriedBy }),
+      error: record.error,
+    });
+    return;
+  }
+  if (isMissedSlot(record)) {
+    deps.log.warn('scheduled slot missed', { ...common, error: record.error, run: toPublicRun(record) });
+    return;
+  }
+  deps.log.info('run finished', {
+    ...common,
     run: toPublicRun(record),
     durationSeconds: durationSeconds(record.startedAt ?? record.createdAt, record.finishedAt),
     totalSeconds: durationSeconds(record.createdAt, record.finishedAt),
@@ -136,8 +164,10 @@ export function logRunFinished(deps: Pick<CoreDeps, 'log'>, record: RunRecord, r
 }
 
 /**
- * Right after the write that ended a run (and claimed its report): the "run finished" line, the
- * concurrency slot freed, and, unless the caller settles the report itself, `reportedAt` recorded.
+ * Right after the write that ended a run (and claimed its report): the "run finished" line and, unless
+ * the caller settles the report itself, `reportedAt` recorded. The run's concurrency slot is handed on
+ * (or freed) by the sweep that settles the ending (run-queue.ts), once its operation is done: until
+ * then a skip start takes it over from the ended holder.
  */
 async function afterEnding(
   deps: Pick<CoreDeps, 'ledger' | 'log' | 'now'>,
@@ -145,16 +175,6 @@ async function afterEnding(
   options: CommitOptions,
 ): Promise<RunRecord> {
   logRunFinished(deps, ended);
-  if (ended.concurrencyScope !== undefined) {
-    await deps.ledger.releaseSlot(ended.concurrencyScope, ended.runId).catch((error: unknown) => {
-      // Not lost: a start that finds the slot held by an ended run takes it over.
-      deps.log.warn('concurrency slot not freed; the next start takes it over', {
-        ...runFields(ended),
-        scope: ended.concurrencyScope,
-        error,
-      });
-    });
-  }
   if (options.settlesReport === true) return ended;
   const now = deps.now();
   const reported = withEvent(ended, 'reported', now, 'log');

@@ -44,6 +44,7 @@ export type DedupeSource =
   | { readonly kind: 'timer'; readonly eventId: string }
   | { readonly kind: 'queue'; readonly messageId: string }
   | { readonly kind: 'schedule'; readonly key: string }
+  | { readonly kind: 'chain'; readonly key: string }
   | { readonly kind: 'http'; readonly requestId: string };
 
 export function dedupeKeyOf(source: DedupeSource): string {
@@ -55,6 +56,7 @@ export function dedupeKeyOf(source: DedupeSource): string {
     case 'queue':
       return `queue:${source.messageId}`;
     case 'schedule':
+    case 'chain':
       return source.key;
     case 'http':
       return `http:${source.requestId}`;

@@ -27,7 +27,8 @@ export const FINAL_STATUSES: ReadonlySet<RunStatus> = new Set([
   'TIMED_OUT',
 ]);
 
-export const TRIGGER_KINDS = ['http', 'timer', 'queue', 'schedule'] as const;
+/** `chain`: started by the ending of an upstream job's run (`after` in the jobs file). */
+export const TRIGGER_KINDS = ['http', 'timer', 'queue', 'schedule', 'chain'] as const;
 export type TriggerKind = (typeof TRIGGER_KINDS)[number];
 
 /** What a run does: Project.Execute (a notebook), Project.Open, or DockerImage.Activate (design.md §4). */
@@ -87,6 +88,17 @@ export interface RunEvent {
 
 /** Most timeline entries a record keeps (the oldest are dropped first, `claimed` is kept). */
 export const MAX_RUN_EVENTS = 20;
+
+/**
+ * The error code of a missed scheduled slot: a record in the slot's place that never ran and only
+ * reports that the slot was missed (slot-watermark.ts). It is FAILED, has no operation, and its report is
+ * the warning "scheduled slot missed" and a `run.missed` notification instead of "run finished".
+ */
+export const MISSED_SLOT_CODE = 'MISSED';
+
+/** Whether `record` stands for a missed scheduled slot (see MISSED_SLOT_CODE). */
+export const isMissedSlot = (record: Pick<RunRecord, 'error' | 'job' | 'operationId'>): boolean =>
+  record.error?.code === MISSED_SLOT_CODE && record.job !== undefined && record.operationId === undefined;
 
 /** The action of a record (records written before actions existed have none: they executed). */
 export const actionOf = (record: { readonly action?: RunAction }): RunAction => record.action ?? 'execute';
@@ -151,6 +163,8 @@ export interface RunRecord {
   readonly cancelReason?: 'user' | 'deadline' | 'replaced';
   /** The run that replaced this one (`concurrency: "replace"`). */
   readonly replacedBy?: string;
+  /** The run this one replaces (`concurrency: "replace"`): it waits, QUEUED, until that one's operation is done. */
+  readonly replaces?: string;
   /** The Yandex operation reported done (the run may be final earlier, e.g. TIMED_OUT). */
   readonly operationDone?: boolean;
   /**
@@ -175,8 +189,16 @@ export interface RunRecord {
   readonly attempts?: readonly string[];
   /** runId of the next attempt, once scheduled (the link back from an earlier attempt). */
   readonly retriedBy?: string;
+  /**
+   * When the next attempt is due (ISO): set by the write that ended this attempt in one of `retry.on`
+   * with attempts left (retry-plan.ts). While it is set and `retriedBy` is not, the run's outcome is not
+   * final: its report is deferred and its concurrency slot is kept for the next attempt.
+   */
+  readonly retryAt?: string;
   /** The upstream run that started this one (job chains: `after`). */
   readonly upstream?: { readonly runId: string; readonly job?: string; readonly status: RunStatus };
+  /** When this run's downstream jobs (job chains) were started: set once, by the sweep that started them. */
+  readonly downstreamStartedAt?: string;
   /** A short timeline (claimed, started, cancel requested, finished, reported, retry scheduled). */
   readonly events?: readonly RunEvent[];
   /** Notification delivery per destination name (`webhook`, `queue`). */

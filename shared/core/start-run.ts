@@ -6,10 +6,18 @@ import { claimSlot, scopeOf } from './concurrency-slot.ts';
 import { outcomeFields, outcomeOf } from './operation-outcome.ts';
 import type { CoreDeps } from './ports.ts';
 import { toPublicRun } from './public-run.ts';
+import { replaceHolder } from './replace-run.ts';
 import { commit, finished, runFields, touch, without } from './run-commit.ts';
 import { withEvent } from './run-events.ts';
 import { activateKeyFor, type DedupeSource, dedupeKeyOf, requestHashOf, runIdFor } from './run-identity.ts';
-import { actionOf, type RunRecord, type RunRequest, type TriggerKind } from './run-record.ts';
+import { claimOrWait, kickScope, queuedRecord } from './run-queue.ts';
+import {
+  actionOf,
+  type ConcurrencyPolicy,
+  type RunRecord,
+  type RunRequest,
+  type TriggerKind,
+} from './run-record.ts';
 import { timeOutRun } from './time-out.ts';
 import { endUnsentStart, mustNotStart } from './unsent-start.ts';
 
@@ -18,7 +26,9 @@ export interface StartRunInput {
   readonly trigger: TriggerKind;
   readonly dedupe: DedupeSource;
   /** Set for runs of the jobs file; `skip` then looks at this job's runs only. */
-  readonly job?: { readonly name: string; readonly slot: string; readonly concurrency: 'skip' | 'allow' };
+  readonly job?: { readonly name: string; readonly slot: string; readonly concurrency: ConcurrencyPolicy };
+  /** The upstream run whose ending started this one (job chains). */
+  readonly upstream?: RunRecord['upstream'];
 }
 
 export interface StartRunResult {
@@ -27,8 +37,9 @@ export interface StartRunResult {
    * `started`: this call started it. `existing`: the key was seen before (nothing started).
    * `pending`: another delivery is starting it right now, or a transient failure left it to be retried.
    * `rejected`: the API refused the start (the record is FAILED; `error` says why).
+   * `queued`: it waits (QUEUED) for the run that holds its scope (`concurrency: "queue"`/`"replace"`).
    */
-  readonly outcome: 'started' | 'existing' | 'pending' | 'rejected';
+  readonly outcome: 'started' | 'existing' | 'pending' | 'rejected' | 'queued';
   readonly error?: RunnerError;
 }
 
@@ -78,8 +89,8 @@ export async function startRun(
   if (seen !== undefined) return resume(seen, requestHash, deps, signal);
 
   const concurrency = input.job?.concurrency ?? request.concurrency ?? 'allow';
-  const scope = concurrency === 'skip' ? scopeOf(request, input.job) : undefined;
-  if (scope !== undefined) {
+  const scope = concurrency === 'allow' ? undefined : scopeOf(request, input.job);
+  if (scope !== undefined && concurrency === 'skip') {
     const refusal = (holder: string, status: string) =>
       input.job === undefined
         ? `concurrency is "skip" and run ${holder} of ${scopeNoun(request)} is still ${status}`
@@ -99,6 +110,10 @@ export async function startRun(
       });
     }
   }
+
+  // queue / replace: the slot, or a place in its queue behind the run that holds it (run-queue.ts).
+  const waitFor =
+    scope !== undefined && concurrency !== 'skip' ? await claimOrWait(scope, runId, deps) : undefined;
 
   const now = deps.now();
   const timeoutSeconds = request.timeoutSeconds ?? deps.settings.runTimeoutSeconds;
@@ -120,6 +135,8 @@ export async function startRun(
     checks: 0,
     ...(input.job === undefined ? {} : { job: { name: input.job.name, slot: input.job.slot } }),
     ...(scope === undefined ? {} : { concurrencyScope: scope }),
+    ...(input.upstream === undefined ? {} : { upstream: input.upstream }),
+    ...(request.retry === undefined ? {} : { attempt: 1 }),
     // The start call is the very next step (for an execute with a Docker image, only after the
     // activation): from here on the start's outcome is unknown until the operation id is recorded.
     // Saying so in the claim costs no write; an activation run says so in its own write after the
@@ -130,14 +147,58 @@ export async function startRun(
   const record = withEvent(claim, 'claimed', now);
   let created: Awaited<ReturnType<CoreDeps['ledger']['create']>>;
   try {
-    created = await deps.ledger.create(record);
+    created = await deps.ledger.create(
+      waitFor === undefined ? record : queuedRecord(record, now, waitFor, concurrency === 'replace'),
+    );
   } catch (error) {
-    if (scope !== undefined) await abandonSlot(scope, runId, deps);
+    if (scope !== undefined && waitFor === undefined) await abandonSlot(scope, runId, deps);
     throw error;
   }
   if (!created.created) return resume(created.record, requestHash, deps, signal);
+  if (waitFor !== undefined) {
+    return waitInQueue(created.record, waitFor, concurrency === 'replace', deps, signal);
+  }
   deps.log.info('run claimed', { ...runFields(created.record), dedupeKey });
   return driveStart(created.record, deps, signal);
+}
+
+/**
+ * A run just recorded QUEUED behind `holder`: a replacement asks the holder to stop (replace-run.ts);
+ * then the queue is moved if the holder ended meanwhile (its hand-over may have looked before this run
+ * was recorded), which may start this run, or an older waiting one, right here.
+ */
+async function waitInQueue(
+  queued: RunRecord,
+  holder: string,
+  replacing: boolean,
+  deps: CoreDeps,
+  signal?: AbortSignal,
+): Promise<StartRunResult> {
+  const scope = queued.concurrencyScope ?? '';
+  deps.log.info('run queued', { ...runFields(queued), scope, behind: holder, replacing });
+  try {
+    if (replacing) await replaceHolder(queued, holder, deps, signal);
+    const promoted = await kickScope(scope, deps);
+    if (promoted?.runId === queued.runId) return driveStart(promoted, deps, signal);
+    if (promoted !== undefined) {
+      await driveStart(promoted, deps, signal).catch((error: unknown) => {
+        deps.log.warn('start of a queued run failed; the sweep will retry it', {
+          ...runFields(promoted),
+          error,
+        });
+      });
+    }
+  } catch (error) {
+    // The run is recorded and waits; the sweep's look at it (run-queue.ts) finishes what failed here.
+    deps.log.warn('queue step failed after the run was queued; the sweep will finish it', {
+      ...runFields(queued),
+      error,
+    });
+  }
+  return {
+    record: (await deps.ledger.get(queued.runId).catch(() => undefined)) ?? queued,
+    outcome: 'queued',
+  };
 }
 
 /**

@@ -1,16 +1,16 @@
 import { isRunnerError } from '../errors.ts';
 import type { JobDefinition } from '../schedule/jobs-file.ts';
-import { isDue, planTick, slotDedupeKey } from '../schedule/tick-plan.ts';
+import { isDue, planTick, type ScheduledJob, slotDedupeKey } from '../schedule/tick-plan.ts';
 import type { CoreDeps } from './ports.ts';
-import { dedupeKeyOf, runIdFor } from './run-identity.ts';
 import type { RunRequest } from './run-record.ts';
+import { advanceWatermark, createSlotWatermarks, type SlotWatermarks } from './slot-watermark.ts';
 import { startRun } from './start-run.ts';
 
 export type TickResult =
   | {
       readonly job: string;
       readonly slot: string;
-      readonly result: 'started' | 'pending';
+      readonly result: 'started' | 'pending' | 'queued';
       readonly runId: string;
     }
   | {
@@ -34,12 +34,17 @@ export type TickResult =
  * old and has not started yet. A (job, minute) starts at most once however many ticks arrive: the slot
  * is the run's dedupe key. Transient failures of one job do not stop the others; they are rethrown at
  * the end (so the platform retries the tick, which dedupe makes safe).
+ *
+ * Once a job's latest slot is handled (not after a transient failure, which the next tick retries), its
+ * watermark moves there, and the slots missed since the last one are reported (slot-watermark.ts).
+ * `watermarks` is what this instance remembers of them between ticks (one per warm instance).
  */
 export async function tick(
   jobs: readonly JobDefinition<RunRequest>[],
   now: Date,
   deps: CoreDeps,
   signal?: AbortSignal,
+  watermarks: SlotWatermarks = createSlotWatermarks(),
 ): Promise<TickResult[]> {
   const plan = planTick(jobs, now, { catchUpMinutes: deps.settings.scheduleCatchUpMinutes });
   const results: TickResult[] = [];
@@ -54,7 +59,7 @@ export async function tick(
         reason: entry.skipped,
         ...(slot === undefined ? {} : { slot }),
       });
-      await logTooOld(entry.job, entry.slot, now, deps);
+      if (entry.slot !== undefined) await moveWatermark(entry.job, entry.slot, true, now, deps, watermarks);
       continue;
     }
     const slot = entry.slot.toISOString();
@@ -81,10 +86,11 @@ export async function tick(
         results.push({
           job: name,
           slot,
-          result: started.outcome === 'started' ? 'started' : 'pending',
+          result: started.outcome === 'started' || started.outcome === 'queued' ? started.outcome : 'pending',
           runId,
         });
       }
+      await moveWatermark(entry.job, entry.slot, false, now, deps, watermarks);
     } catch (error) {
       if (isRunnerError(error) && error.code === 'RUN_ALREADY_RUNNING') {
         deps.log.info('scheduled slot skipped: the previous run is still running', {
@@ -93,9 +99,11 @@ export async function tick(
           error,
         });
         results.push({ job: name, slot, result: 'skipped', reason: 'still-running' });
+        await moveWatermark(entry.job, entry.slot, false, now, deps, watermarks);
       } else if (isRunnerError(error) && error.code === 'PROJECT_NOT_ALLOWED') {
         deps.log.error('scheduled slot skipped: project not allowed', { job: name, slot, error });
         results.push({ job: name, slot, result: 'skipped', reason: 'not-allowed' });
+        await moveWatermark(entry.job, entry.slot, false, now, deps, watermarks);
       } else {
         deps.log.error('scheduled run could not be started; the tick will be retried', {
           job: name,
@@ -111,22 +119,22 @@ export async function tick(
   return results;
 }
 
-/** A slot that fell out of the catch-up window without a run is logged once, on the first tick after. */
-async function logTooOld(
-  job: JobDefinition<RunRequest>,
-  slot: Date | undefined,
+/** The watermark step of one job; a failure is logged, not thrown: the next tick reports what this one could not. */
+async function moveWatermark(
+  job: ScheduledJob<RunRequest>,
+  slot: Date,
+  tooOld: boolean,
   now: Date,
   deps: CoreDeps,
+  watermarks: SlotWatermarks,
 ): Promise<void> {
-  if (slot === undefined) return;
-  const windowMs = deps.settings.scheduleCatchUpMinutes * 60_000;
-  const ageMs = Math.floor(now.getTime() / 60_000) * 60_000 - slot.getTime();
-  if (ageMs > windowMs + 60_000) return;
-  const runId = runIdFor(dedupeKeyOf({ kind: 'schedule', key: slotDedupeKey(job.name, slot) }));
-  if ((await deps.ledger.get(runId)) !== undefined) return;
-  deps.log.warn('scheduled slot skipped: too old (missed by more than the catch-up window)', {
-    job: job.name,
-    slot: slot.toISOString(),
-    catchUpMinutes: deps.settings.scheduleCatchUpMinutes,
-  });
+  try {
+    await advanceWatermark(job, slot, tooOld, now, deps, watermarks);
+  } catch (error) {
+    deps.log.warn('missed-slot watermark not moved; the next tick tries again', {
+      job: job.name,
+      slot: slot.toISOString(),
+      error,
+    });
+  }
 }

@@ -1,9 +1,15 @@
-import { FINAL_STATUSES, type RunRecord } from '../core/run-record.ts';
+import { FINAL_STATUSES, isMissedSlot, type RunRecord } from '../core/run-record.ts';
 import { RunnerError } from '../errors.ts';
 import { type PublicRun, toPublicRun } from './public-run.ts';
 
-/** The one event type this product sends. */
+/** A run reached its final status (for a retried run: its last attempt). */
 export const RUN_FINISHED = 'run.finished';
+/**
+ * A scheduled slot of a job was never started (ticks were lost and it fell out of the catch-up window,
+ * or a later slot came first); `run` is the record standing in its place (FAILED, error `MISSED`, with
+ * `job: {name, slot}`).
+ */
+export const RUN_MISSED = 'run.missed';
 
 /**
  * What every destination receives when a run reaches a final status. The payload is a pure function
@@ -11,7 +17,7 @@ export const RUN_FINISHED = 'run.finished';
  * and an HMAC over it stays the same.
  */
 export interface RunNotification {
-  readonly type: typeof RUN_FINISHED;
+  readonly type: typeof RUN_FINISHED | typeof RUN_MISSED;
   /** `<runId>:<status>`: stable across retries and sweeps, for receivers to deduplicate on. */
   readonly deliveryId: string;
   readonly run: PublicRun;
@@ -36,7 +42,11 @@ export function buildNotification(record: RunRecord): RunNotification {
       },
     );
   }
-  return { type: RUN_FINISHED, deliveryId: deliveryIdOf(record), run: endingOf(toPublicRun(record)) };
+  return {
+    type: isMissedSlot(record) ? RUN_MISSED : RUN_FINISHED,
+    deliveryId: deliveryIdOf(record),
+    run: endingOf(toPublicRun(record)),
+  };
 }
 
 /**

@@ -9,9 +9,37 @@
 import { ConfigError, isRunnerError } from '../errors.ts';
 import { parseYandexCron } from './yandex-cron.ts';
 
-/** `skip`: do not start while the job's previous run is still running; `allow`: start anyway. */
-export const JOB_CONCURRENCY = ['skip', 'allow'] as const;
+/**
+ * `skip`: do not start while the job's previous run is still running; `allow`: start anyway; `queue`:
+ * wait (QUEUED) until it ends; `replace`: cancel it and start once its operation is done.
+ */
+export const JOB_CONCURRENCY = ['skip', 'allow', 'queue', 'replace'] as const;
 export type JobConcurrency = (typeof JOB_CONCURRENCY)[number];
+
+/** When a chained job starts: after its upstream's run ends SUCCEEDED, FAILED/TIMED_OUT, or in any way. */
+export const CHAIN_CONDITIONS = ['success', 'failure', 'always'] as const;
+export type ChainCondition = (typeof CHAIN_CONDITIONS)[number];
+
+/** `after` of a job: start it when a run of job `job` ends as `on` says (job chains). */
+export interface JobTrigger {
+  readonly job: string;
+  readonly on: ChainCondition;
+}
+
+/**
+ * Input variables every chained run gets from its upstream run (so a notebook can read them as
+ * environment variables): its runId, final status, job name and, when it has one, its `result` as JSON.
+ * A chained job's own `run.inputVariables` may not use these names.
+ */
+export const UPSTREAM_VARIABLES = [
+  'UPSTREAM_RUN_ID',
+  'UPSTREAM_STATUS',
+  'UPSTREAM_JOB',
+  'UPSTREAM_RESULT',
+] as const;
+
+/** Most input variables a run request has (shared/triggers/size-limits.ts): room is left for UPSTREAM_VARIABLES. */
+const MAX_VARIABLES = 100;
 
 /** Job names: letters, digits, `-` and `_`, 1 to 64 characters (they go into dedupe keys). */
 export const JOB_NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
@@ -19,8 +47,10 @@ export const JOB_NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 /** One validated job. `R` is the run request type (`RunRequest` in the core). */
 export interface JobDefinition<R = unknown> {
   readonly name: string;
-  /** Yandex cron expression, UTC (see `yandex-cron.ts`). */
-  readonly schedule: string;
+  /** Yandex cron expression, UTC (see `yandex-cron.ts`); absent for a job that only runs `after` another. */
+  readonly schedule?: string;
+  /** Start this job when a run of another job ends (job chains); with or without a schedule. */
+  readonly after?: JobTrigger;
   readonly concurrency: JobConcurrency;
   readonly run: R;
 }
@@ -34,7 +64,8 @@ export interface JobsValidationDeps<R> {
 }
 
 const TOP_LEVEL_KEYS: readonly string[] = ['jobs'];
-const JOB_KEYS: readonly string[] = ['schedule', 'concurrency', 'run'];
+const JOB_KEYS: readonly string[] = ['schedule', 'after', 'concurrency', 'run'];
+const AFTER_KEYS: readonly string[] = ['job', 'on'];
 /** Run request fields a job may not set, and why. */
 const RUN_KEYS_NOT_ALLOWED: Readonly<Record<string, string>> = {
   concurrency: 'not allowed in a job\'s run; set "concurrency" on the job itself',
@@ -79,6 +110,8 @@ export function validateJobs<R>(doc: unknown, deps: JobsValidationDeps<R>): JobD
       }
     }
   }
+  // Chains are checked once every job is known: unknown upstream names, then cycles.
+  if (problems.length === 0) problems.push(...chainProblems(jobs));
   const [first, ...more] = problems;
   if (first === undefined) return jobs;
   if (more.length === 0) throw first;
@@ -95,7 +128,7 @@ function validateJob<R>(name: string, job: unknown, deps: JobsValidationDeps<R>)
   if (!isPlainObject(job)) {
     throw new ConfigError(
       at,
-      `must be a mapping with "schedule", "run" and optional "concurrency", got ${describe(job)}`,
+      `must be a mapping with "schedule" and/or "after", "run" and optional "concurrency", got ${describe(job)}`,
     );
   }
   for (const key of Object.keys(job)) {
@@ -104,15 +137,29 @@ function validateJob<R>(name: string, job: unknown, deps: JobsValidationDeps<R>)
     }
   }
 
-  const { schedule, concurrency = 'skip', run } = job;
-  if (schedule === undefined) throw new ConfigError(`${at}.schedule`, 'required');
-  if (typeof schedule !== 'string') {
-    throw new ConfigError(`${at}.schedule`, `must be a string (quote it in YAML), got ${describe(schedule)}`);
+  const { schedule, after, concurrency = 'skip', run } = job;
+  if (schedule === undefined && after === undefined) {
+    throw new ConfigError(
+      `${at}.schedule`,
+      'required (or "after", to run the job when another job\'s run ends)',
+    );
   }
-  parseYandexCron(schedule, `${at}.schedule`);
+  if (schedule !== undefined) {
+    if (typeof schedule !== 'string') {
+      throw new ConfigError(
+        `${at}.schedule`,
+        `must be a string (quote it in YAML), got ${describe(schedule)}`,
+      );
+    }
+    parseYandexCron(schedule, `${at}.schedule`);
+  }
+  const trigger = after === undefined ? undefined : validateAfter(after, `${at}.after`);
 
   if (!(JOB_CONCURRENCY as readonly unknown[]).includes(concurrency)) {
-    throw new ConfigError(`${at}.concurrency`, `must be "skip" or "allow", got ${describe(concurrency)}`);
+    throw new ConfigError(
+      `${at}.concurrency`,
+      `must be one of ${JOB_CONCURRENCY.map((c) => `"${c}"`).join(', ')}, got ${describe(concurrency)}`,
+    );
   }
 
   if (run === undefined) throw new ConfigError(`${at}.run`, 'required');
@@ -122,6 +169,23 @@ function validateJob<R>(name: string, job: unknown, deps: JobsValidationDeps<R>)
         throw new ConfigError(`${at}.run.${key}`, RUN_KEYS_NOT_ALLOWED[key] ?? 'not allowed');
     }
   }
+  if (trigger !== undefined && isPlainObject(run) && isPlainObject(run.inputVariables)) {
+    const variables = Object.keys(run.inputVariables);
+    for (const reserved of UPSTREAM_VARIABLES) {
+      if (variables.includes(reserved)) {
+        throw new ConfigError(
+          `${at}.run.inputVariables.${reserved}`,
+          'is set for a chained job from its upstream run; choose another name',
+        );
+      }
+    }
+    if (variables.length > MAX_VARIABLES - UPSTREAM_VARIABLES.length) {
+      throw new ConfigError(
+        `${at}.run.inputVariables`,
+        `a chained job may have at most ${MAX_VARIABLES - UPSTREAM_VARIABLES.length} variables (the upstream's ${UPSTREAM_VARIABLES.length} are added), got ${variables.length}`,
+      );
+    }
+  }
   let request: R;
   try {
     request = deps.parseRunRequest(run, `${at}.run`);
@@ -129,7 +193,80 @@ function validateJob<R>(name: string, job: unknown, deps: JobsValidationDeps<R>)
     throw asConfigError(error, `${at}.run`);
   }
 
-  return { name, schedule: schedule.trim(), concurrency: concurrency as JobConcurrency, run: request };
+  return {
+    name,
+    ...(typeof schedule === 'string' ? { schedule: schedule.trim() } : {}),
+    ...(trigger === undefined ? {} : { after: trigger }),
+    concurrency: concurrency as JobConcurrency,
+    run: request,
+  };
+}
+
+function validateAfter(after: unknown, at: string): JobTrigger {
+  if (!isPlainObject(after)) {
+    throw new ConfigError(at, `must be a mapping like {job: <name>, on: success}, got ${describe(after)}`);
+  }
+  for (const key of Object.keys(after)) {
+    if (!AFTER_KEYS.includes(key)) {
+      throw new ConfigError(`${at}.${key}`, `unknown key (allowed: ${AFTER_KEYS.join(', ')})`);
+    }
+  }
+  const { job, on = 'success' } = after;
+  if (job === undefined) throw new ConfigError(`${at}.job`, 'required: the name of the upstream job');
+  if (typeof job !== 'string' || !JOB_NAME_PATTERN.test(job)) {
+    throw new ConfigError(`${at}.job`, `must be a job name, got ${describe(job)}`);
+  }
+  if (!(CHAIN_CONDITIONS as readonly unknown[]).includes(on)) {
+    throw new ConfigError(
+      `${at}.on`,
+      `must be one of ${CHAIN_CONDITIONS.map((c) => `"${c}"`).join(', ')}, got ${describe(on)}`,
+    );
+  }
+  return { job, on: on as ChainCondition };
+}
+
+/**
+ * Every `after` names a job of the file, and following `after` from any job never comes back to it.
+ * Each job has at most one upstream, so a cycle is found by walking up; each is reported once, naming
+ * its jobs in order.
+ */
+function chainProblems(jobs: readonly JobDefinition<unknown>[]): ConfigError[] {
+  const problems: ConfigError[] = [];
+  const byName = new Map(jobs.map((job) => [job.name, job]));
+  for (const job of jobs) {
+    if (job.after !== undefined && !byName.has(job.after.job)) {
+      problems.push(
+        new ConfigError(
+          `jobs.${job.name}.after.job`,
+          `no job named "${job.after.job}" in the jobs file (jobs: ${[...byName.keys()].join(', ')})`,
+        ),
+      );
+    }
+  }
+  if (problems.length > 0) return problems;
+  const reported = new Set<string>();
+  for (const job of jobs) {
+    const path: string[] = [];
+    let current: JobDefinition<unknown> | undefined = job;
+    while (current !== undefined && !path.includes(current.name)) {
+      path.push(current.name);
+      current = current.after === undefined ? undefined : byName.get(current.after.job);
+    }
+    if (current === undefined) continue;
+    const cycle = path.slice(path.indexOf(current.name));
+    const key = [...cycle].sort().join(' ');
+    if (reported.has(key)) continue;
+    reported.add(key);
+    problems.push(
+      new ConfigError(
+        `jobs.${cycle[0]}.after`,
+        `jobs ${cycle.join(', ')} form a cycle (${cycle
+          .map((name, i) => `${name} runs after ${cycle[(i + 1) % cycle.length]}`)
+          .join(', ')}): they would start each other for ever`,
+      ),
+    );
+  }
+  return problems;
 }
 
 /** The run validator speaks InvalidRequestError (`<field>: <problem>`); a build speaks ConfigError. */

@@ -19,7 +19,7 @@ export interface TickOptions {
 
 /** Start this job for this scheduled minute. */
 export interface DueJob<R = unknown> {
-  readonly job: JobDefinition<R>;
+  readonly job: ScheduledJob<R>;
   readonly slot: Date;
 }
 
@@ -29,14 +29,14 @@ export interface DueJob<R = unknown> {
  * at or before `now` (a schedule whose years have not begun).
  */
 export interface SkippedJob<R = unknown> {
-  readonly job: JobDefinition<R>;
+  readonly job: ScheduledJob<R>;
   readonly skipped: 'too-old' | 'no-slot';
   readonly slot?: Date;
 }
 
 export type TickPlanEntry<R = unknown> = DueJob<R> | SkippedJob<R>;
 
-/** One entry per job, in the jobs' order. */
+/** One entry per job that has a schedule, in the jobs' order. */
 export function planTick<R>(
   jobs: readonly JobDefinition<R>[],
   now: Date,
@@ -47,7 +47,8 @@ export function planTick<R>(
     throw new RangeError(`catchUpMinutes must be a whole number >= 0, got ${catchUpMinutes}`);
   }
   const nowMinute = floorToMinute(now);
-  return jobs.map((job): TickPlanEntry<R> => {
+  // Jobs that only run `after` another job have no slots: the sweep starts them (job chains).
+  return scheduledJobs(jobs).map((job): TickPlanEntry<R> => {
     const slot = cronOf(job).latestAtOrBefore(now);
     if (slot === undefined) return { job, skipped: 'no-slot' };
     if (nowMinute - slot.getTime() <= catchUpMinutes * 60_000) return { job, slot };
@@ -68,7 +69,16 @@ export function slotDedupeKey(jobName: string, slot: Date): string {
 // Parsed expressions, kept for the life of a warm instance; created on first use, not at import.
 let cronCache: Map<string, YandexCron> | undefined;
 
-function cronOf(job: JobDefinition<unknown>): YandexCron {
+/** A job of the file that has a schedule. */
+export type ScheduledJob<R = unknown> = JobDefinition<R> & { readonly schedule: string };
+
+/** The jobs that have a schedule, in file order. */
+export function scheduledJobs<R>(jobs: readonly JobDefinition<R>[]): ScheduledJob<R>[] {
+  return jobs.filter((job): job is ScheduledJob<R> => job.schedule !== undefined);
+}
+
+/** The parsed schedule of a job (parsed once per warm instance). */
+export function cronOf(job: ScheduledJob<unknown>): YandexCron {
   cronCache ??= new Map();
   let cron = cronCache.get(job.schedule);
   if (cron === undefined) {

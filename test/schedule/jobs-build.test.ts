@@ -23,6 +23,7 @@ describe('the jobs file at build time, with the real run request validator', () 
       jobs.map((job) => job.name),
       [
         'nightly-train',
+        'evaluate-after-train',
         'weekday-report',
         'refresh-features',
         'month-end-close',
@@ -37,12 +38,12 @@ describe('the jobs file at build time, with the real run request validator', () 
       inputVariables: { MODE: 'full' },
       timeoutSeconds: 21600,
     });
-    assert.deepEqual(jobs[5]?.run, {
+    assert.deepEqual(jobs[6]?.run, {
       action: 'open',
       projectId: 'bt1abcdefghijklmnopq',
       timeoutSeconds: 1800,
     });
-    assert.deepEqual(jobs[6]?.run, {
+    assert.deepEqual(jobs[7]?.run, {
       action: 'activate',
       projectId: 'bt1abcdefghijklmnopq',
       dockerId: 'bt1dockerimage000001',
@@ -84,5 +85,107 @@ describe('the jobs file at build time, with the real run request validator', () 
       bad({ action: 'close', projectId: 'p' }),
       /^ConfigError: jobs\.morning-open\.run\.action: must be one of "execute", "open", "activate", got "close"/,
     );
+  });
+});
+
+describe('job chains in the jobs file (after)', () => {
+  const run = { projectId: 'p1', notebookId: 'nb.ipynb' };
+  const check = (jobs: Record<string, unknown>) => () => validateJobs({ jobs }, deps);
+
+  it('accepts a job with after instead of, or with, a schedule; on defaults to success', () => {
+    const jobs = validateJobs(
+      {
+        jobs: {
+          train: { schedule: '0 3 ? * *', run },
+          report: { after: { job: 'train' }, run },
+          alert: {
+            after: { job: 'train', on: 'failure' },
+            schedule: '0 12 ? * *',
+            concurrency: 'queue',
+            run,
+          },
+        },
+      },
+      deps,
+    );
+    assert.deepEqual(jobs[1], {
+      name: 'report',
+      after: { job: 'train', on: 'success' },
+      concurrency: 'skip',
+      run,
+    });
+    assert.deepEqual(jobs[2]?.after, { job: 'train', on: 'failure' });
+    assert.equal(jobs[2]?.schedule, '0 12 ? * *');
+    assert.equal(jobs[2]?.concurrency, 'queue');
+  });
+
+  it('fails an unknown upstream, naming the job and the name', () => {
+    assert.throws(
+      check({ train: { schedule: '0 3 ? * *', run }, report: { after: { job: 'trian' }, run } }),
+      /^ConfigError: jobs\.report\.after\.job: no job named "trian" in the jobs file \(jobs: train, report\)$/,
+    );
+  });
+
+  it('fails a cycle, naming its jobs, once per cycle', () => {
+    assert.throws(
+      check({
+        a: { after: { job: 'c' }, run },
+        b: { after: { job: 'a' }, run },
+        c: { after: { job: 'b' }, run },
+        d: { after: { job: 'c' }, run },
+        self: { after: { job: 'self', on: 'always' }, run },
+      }),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.deepEqual(error.details?.problems, [
+          'jobs.a.after: jobs a, c, b form a cycle (a runs after c, c runs after b, b runs after a): they would start each other for ever',
+          'jobs.self.after: jobs self form a cycle (self runs after self): they would start each other for ever',
+        ]);
+        return true;
+      },
+    );
+  });
+
+  it('fails a bad after, a job with neither schedule nor after, and upstream variable names set by hand', () => {
+    assert.throws(check({ a: { run } }), /jobs\.a\.schedule: required \(or "after"/);
+    assert.throws(
+      check({ a: { after: 'b', run } }),
+      /jobs\.a\.after: must be a mapping like \{job: <name>, on: success\}/,
+    );
+    assert.throws(
+      check({ a: { after: { job: 'b', on: 'done' }, run } }),
+      /jobs\.a\.after\.on: must be one of "success", "failure", "always"/,
+    );
+    assert.throws(check({ a: { after: { job: 'b', when: 1 }, run } }), /jobs\.a\.after\.when: unknown key/);
+    assert.throws(
+      check({
+        b: { schedule: '0 3 ? * *', run },
+        a: { after: { job: 'b' }, run: { ...run, inputVariables: { UPSTREAM_RUN_ID: 'x' } } },
+      }),
+      /jobs\.a\.run\.inputVariables\.UPSTREAM_RUN_ID: is set for a chained job from its upstream run/,
+    );
+  });
+
+  it('embeds scheduled jobs into execute and chained ones into check', async () => {
+    const { jobsFor } = await import('../../build.mjs');
+    const jobs = validateJobs(
+      {
+        jobs: {
+          train: { schedule: '0 3 ? * *', run },
+          report: { after: { job: 'train' }, run },
+          both: { schedule: '0 4 ? * *', after: { job: 'train' }, run },
+        },
+      },
+      deps,
+    );
+    assert.deepEqual(
+      jobsFor('execute', jobs).map((j) => j.name),
+      ['train', 'both'],
+    );
+    assert.deepEqual(
+      jobsFor('check', jobs).map((j) => j.name),
+      ['report', 'both'],
+    );
+    assert.deepEqual(jobsFor('cancel', jobs), []);
   });
 });

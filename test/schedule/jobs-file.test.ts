@@ -24,6 +24,7 @@ const RUN_FIELDS = [
   'sparkConnectorId',
   'dockerId',
   'timeoutSeconds',
+  'retry',
 ];
 
 /** A small stand-in for the lead's parseRunRequest: same contract, fewer rules. */
@@ -152,7 +153,10 @@ describe('validateJobs', () => {
   });
 
   it('rejects a missing or non-string schedule', () => {
-    failsWith(() => validateJobs({ jobs: { n: { run: RUN } } }, deps), 'jobs.n.schedule: required');
+    failsWith(
+      () => validateJobs({ jobs: { n: { run: RUN } } }, deps),
+      'jobs.n.schedule: required (or "after", to run the job when another job\'s run ends)',
+    );
     failsWith(
       () => validateJobs({ jobs: { n: { schedule: 5, run: RUN } } }, deps),
       'jobs.n.schedule: must be a string (quote it in YAML), got number 5',
@@ -162,7 +166,7 @@ describe('validateJobs', () => {
   it('rejects an unknown concurrency', () => {
     failsWith(
       () => validateJobs({ jobs: { n: { schedule: '0 3 ? * *', concurrency: 'never', run: RUN } } }, deps),
-      'jobs.n.concurrency: must be "skip" or "allow", got "never"',
+      'jobs.n.concurrency: must be one of "skip", "allow", "queue", "replace", got "never"',
     );
   });
 
@@ -173,7 +177,7 @@ describe('validateJobs', () => {
     );
     failsWith(
       () => validateJobs({ jobs: { n: { schedule: '0 3 ? * *', run: RUN, timezone: 'UTC' } } }, deps),
-      'jobs.n.timezone: unknown key (allowed: schedule, concurrency, run)',
+      'jobs.n.timezone: unknown key (allowed: schedule, after, concurrency, run)',
     );
     failsWith(
       () => validateJobs({ jobs: { n: { schedule: '0 3 ? * *', run: { ...RUN, notebook: 'x' } } } }, deps),
@@ -251,7 +255,7 @@ describe('validateJobs', () => {
     );
     failsWith(
       () => validateJobs({ jobs: { n: '0 3 ? * *' } }, deps),
-      'jobs.n: must be a mapping with "schedule", "run" and optional "concurrency", got "0 3 ? * *"',
+      'jobs.n: must be a mapping with "schedule" and/or "after", "run" and optional "concurrency", got "0 3 ? * *"',
     );
   });
 

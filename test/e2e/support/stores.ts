@@ -4,7 +4,7 @@
  * raw access to a stored record so a test can damage it the way a bad write or a bad hand edit would.
  */
 import { randomUUID } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { docApi, startDynalite, TEST_KEYS } from '../../ledger/dynalite-server.ts';
 
@@ -19,6 +19,11 @@ export interface TestStore {
   readonly env: Readonly<Record<string, string>>;
   /** Replaces the stored record of `runId` with `text` (keeping it in the open index). */
   corruptRun(runId: string, text: string): Promise<void>;
+  /**
+   * The stored record of `runId` as the store holds it (every field, not only the public ones), or
+   * undefined when there is none.
+   */
+  readRun(runId: string): Promise<Record<string, unknown> | undefined>;
 }
 
 let dynalite: Awaited<ReturnType<typeof startDynalite>> | undefined;
@@ -38,6 +43,14 @@ export async function openTestStore(name: StoreName, dir: string): Promise<TestS
       env: { RUN_STORE: `file:${runs}` },
       async corruptRun(runId, text) {
         writeFileSync(join(runs, 'runs', `${runId}.json`), text);
+      },
+      async readRun(runId) {
+        try {
+          return JSON.parse(readFileSync(join(runs, 'runs', `${runId}.json`), 'utf8'));
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+          throw error;
+        }
       },
     };
   }
@@ -60,6 +73,15 @@ export async function openTestStore(name: StoreName, dir: string): Promise<TestS
       })) as { Item?: Record<string, unknown> };
       if (got.Item === undefined) throw new Error(`no item run#${runId} in ${table}`);
       await docApi(endpoint, 'PutItem', { TableName: table, Item: { ...got.Item, doc: { S: text } } });
+    },
+    async readRun(runId) {
+      const got = (await docApi(endpoint, 'GetItem', {
+        TableName: table,
+        Key: { pk: { S: `run#${runId}` } },
+        ConsistentRead: true,
+      })) as { Item?: { doc?: { S?: string } } };
+      const doc = got.Item?.doc?.S;
+      return doc === undefined ? undefined : JSON.parse(doc);
     },
   };
 }
