@@ -42,17 +42,19 @@ export async function ensureMonitoring(
         `the alerts API refused ${refused.join(', ')}: create them in the console from deploy/monitoring/alerts.json`,
       );
     }
-    if (settings.monitoringChannelId === undefined) {
-      notes.push(
-        'no alerts: set MONITORING_CHANNEL_ID to a notification channel id to get the example alerts (a run FAILED or TIMED_OUT; no sweep for 5 minutes)',
-      );
-    }
-    return { applied: refused.length === 0, notes };
+    return { applied: refused.length === 0, notes: [...notes, ...noChannel(settings)] };
   } catch (error) {
     notes.push(
       `the dashboard was not applied (${error instanceof Error ? error.message : String(error)}); ` +
         `the functions do not need it: run npm run deploy again, or node --import tsx deploy/monitoring/apply-monitoring.ts --folder ${ctx.folderId}`,
     );
-    return { applied: false, notes };
+    return { applied: false, notes: [...notes, ...noChannel(settings)] };
   }
 }
+
+const noChannel = (settings: DeploySettings): string[] =>
+  settings.monitoringChannelId === undefined
+    ? [
+        'no alerts: set MONITORING_CHANNEL_ID to a notification channel id to get the example alerts (a run FAILED or TIMED_OUT; no sweep for 5 minutes)',
+      ]
+    : [];

@@ -138,7 +138,9 @@ describe('npm run deploy against the local fake', () => {
       ],
     );
     assert.match(fake.invocations[0]?.body ?? '', /"code":"UNAUTHENTICATED"/);
-    assert.ok(run.log.some((l) => /GET \/runs without credentials is refused \(401 UNAUTHENTICATED\)/.test(l)));
+    assert.ok(
+      run.log.some((l) => /GET \/runs without credentials is refused \(401 UNAUTHENTICATED\)/.test(l)),
+    );
     // Monitoring: the dashboard in the deploy's folder, the two alerts notifying the channel.
     assert.deepEqual(
       fake.state.dashboards.map((d) => [d.folderId, d.name]),

@@ -192,13 +192,17 @@ export async function fullDeploy(run: StageRun): Promise<{ notes: readonly strin
   return { notes: monitoring.notes };
 }
 
-/** Asks the fake's gateway of `domain` as a caller would (no credential unless given). */
+/** Asks the fake's gateway of `domain` as a caller would (no credential unless given; POST with `post`). */
 export async function callGateway(
   fake: FakeYandexCloud,
   domain: string,
   path: string,
   headers: Record<string, string> = {},
+  post?: unknown,
 ): Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }> {
-  const answer = await request(`${fake.url}/_apigw/${domain}${path}`, { headers });
+  const answer = await request(`${fake.url}/_apigw/${domain}${path}`, {
+    headers: post === undefined ? headers : { 'content-type': 'application/json', ...headers },
+    ...(post === undefined ? {} : { method: 'POST' as const, body: JSON.stringify(post) }),
+  });
   return { status: answer.statusCode, body: await answer.body.text(), headers: answer.headers };
 }
