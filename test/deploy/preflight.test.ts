@@ -124,7 +124,7 @@ describe('the checks of the new settings: metrics, API keys', () => {
   it('count API_KEYS toward the 4 KB of each function', () => {
     const specs = specsFor({});
     const { settings } = readDeploySettings({ ALLOWED_PROJECTS: 'bt1fake' }, specs);
-    const many = Array.from({ length: 45 }, (_, i) => `key${i}:${HASH_A}:bt1fake`).join(';');
+    const many = Array.from({ length: 50 }, (_, i) => `key${i}:${HASH_A}:bt1fake`).join(';');
     for (const spec of specs) {
       assert.match(
         checkFunctionEnvironment(spec, settings, { API_KEYS: many }).join('\n'),
