@@ -125,7 +125,10 @@ describe('npm run deploy (the command)', () => {
     const hash = createHash('sha256')
       .update(keys[0] ?? '')
       .digest('hex');
-    assert.equal((version?.body.environment as Record<string, string>).API_KEYS, `ci:${hash}:${PROJECT}`);
+    assert.equal(
+      (version?.body.environment as Record<string, string> | undefined)?.API_KEYS,
+      `ci:${hash}:${PROJECT}`,
+    );
     const from = fake.calls.length;
     const second = await deploy(['--gateway'], env);
     assert.equal(second.status, 0, second.stdout);
