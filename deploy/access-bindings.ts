@@ -99,6 +99,31 @@ export async function addBindings(
   return missing;
 }
 
+/**
+ * Adds the wanted bindings the target lacks and removes the unwanted ones it holds, in one call
+ * after one read (none when nothing differs).
+ */
+export async function syncBindings(
+  http: CloudHttp,
+  target: BindingTarget,
+  wanted: readonly AccessBinding[],
+  unwanted: readonly AccessBinding[],
+  wait: WaitOptions,
+): Promise<{ added: AccessBinding[]; removed: AccessBinding[] }> {
+  const current = await listBindings(http, target);
+  const added = missingBindings(current, wanted);
+  const removed = unwanted.filter((u) => current.some((c) => same(c, u)));
+  if (added.length === 0 && removed.length === 0) return { added, removed };
+  const answer = await http.call(target.updateMethod, target.updateUrl, {
+    accessBindingDeltas: [
+      ...added.map((accessBinding) => ({ action: 'ADD', accessBinding })),
+      ...removed.map((accessBinding) => ({ action: 'REMOVE', accessBinding })),
+    ],
+  });
+  await waitForOperation(http, answer, `changing roles on ${target.label}`, wait);
+  return { added, removed };
+}
+
 /** Removes those of `unwanted` the target holds; returns what was removed. */
 export async function removeBindings(
   http: CloudHttp,

@@ -1,10 +1,11 @@
 /**
  * What every deploy step is given: the REST client with the deployer's token, where the APIs are,
  * the folder, the stage's names, and the seams tests replace (clock, sleep, Message Queue and
- * Document API clients, the Serverless plugin).
+ * Document API clients, the Serverless plugin, the Monitoring dashboard script, anonymous GETs).
  */
 import type { StaticKeys } from '../shared/config.ts';
 import type { CloudHttp, WaitOptions } from './cloud-http.ts';
+import type { ApplyOptions, ApplyResult } from './monitoring/apply-monitoring.ts';
 import type { PluginRunner } from './plugin-runner.ts';
 import type { StageNames } from './stage-names.ts';
 import type { YandexEndpoints } from './yandex-endpoints.ts';
@@ -17,6 +18,18 @@ export interface DocApiTables {
   /** `ACTIVE` with the open index, `MISSING`, or a description of what is wrong. */
   check(endpoint: string, table: string): Promise<'ACTIVE' | 'MISSING' | string>;
 }
+
+/** One answer of a public URL (the deployed gateway), asked without any credential. */
+export interface PublicAnswer {
+  readonly status: number;
+  readonly contentType: string;
+  readonly body: string;
+}
+
+/** deploy/monitoring/apply-monitoring.ts with the deployer's token and the Monitoring endpoint bound. */
+export type MonitoringApplier = (
+  options: Pick<ApplyOptions, 'folderId' | 'alertsChannelId' | 'say'>,
+) => Promise<ApplyResult>;
 
 export interface DeployContext {
   readonly http: CloudHttp;
@@ -32,4 +45,8 @@ export interface DeployContext {
   readonly ymq: (keys: StaticKeys, fresh: boolean) => YmqAdmin;
   readonly tables: DocApiTables;
   readonly plugin: PluginRunner;
+  /** Creates or updates the dashboard and the example alerts (after verification). */
+  readonly monitoring: MonitoringApplier;
+  /** GET without any credential (the gateway's anonymous-caller check). */
+  readonly publicGet: (url: string) => Promise<PublicAnswer>;
 }

@@ -1,9 +1,13 @@
 /**
  * One stage, from nothing to verified, in an order that keeps anything from firing before the
- * functions can work: accounts → DataSphere project membership (stops here if the deployer may not
- * grant it) → folder roles → database and table → queues → secrets → functions → invoker role →
- * triggers → (gateway) → verification. Every step reads first and changes only what differs, so a
- * second run with the same inputs makes no mutating call.
+ * functions can work: the stage's record (API keys; a taken or unknown key name stops here, nothing
+ * changed) → accounts → DataSphere project membership (stops here if the deployer may not grant it)
+ * → folder roles (monitoring.editor for the metrics) → database and table → queues and the deploy's
+ * secret (with the API key record; a minted key is printed once it is stored) → the runtime secret
+ * → functions → invoker role → triggers → gateway (created with --gateway, kept current once it
+ * exists) → verification (deploy/verify-stage.ts) → dashboard and alerts (deploy/ensure-monitoring.ts).
+ * Every step reads first and changes only what differs, so a second run with the same inputs makes
+ * no mutating call.
  */
 import type { StaticKeys } from '../shared/config.ts';
 import { addBindings, secretBindings, serviceAccount } from './access-bindings.ts';
@@ -27,8 +31,23 @@ import { ensureQueues, type StageQueues } from './ensure-queues.ts';
 import { ensureTriggers, triggerSpecs } from './ensure-triggers.ts';
 import { SECRET_VARIABLES, secretReferences } from './function-secrets.ts';
 import { ensureStaticKey, findSecret, putSecret, readSecret, type SecretVersion } from './lockbox-secrets.ts';
-import { type DeploySettings, referencedSecrets } from './preflight.ts';
+import {
+  type DeploySettings,
+  ENVIRONMENT_LIMIT_BYTES,
+  environmentBytes,
+  PENDING_RUN_STORE,
+  referencedSecrets,
+} from './preflight.ts';
 import type { FunctionSpec } from './serverless-config.ts';
+import {
+  API_KEYS_RECORD_ENTRY,
+  type ApiKeysPlan,
+  apiKeysVariable,
+  decodeRecord,
+  encodeRecord,
+  type MintedKey,
+  resolveKeys,
+} from './stage-api-keys.ts';
 import type { AccountRole } from './stage-names.ts';
 
 export const PAYLOAD_VIEWER = 'lockbox.payloadViewer';
@@ -45,8 +64,24 @@ export interface StagePlan {
   readonly artifactSha256: Readonly<Record<string, string>>;
   /** What `serverless deploy` needs in its environment besides the credentials. */
   readonly pluginEnv: (runStore: string) => Readonly<Record<string, string>>;
-  /** api-gateway/openapi.yaml, when the gateway is wanted. */
+  /** api-gateway/openapi.yaml (kept current on a stage that has a gateway). */
   readonly gatewaySpecText?: string | undefined;
+  /** `--gateway`: create the gateway when the stage has none. */
+  readonly gateway?: boolean | undefined;
+  /** Key options of this run (mint, revoke); `settings.apiKeys` is a given list. */
+  readonly apiKeys?: Omit<ApiKeysPlan, 'given'> | undefined;
+  /** Called once a minted key's entry is stored: the only time the key is shown. */
+  readonly onKeyMinted?: ((key: MintedKey) => void) | undefined;
+}
+
+/** An input problem found only once the stage's record was read; nothing was changed. */
+export class DeployInputError extends Error {
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super(problems.join('; '));
+    this.name = 'DeployInputError';
+    this.problems = problems;
+  }
 }
 
 export interface DeployReport {
@@ -78,14 +113,27 @@ function required(ids: AccountIds, role: AccountRole): string {
   return id;
 }
 
-/** The admin key the deploy signs Message Queue calls with (kept in the stage's `deploy` secret). */
+/** The stage's `deploy` secret as it is now (undefined: not made yet). */
+export async function readDeploySecret(ctx: DeployContext): Promise<SecretVersion | undefined> {
+  const found = await findSecret(ctx, ctx.names.secrets.deploy);
+  return found === undefined ? undefined : await readSecret(ctx, found);
+}
+
+/** The stage's API key entries as recorded (undefined: never recorded). */
+export const recordedKeys = (deploySecret: SecretVersion | undefined): string[] | undefined =>
+  decodeRecord(deploySecret?.entries[API_KEYS_RECORD_ENTRY]);
+
+/**
+ * The admin key the deploy signs Message Queue calls with, and the API key record, kept in the
+ * stage's `deploy` secret (read by the deploy only).
+ */
 export async function ensureQueueAdminKey(
   ctx: DeployContext,
   queuesAccountId: string,
+  stored: SecretVersion | undefined,
+  record: Readonly<Record<string, string>> = {},
 ): Promise<{ keys: StaticKeys; fresh: boolean }> {
   const name = ctx.names.secrets.deploy;
-  const found = await findSecret(ctx, name);
-  const stored = found === undefined ? undefined : await readSecret(ctx, found);
   const key = await ensureStaticKey(
     ctx,
     queuesAccountId,
@@ -96,7 +144,11 @@ export async function ensureQueueAdminKey(
   await putSecret(
     ctx,
     name,
-    { [ADMIN_KEY_ENTRIES.id]: key.keys.accessKeyId, [ADMIN_KEY_ENTRIES.secret]: key.keys.secretAccessKey },
+    {
+      [ADMIN_KEY_ENTRIES.id]: key.keys.accessKeyId,
+      [ADMIN_KEY_ENTRIES.secret]: key.keys.secretAccessKey,
+      ...record,
+    },
     stored,
   );
   return key;
@@ -144,13 +196,17 @@ async function ensureRuntimeSecret(
   return { version, wanted };
 }
 
-/** What each function should be (for the deploy and for the verification). */
+/**
+ * What each function should be (for the deploy and for the verification). Each of the three serves
+ * a gateway route, so each gets the stage's API keys.
+ */
 export function wantedFunctions(
   ctx: DeployContext,
   plan: StagePlan,
   runStore: string,
   functionsAccountId: string,
   runtime: { version: SecretVersion; wanted: Record<string, string> } | undefined,
+  apiKeys: readonly string[],
 ): WantedFunction[] {
   return plan.specs(runStore).map((spec) => {
     const variables = new Set<string>(referencedSecrets(spec.key, plan.settings));
@@ -164,13 +220,45 @@ export function wantedFunctions(
       artifactSha256: plan.artifactSha256[spec.key] ?? '',
       serviceAccountId: functionsAccountId,
       secrets: refs,
+      managedEnvironment: apiKeysVariable(apiKeys),
     };
   });
+}
+
+/** The stage's key list after this run, checked against the record and the 4 KB environment. */
+function stageKeys(
+  plan: StagePlan,
+  deploySecret: SecretVersion | undefined,
+): { lines: readonly string[]; minted: MintedKey | undefined; record: Record<string, string> } {
+  const stored = recordedKeys(deploySecret);
+  const resolved = resolveKeys(stored, {
+    given: plan.settings.apiKeys,
+    mint: plan.apiKeys?.mint,
+    revoke: plan.apiKeys?.revoke ?? [],
+  });
+  const problems = [...resolved.problems];
+  const managed = apiKeysVariable(resolved.lines);
+  for (const spec of plan.specs(PENDING_RUN_STORE)) {
+    const bytes = environmentBytes({ ...spec.environment, ...managed });
+    if (bytes > ENVIRONMENT_LIMIT_BYTES) {
+      problems.push(
+        `functions.${spec.key}.environment with ${resolved.lines.length} API keys: about ${bytes} bytes, over the platform's ${ENVIRONMENT_LIMIT_BYTES} (revoke keys, or share one key among callers of the same projects)`,
+      );
+    }
+  }
+  if (problems.length > 0) throw new DeployInputError(problems);
+  const encoded = encodeRecord(resolved.lines);
+  // A stage that never had keys gets no record entry (older deploy secrets stay as they are).
+  const record =
+    stored === undefined && resolved.lines.length === 0 ? {} : { [API_KEYS_RECORD_ENTRY]: encoded };
+  return { lines: resolved.lines, minted: resolved.minted, record };
 }
 
 export async function deployStage(ctx: DeployContext, plan: StagePlan): Promise<DeployReport> {
   const { settings } = plan;
   const warnings: string[] = [];
+  const deploySecret = await readDeploySecret(ctx);
+  const keys = stageKeys(plan, deploySecret);
   const ids = await ensureServiceAccounts(ctx, accountRoles(settings));
   const functionsId = required(ids, 'functions');
   if (settings.projects === '*') {
@@ -187,14 +275,15 @@ export async function deployStage(ctx: DeployContext, plan: StagePlan): Promise<
   } else {
     await ensureProjectAccess(ctx, settings.projects, settings.projectRole, functionsId);
   }
-  await ensureFolderRoles(ctx, ids);
+  await ensureFolderRoles(ctx, ids, { metrics: settings.metrics });
   const endpoint = settings.runStore?.slice('docapi:'.length) ?? (await ensureDatabase(ctx));
   await ctx.tables.ensure(endpoint, settings.table);
   const runStore = `docapi:${endpoint}`;
-  const adminKey = await ensureQueueAdminKey(ctx, required(ids, 'queues'));
+  const adminKey = await ensureQueueAdminKey(ctx, required(ids, 'queues'), deploySecret, keys.record);
+  if (keys.minted !== undefined) plan.onKeyMinted?.(keys.minted);
   const queues = await ensureQueues(ctx, ctx.ymq(adminKey.keys, adminKey.fresh), settings.queues);
   const runtime = await ensureRuntimeSecret(ctx, settings, ids);
-  const wanted = wantedFunctions(ctx, plan, runStore, functionsId, runtime);
+  const wanted = wantedFunctions(ctx, plan, runStore, functionsId, runtime, keys.lines);
   const functions = await ensureFunctions(ctx, wanted, plan.pluginEnv(runStore));
   const invokerId = required(ids, 'invoker');
   await ensureInvokers(ctx, functions, invokerId);
@@ -205,7 +294,12 @@ export async function deployStage(ctx: DeployContext, plan: StagePlan): Promise<
   if (left.length > 0) throw new TriggersNotReady(left);
   let gatewayDomain: string | undefined;
   if (plan.gatewaySpecText !== undefined) {
-    gatewayDomain = await ensureGateway(ctx, gatewaySpec(plan.gatewaySpecText, functions, invokerId));
+    const gateway = await ensureGateway(
+      ctx,
+      gatewaySpec(plan.gatewaySpecText, functions, invokerId),
+      plan.gateway === true,
+    );
+    gatewayDomain = gateway?.domain;
   }
   return { functions, runStore, queues, gatewayDomain, warnings };
 }

@@ -2,11 +2,13 @@
  * `npm run deploy`: one stage of datasphere-runner from nothing to verified (docs/deploy.md).
  *
  *   node --import tsx deploy/deploy.ts [--stage prod] [--gateway] [--verify-only]
+ *        [--api-key NAME --projects P1,P2|'*'] [--revoke-api-key NAME]...
  *   node --import tsx deploy/deploy.ts --stage test --remove [--delete-database]
  *
  * Exit codes: 0 deployed and verified (or removed); 1 the deploy or the verification failed;
  * 2 a prerequisite is missing (nothing was changed); 3 a DataSphere project admin must add the
- * functions' account first (nothing fires yet; the command to run is printed).
+ * functions' account first (nothing fires yet; the command to run is printed). The dashboard and
+ * alerts come after the verification and never change the exit code (the functions do not need them).
  *
  * DEPLOY_ROOT names the project to deploy (serverless.yaml, dist/, api-gateway/; default: this
  * repository); DEPLOY_API_BASE sends every Yandex API call to one base URL (the tests' local fake).
@@ -16,19 +18,23 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { Agent } from 'undici';
+import { Agent, request } from 'undici';
 import { createCloudHttp } from './cloud-http.ts';
 import { exchangeOauthToken, resolveCredentials, runYcCli, type YcCredentials } from './credentials.ts';
 import type { DeployContext } from './deploy-context.ts';
-import { deployStage, type StagePlan, TriggersNotReady } from './deploy-stage.ts';
+import { DeployInputError, deployStage, type StagePlan, TriggersNotReady } from './deploy-stage.ts';
 import { docApiTables } from './docapi-tables.ts';
+import { ensureMonitoring } from './ensure-monitoring.ts';
 import { ProjectAccessDenied } from './ensure-project-access.ts';
+import { gatewaySecurityProblems } from './gateway-spec.ts';
+import { applyMonitoring } from './monitoring/apply-monitoring.ts';
 import { serverlessCommand } from './plugin-runner.ts';
 import {
   checkArtifact,
   checkFolder,
   checkFunctionEnvironment,
   type DeploySettings,
+  PENDING_FOLDER_ID,
   PENDING_RUN_STORE,
   readDeploySettings,
 } from './preflight.ts';
@@ -40,6 +46,7 @@ import {
   readFunctionSpecs,
   serviceName,
 } from './serverless-config.ts';
+import { type ApiKeysPlan, keyOptionProblems, type MintedKey } from './stage-api-keys.ts';
 import { STAGE_PATTERN, stageNames } from './stage-names.ts';
 import { verifyStage } from './verify-stage.ts';
 import { endpointsAt, YANDEX_ENDPOINTS } from './yandex-endpoints.ts';
@@ -60,12 +67,16 @@ async function main(): Promise<number> {
       gateway: { type: 'boolean', default: false },
       remove: { type: 'boolean', default: false },
       'delete-database': { type: 'boolean', default: false },
+      'api-key': { type: 'string' },
+      projects: { type: 'string' },
+      'revoke-api-key': { type: 'string', multiple: true, default: [] },
     },
   });
   const root = process.env.DEPLOY_ROOT?.trim() || join(import.meta.dirname, '..');
   const stage = values.stage;
   const env = process.env;
   const mode = values.remove ? 'remove' : values['verify-only'] ? 'verify' : 'deploy';
+  const metricsOn = (env.METRICS ?? '').trim().toLowerCase() !== 'off';
 
   // 1. Everything that can be known before touching the cloud, reported at once.
   const problems: string[] = [];
@@ -78,20 +89,63 @@ async function main(): Promise<number> {
   if (nodeMajor < MIN_NODE_MAJOR)
     problems.push(`node ${process.versions.node}: ${MIN_NODE_MAJOR} or newer is needed`);
   const config = loadServerlessConfig(join(root, 'serverless.yaml'));
-  const resolve = (runStore: string): FunctionSpec[] =>
-    functionSpecs(config, { env: { ...env, RUN_STORE: runStore }, options: { stage } });
+  // What the deploy decides itself: the stage's database and, with metrics on, its own folder.
+  const decided = (runStore: string, folderId: string) => ({
+    RUN_STORE: runStore,
+    METRICS_FOLDER_ID: metricsOn ? folderId : '',
+  });
   const override = env.RUN_STORE?.trim() || undefined;
   const read = readFunctionSpecs(config, {
-    env: { ...env, RUN_STORE: override ?? PENDING_RUN_STORE },
+    env: { ...env, ...decided(override ?? PENDING_RUN_STORE, PENDING_FOLDER_ID) },
     options: { stage },
   });
   const specs = read.specs;
   problems.push(...read.problems);
   const { settings, problems: settingProblems } = readDeploySettings(env, specs);
   problems.push(...settingProblems);
+  const keyPlan: Omit<ApiKeysPlan, 'given'> = {
+    mint:
+      values['api-key'] === undefined
+        ? undefined
+        : {
+            name: values['api-key'],
+            projects:
+              values.projects?.trim() === '*'
+                ? '*'
+                : (values.projects ?? '')
+                    .split(',')
+                    .map((id) => id.trim())
+                    .filter((id) => id !== ''),
+          },
+    revoke: values['revoke-api-key'],
+  };
+  if (values.projects !== undefined && values['api-key'] === undefined)
+    problems.push('--projects goes with --api-key <name>');
+  if (values['api-key'] !== undefined && values.projects === undefined)
+    problems.push("--api-key needs --projects <ids> (or '*': every project of ALLOWED_PROJECTS)");
+  if (mode !== 'deploy' && (values['api-key'] !== undefined || values['revoke-api-key'].length > 0))
+    problems.push('--api-key and --revoke-api-key change the stage: not with --verify-only or --remove');
+  problems.push(...keyOptionProblems({ ...keyPlan, given: settings.apiKeys }, settings.projects));
+  const gatewayPath = join(root, 'api-gateway', 'openapi.yaml');
+  const gatewaySpecText = existsSync(gatewayPath) ? readFileSync(gatewayPath, 'utf8') : undefined;
+  if (gatewaySpecText === undefined && values.gateway) problems.push(`${gatewayPath}: missing`);
+  if (gatewaySpecText !== undefined && mode !== 'remove')
+    problems.push(...gatewaySecurityProblems(gatewaySpecText));
   const artifactSha256: Record<string, string> = {};
   if (mode !== 'remove') {
-    for (const spec of specs) problems.push(...checkFunctionEnvironment(spec, settings));
+    // A minted key's entry (as long as the real one will be) counts toward the 4 KB like the given
+    // ones; the stage's recorded keys are counted again once read (deploy-stage.ts).
+    const mintedEntry =
+      keyPlan.mint === undefined ? [] : [`${keyPlan.mint.name}:${'0'.repeat(64)}:${values.projects ?? ''}`];
+    const managed = [...(settings.apiKeys ?? []), ...mintedEntry];
+    for (const spec of specs)
+      problems.push(
+        ...checkFunctionEnvironment(
+          spec,
+          settings,
+          managed.length === 0 ? {} : { API_KEYS: managed.join(';') },
+        ),
+      );
     for (const spec of specs) {
       const path = join(root, spec.artifact);
       if (!existsSync(path)) {
@@ -134,7 +188,11 @@ async function main(): Promise<number> {
   );
 
   const names = stageNames(serviceName(config), stage);
+  const folderId = credentials.folderId;
+  const resolve = (runStore: string): FunctionSpec[] =>
+    functionSpecs(config, { env: { ...env, ...decided(runStore, folderId) }, options: { stage } });
   const sleep = (ms: number): Promise<void> => delay(ms);
+  const iamToken = credentials.iamToken;
   const ctx: DeployContext = {
     http,
     endpoints,
@@ -166,14 +224,23 @@ async function main(): Promise<number> {
         YC_FOLDER_ID: credentials.folderId,
       },
     }),
+    monitoring: (options) =>
+      applyMonitoring({ ...options, token: iamToken, endpoint: endpoints.monitoring, dispatcher }),
+    publicGet: async (url) => {
+      const answer = await request(url, { dispatcher, headersTimeout: 15_000, bodyTimeout: 15_000 });
+      return {
+        status: answer.statusCode,
+        contentType: String(answer.headers['content-type'] ?? ''),
+        body: await answer.body.text(),
+      };
+    },
   };
-  const plan = stagePlan(
-    settings,
-    resolve,
-    artifactSha256,
-    env,
-    values.gateway ? readFileSync(join(root, 'api-gateway', 'openapi.yaml'), 'utf8') : undefined,
-  );
+  const plan: StagePlan = {
+    ...stagePlan(settings, resolve, artifactSha256, env, folderId, gatewaySpecText),
+    gateway: values.gateway,
+    apiKeys: keyPlan,
+    onKeyMinted: printKey,
+  };
   try {
     return await run(mode, ctx, plan, settings, values['delete-database']);
   } finally {
@@ -181,20 +248,34 @@ async function main(): Promise<number> {
   }
 }
 
+/** Shows a minted key: once, when its entry is stored; it is never logged or written anywhere. */
+function printKey(minted: MintedKey): void {
+  process.stdout.write(
+    [
+      `deploy: API key "${minted.name}" (shown ONCE; give it to the caller: DATASPHERE_RUNNER_API_KEY, or header X-Api-Key):`,
+      `  ${minted.key}`,
+      `deploy: its entry (name:sha256:projects) is stored with the stage's keys; the functions get it in this deploy`,
+      '',
+    ].join('\n'),
+  );
+}
+
 function stagePlan(
   settings: DeploySettings,
   resolve: (runStore: string) => FunctionSpec[],
   artifactSha256: Record<string, string>,
   env: NodeJS.ProcessEnv,
+  folderId: string,
   gatewaySpecText: string | undefined,
 ): StagePlan {
   return {
     settings,
     specs: resolve,
     artifactSha256,
-    // serverless.yaml reads these through ${env:…}; the deployer's shell may lack RUN_STORE.
+    // serverless.yaml reads these through ${env:…}; the deployer's shell lacks what the deploy decides.
     pluginEnv: (runStore) => ({
       RUN_STORE: runStore,
+      METRICS_FOLDER_ID: settings.metrics ? folderId : '',
       ...(env.ALLOWED_PROJECTS ? { ALLOWED_PROJECTS: env.ALLOWED_PROJECTS } : {}),
     }),
     gatewaySpecText,
@@ -224,6 +305,11 @@ async function run(
       for (const fn of report.functions) say(`  ${fn.name}  ${fn.id}  version ${fn.versionId}`);
       if (report.gatewayDomain !== undefined) say(`  API gateway: https://${report.gatewayDomain}`);
     } catch (error) {
+      if (error instanceof DeployInputError) {
+        say('not deploying; fix these first (nothing was changed):');
+        for (const problem of error.problems) say(`  - ${problem}`);
+        return 2;
+      }
       if (error instanceof ProjectAccessDenied) {
         say(`STOPPED before any trigger exists: ${error.message}.`);
         say('A project admin runs (then run npm run deploy again):');
@@ -245,8 +331,13 @@ async function run(
     return 1;
   }
   say(
-    `verified stage ${ctx.names.stage}: accounts, project membership, database, queues, secrets, functions, triggers`,
+    `verified stage ${ctx.names.stage}: accounts, project membership, database, queues, secrets, functions, triggers` +
+      (settings.metrics ? ', metrics role' : ''),
   );
+  if (mode === 'deploy') {
+    const monitoring = await ensureMonitoring(ctx, settings);
+    for (const note of monitoring.notes) say(`note: ${note}`);
+  }
   return 0;
 }
 

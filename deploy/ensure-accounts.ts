@@ -6,11 +6,12 @@
  * | account | folder roles | why |
  * |---|---|---|
  * | functions | ydb.editor | the ledger (Document API with the function's IAM token); YDB grants have no REST method |
+ * | functions | monitoring.editor (metrics on) | each sweep writes its metrics to Monitoring (`data/write`); Monitoring roles exist only on a folder or cloud, and monitoring.editor is the documented one for uploading metrics |
  * | invoker | ymq.reader | the queue triggers read the run and cancel queues (the invoker role is granted per function) |
  * | queues | ymq.admin | the deploy creates and checks the queues with this account's static key |
  * | sender | ymq.writer | check sends reports to NOTIFY_QUEUE_URL with this account's static key (only when needed) |
  */
-import { addBindings, folderBindings, serviceAccount } from './access-bindings.ts';
+import { folderBindings, serviceAccount, syncBindings } from './access-bindings.ts';
 import { waitForOperation } from './cloud-http.ts';
 import type { DeployContext } from './deploy-context.ts';
 import { listAll } from './list-all.ts';
@@ -22,6 +23,23 @@ export const FOLDER_ROLES: Readonly<Record<AccountRole, readonly string[]>> = {
   queues: ['ymq.admin'],
   sender: ['ymq.writer'],
 };
+/** Lets the check function write the sweep's metrics to Monitoring (metrics on). */
+export const METRICS_ROLE = 'monitoring.editor';
+
+export interface RoleOptions {
+  /** The sweep writes metrics: the functions' account gets METRICS_ROLE. */
+  readonly metrics: boolean;
+}
+
+/** The folder roles of one account of the stage. */
+export function folderRoles(role: AccountRole, options: RoleOptions): readonly string[] {
+  return role === 'functions' && options.metrics ? [...FOLDER_ROLES[role], METRICS_ROLE] : FOLDER_ROLES[role];
+}
+
+/** Every folder role the deploy may have granted an account (what `--remove` takes back). */
+export function allFolderRoles(role: AccountRole): readonly string[] {
+  return folderRoles(role, { metrics: true });
+}
 
 const DESCRIPTIONS: Readonly<Record<AccountRole, string>> = {
   functions: 'datasphere-runner: the functions run as this account',
@@ -73,11 +91,30 @@ export async function ensureServiceAccounts(
   return ids;
 }
 
-/** Grants each account its folder roles (only the missing ones, in one call). */
-export async function ensureFolderRoles(ctx: DeployContext, ids: AccountIds): Promise<void> {
+/**
+ * Grants each account its folder roles and takes back the metrics role when metrics are off (only
+ * what differs, in one call after one read).
+ */
+export async function ensureFolderRoles(
+  ctx: DeployContext,
+  ids: AccountIds,
+  options: RoleOptions,
+): Promise<void> {
   const wanted = Object.entries(ids).flatMap(([role, id]) =>
-    FOLDER_ROLES[role as AccountRole].map((roleId) => ({ roleId, subject: serviceAccount(id) })),
+    folderRoles(role as AccountRole, options).map((roleId) => ({ roleId, subject: serviceAccount(id) })),
   );
-  const added = await addBindings(ctx.http, folderBindings(ctx.endpoints, ctx.folderId), wanted, ctx.wait);
+  const unwanted =
+    options.metrics || ids.functions === undefined
+      ? []
+      : [{ roleId: METRICS_ROLE, subject: serviceAccount(ids.functions) }];
+  const { added, removed } = await syncBindings(
+    ctx.http,
+    folderBindings(ctx.endpoints, ctx.folderId),
+    wanted,
+    unwanted,
+    ctx.wait,
+  );
   for (const binding of added) ctx.log(`granted ${binding.roleId} on the folder to ${binding.subject.id}`);
+  for (const binding of removed)
+    ctx.log(`took back ${binding.roleId} on the folder from ${binding.subject.id}`);
 }

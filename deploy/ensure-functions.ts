@@ -5,8 +5,8 @@
  * references (Functions API `POST /functions/v1/versions` with `versionId` as the source).
  *
  * Each deploy-made version carries in its description two fingerprints: `code` (artifact bytes,
- * runtime, entry point, memory, timeout, environment) and `full` (code plus account and secret
- * references). Unchanged `full`: nothing is done. Unchanged `code`: only a new version is made from
+ * runtime, entry point, memory, timeout, serverless.yaml's environment) and `full` (code plus
+ * account, secret references and the variables only the deploy sets: API_KEYS). Unchanged `full`: nothing is done. Unchanged `code`: only a new version is made from
  * the current one (e.g. a rotated secret), without the plugin. Otherwise the plugin runs, once.
  */
 import { createHash } from 'node:crypto';
@@ -51,7 +51,18 @@ export interface WantedFunction {
   readonly artifactSha256: string;
   readonly serviceAccountId: string;
   readonly secrets: readonly SecretReference[];
+  /**
+   * Plain variables the deploy adds to its own version, beside serverless.yaml's (API_KEYS): they
+   * change without the plugin, so they are in the `full` fingerprint, not in `code`.
+   */
+  readonly managedEnvironment: Readonly<Record<string, string>>;
 }
+
+/** The whole environment of the version the deploy makes. */
+export const versionEnvironment = (w: WantedFunction): Record<string, string> => ({
+  ...w.spec.environment,
+  ...w.managedEnvironment,
+});
 
 export interface Fingerprints {
   readonly code: string;
@@ -77,7 +88,13 @@ export function fingerprints(wanted: WantedFunction): Fingerprints {
   const secrets = [...wanted.secrets]
     .map((s) => [s.environmentVariable, s.id, s.versionId, s.key])
     .sort((a, b) => String(a[0]).localeCompare(String(b[0])));
-  return { code, full: sha(JSON.stringify([code, wanted.serviceAccountId, secrets])) };
+  const managed = sorted(wanted.managedEnvironment);
+  // Without managed variables the fingerprint is the one earlier deploys wrote (no needless version).
+  const full =
+    managed.length === 0
+      ? sha(JSON.stringify([code, wanted.serviceAccountId, secrets]))
+      : sha(JSON.stringify([code, wanted.serviceAccountId, secrets, managed]));
+  return { code, full };
 }
 
 export function describeFingerprints(f: Fingerprints): string {
@@ -190,7 +207,7 @@ export async function ensureFunctions(
       resources: { memory: String(w.spec.memoryMb * MB) },
       executionTimeout: `${w.spec.timeoutSeconds}s`,
       serviceAccountId: w.serviceAccountId,
-      environment: w.spec.environment,
+      environment: versionEnvironment(w),
       secrets: w.secrets,
     });
     const version = await waitForOperation(ctx.http, answer, `creating a version of ${w.name}`, ctx.wait);
@@ -257,8 +274,17 @@ export function versionProblems(
     );
   }
   const names = new Set(Object.keys(latest.environment ?? {}));
-  const absent = Object.keys(w.spec.environment).filter((n) => !names.has(n));
+  const wantedEnvironment = versionEnvironment(w);
+  // An empty value is the same as none to the functions (and the API may drop it).
+  const absent = Object.entries(wantedEnvironment)
+    .filter(([n, v]) => v !== '' && !names.has(n))
+    .map(([n]) => n);
   if (absent.length > 0) problems.push(`${at}: environment lacks ${absent.join(', ')}`);
+  for (const [name, value] of Object.entries(wantedEnvironment)) {
+    const found = latest.environment?.[name] ?? '';
+    if (!names.has(name) && value !== '') continue;
+    if (found !== value) problems.push(`${at}: ${describeDifference(name, found, value)}`);
+  }
   for (const wantedSecret of w.secrets) {
     const found = (latest.secrets ?? []).find(
       (s) => s.environmentVariable === wantedSecret.environmentVariable,
@@ -279,6 +305,22 @@ export function versionProblems(
     problems.push(`${at}: was not made by this deploy from the current build and settings`);
   }
   return problems;
+}
+
+/** A variable's value is not the wanted one, said without dumping long values. */
+function describeDifference(name: string, found: string, wanted: string): string {
+  if (name === 'API_KEYS') {
+    const names = (value: string) =>
+      value
+        .split(/[;\n]/)
+        .map((line) => line.split(':')[0]?.trim())
+        .filter((n) => n !== undefined && n !== '')
+        .join(', ') || 'none';
+    return `API_KEYS is not the stage's key list (it has ${names(found)}; the stage has ${names(wanted)}, or their hashes or projects differ)`;
+  }
+  const shown = (value: string) =>
+    value === '' ? '(empty)' : `"${value.length > 80 ? `${value.slice(0, 77)}...` : value}"`;
+  return `${name} is ${shown(found)}, expected ${shown(wanted)}`;
 }
 
 /** Reads the functions and their `$latest` versions, and lists every problem. */

@@ -1,7 +1,8 @@
 /**
  * The optional API gateway `<service>-<stage>` from api-gateway/openapi.yaml, with the stage's
  * function ids and invoker account filled in. The spec's sha256 is kept in a label, so an unchanged
- * spec means no call. (HTTP authentication of the gateway is not built yet: a later round.)
+ * spec means no call. `--gateway` creates it; once a stage has one, every deploy keeps it current
+ * (its routes require credentials, which the functions check: docs/auth.md).
  */
 import { createHash } from 'node:crypto';
 import { waitForOperation } from './cloud-http.ts';
@@ -45,12 +46,20 @@ export function gatewaySpec(
 export const specHash = (spec: string): string =>
   createHash('sha256').update(spec).digest('hex').slice(0, 32);
 
-/** Creates or updates the gateway; returns its domain. */
-export async function ensureGateway(ctx: DeployContext, spec: string): Promise<string | undefined> {
+/**
+ * Creates (when `create`) or updates the gateway; returns its domain, or undefined when the stage
+ * has none and none is asked for.
+ */
+export async function ensureGateway(
+  ctx: DeployContext,
+  spec: string,
+  create: boolean,
+): Promise<{ domain: string | undefined } | undefined> {
   const hash = specHash(spec);
   const found = await findGateway(ctx);
   const labels = { [SPEC_LABEL]: hash, stage: ctx.names.stage };
   if (found === undefined) {
+    if (!create) return undefined;
     const answer = await ctx.http.call('POST', `${ctx.endpoints.apiGateway}/apigateways/v1/apigateways`, {
       folderId: ctx.folderId,
       name: ctx.names.gateway,
@@ -65,9 +74,9 @@ export async function ensureGateway(ctx: DeployContext, spec: string): Promise<s
       ctx.wait,
     );
     ctx.log(`created API gateway ${ctx.names.gateway}`);
-    return typeof created.domain === 'string' ? created.domain : undefined;
+    return { domain: typeof created.domain === 'string' ? created.domain : undefined };
   }
-  if (found.labels?.[SPEC_LABEL] === hash) return found.domain;
+  if (found.labels?.[SPEC_LABEL] === hash) return { domain: found.domain };
   const answer = await ctx.http.call(
     'PATCH',
     `${ctx.endpoints.apiGateway}/apigateways/v1/apigateways/${encodeURIComponent(found.id)}`,
@@ -75,7 +84,7 @@ export async function ensureGateway(ctx: DeployContext, spec: string): Promise<s
   );
   await waitForOperation(ctx.http, answer, `updating API gateway ${ctx.names.gateway}`, ctx.wait);
   ctx.log(`updated API gateway ${ctx.names.gateway}`);
-  return found.domain;
+  return { domain: found.domain };
 }
 
 export async function deleteGateway(ctx: DeployContext, gateway: CloudGateway): Promise<void> {

@@ -42,3 +42,51 @@ export function renderGatewaySpec(specText: string, ids: GatewayIds): string {
 interface SpecRoot {
   readonly 'x-yc-apigateway'?: { readonly variables?: Record<string, unknown> };
 }
+
+/** The one route served without credentials: the console's page, which holds no data (docs/auth.md). */
+export const PUBLIC_ROUTES: readonly string[] = ['GET /'];
+const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
+
+/**
+ * Every way the spec leaves a route open (deny by default, docs/auth.md): each operation but
+ * PUBLIC_ROUTES must require credentials, through its own `security` or the document's. In OpenAPI a
+ * requirement list means "any one of these"; an empty list, or an empty requirement `{}` in it,
+ * lets an anonymous caller through. Every scheme named must be declared.
+ */
+export function gatewaySecurityProblems(specText: string): string[] {
+  const doc = parseDocument(specText);
+  if (doc.errors.length > 0) return [`gateway spec: ${doc.errors[0]?.message ?? 'invalid YAML'}`];
+  const root = doc.toJS() as {
+    security?: unknown;
+    paths?: Record<string, Record<string, { security?: unknown }>>;
+    components?: { securitySchemes?: Record<string, unknown> };
+  };
+  const declared = new Set(Object.keys(root.components?.securitySchemes ?? {}));
+  const problems: string[] = [];
+  const open = (requirements: unknown): string | undefined => {
+    if (!Array.isArray(requirements) || requirements.length === 0) return 'requires no credentials';
+    for (const requirement of requirements) {
+      const names = Object.keys((requirement ?? {}) as object);
+      if (names.length === 0) return 'lists an empty security requirement (anyone may call)';
+      const unknown = names.filter((name) => !declared.has(name));
+      if (unknown.length > 0) return `names the undeclared security scheme ${unknown.join(', ')}`;
+    }
+    return undefined;
+  };
+  for (const [path, item] of Object.entries(root.paths ?? {})) {
+    for (const method of METHODS) {
+      const operation = item?.[method];
+      if (operation === undefined) continue;
+      const route = `${method.toUpperCase()} ${path}`;
+      const effective = operation.security ?? root.security;
+      if (PUBLIC_ROUTES.includes(route)) {
+        if (open(effective) === undefined)
+          problems.push(`gateway spec ${route}: should be public (security: []) but requires credentials`);
+        continue;
+      }
+      const why = open(effective);
+      if (why !== undefined) problems.push(`gateway spec ${route}: ${why}`);
+    }
+  }
+  return problems;
+}

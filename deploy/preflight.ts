@@ -12,6 +12,7 @@ import { DEFAULT_PROJECT_ROLE, PROJECT_ROLES } from './ensure-project-access.ts'
 import type { QueueSettings } from './ensure-queues.ts';
 import { SECRETS_OF, type SecretVariable } from './function-secrets.ts';
 import type { FunctionSpec } from './serverless-config.ts';
+import { apiKeysProblems, entryLines } from './stage-api-keys.ts';
 import type { ZipEntry } from './zip-entries.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -22,6 +23,8 @@ export const DIRECT_UPLOAD_LIMIT_BYTES = 3.5 * 1024 * 1024;
 export const ENVIRONMENT_LIMIT_BYTES = 4096;
 /** The one file each artifact must hold, at the zip root (entry point `index.handler`). */
 export const BUNDLE_ENTRY = 'index.js';
+/** Stands for the deploy's folder in METRICS_FOLDER_ID before the credentials are known. */
+export const PENDING_FOLDER_ID = 'b1gpendingfolder0000';
 /** Stands for the Document API endpoint of a database the deploy has not created yet. */
 export const PENDING_RUN_STORE =
   'docapi:https://docapi.serverless.yandexcloud.net/ru-central1/pending/pending';
@@ -39,6 +42,12 @@ export interface DeploySettings {
   /** Given keys for NOTIFY_QUEUE_URL; absent = the stage's `sender` account gets a key. */
   readonly notifyQueueKeys: StaticKeys | undefined;
   readonly queues: QueueSettings;
+  /** The sweep writes metrics to the deploy's folder (METRICS, default on). */
+  readonly metrics: boolean;
+  /** A Monitoring notification channel for the example alerts (MONITORING_CHANNEL_ID). */
+  readonly monitoringChannelId: string | undefined;
+  /** The stage's API keys as given in API_KEYS (absent = the deploy keeps its record). */
+  readonly apiKeys: readonly string[] | undefined;
 }
 
 const text = (env: Env, name: string): string | undefined => {
@@ -84,6 +93,19 @@ export function readDeploySettings(
   if (!/^\d+$/.test(rawCount) || maxReceiveCount < 1 || maxReceiveCount > 1000) {
     problems.push(`QUEUE_MAX_RECEIVE_COUNT: "${rawCount}" must be a whole number 1..1000`);
   }
+  const rawMetrics = (text(env, 'METRICS') ?? 'on').toLowerCase();
+  if (!['on', 'off'].includes(rawMetrics)) problems.push(`METRICS: "${rawMetrics}" must be on or off`);
+  if (text(env, 'METRICS_FOLDER_ID') !== undefined) {
+    problems.push(
+      'METRICS_FOLDER_ID: the deploy sets it to its own folder (where it grants monitoring.editor); unset it (METRICS=off turns metrics off)',
+    );
+  }
+  const monitoringChannelId = text(env, 'MONITORING_CHANNEL_ID');
+  if (monitoringChannelId !== undefined && !/^[A-Za-z0-9_-]{1,50}$/.test(monitoringChannelId)) {
+    problems.push(`MONITORING_CHANNEL_ID: "${monitoringChannelId}" is not a notification channel id`);
+  }
+  const rawKeys = text(env, 'API_KEYS');
+  if (rawKeys !== undefined) problems.push(...apiKeysProblems(rawKeys));
   // Above the function's timeout plus the trigger's batch cutoff, so a message is not handed out
   // again while its first delivery may still be running.
   const timeoutOf = (key: string): number => specs.find((s) => s.key === key)?.timeoutSeconds ?? 60;
@@ -103,6 +125,9 @@ export function readDeploySettings(
       maxReceiveCount,
       visibilityTimeout: { runs: 2 * timeoutOf('execute') + 10, cancels: 2 * timeoutOf('cancel') + 10 },
     },
+    metrics: rawMetrics !== 'off',
+    monitoringChannelId,
+    apiKeys: rawKeys === undefined ? undefined : entryLines(rawKeys),
   };
   return { settings, problems };
 }
@@ -119,6 +144,7 @@ export function referencedSecrets(key: FunctionSpec['key'], settings: DeploySett
 /** Stand-ins for values that only exist once made (safe for the functions' loader). */
 const STAND_INS: Readonly<Record<string, string>> = {
   RUN_STORE: PENDING_RUN_STORE,
+  METRICS_FOLDER_ID: PENDING_FOLDER_ID,
   NOTIFY_QUEUE_ACCESS_KEY_ID: 'stand-in',
   NOTIFY_QUEUE_SECRET_ACCESS_KEY: 'stand-in',
 };
@@ -150,8 +176,16 @@ export function configProblems(environment: Readonly<Record<string, string>>): s
   return problems;
 }
 
-/** Problems of one function's environment as it will run: size and the functions' own validation. */
-export function checkFunctionEnvironment(spec: FunctionSpec, settings: DeploySettings): string[] {
+/**
+ * Problems of one function's environment as it will run: size and the functions' own validation.
+ * @param managed the variables the deploy adds to its own version (API_KEYS), counted in the size
+ *   (their content is checked on its own, every entry at once: apiKeysProblems)
+ */
+export function checkFunctionEnvironment(
+  spec: FunctionSpec,
+  settings: DeploySettings,
+  managed: Readonly<Record<string, string>> = {},
+): string[] {
   const where = `functions.${spec.key}.environment`;
   const asDeployed: Record<string, string> = { ...spec.environment };
   for (const variable of referencedSecrets(spec.key, settings)) {
@@ -162,16 +196,21 @@ export function checkFunctionEnvironment(spec: FunctionSpec, settings: DeploySet
         : (STAND_INS[variable] ?? 'x');
   }
   const problems: string[] = [];
-  const bytes = Object.entries(asDeployed).reduce(
-    (sum, [n, v]) => sum + Buffer.byteLength(n) + Buffer.byteLength(v),
-    0,
-  );
+  const bytes = environmentBytes({ ...asDeployed, ...managed });
   if (bytes > ENVIRONMENT_LIMIT_BYTES) {
     problems.push(
       `${where}: ${bytes} bytes of names and values, over the platform's ${ENVIRONMENT_LIMIT_BYTES}`,
     );
   }
   return [...problems, ...configProblems(asDeployed).map((p) => `${where}: ${p}`)];
+}
+
+/** Names and values of an environment, in bytes (what the platform's 4 KB limit counts). */
+export function environmentBytes(environment: Readonly<Record<string, string>>): number {
+  return Object.entries(environment).reduce(
+    (sum, [n, v]) => sum + Buffer.byteLength(n) + Buffer.byteLength(v),
+    0,
+  );
 }
 
 /**

@@ -8,7 +8,7 @@ import { folderBindings, projectBindings, removeBindings, serviceAccount } from 
 import { isPermissionDenied, waitForOperation } from './cloud-http.ts';
 import type { DeployContext } from './deploy-context.ts';
 import { ADMIN_KEY_ENTRIES, existingAccounts } from './deploy-stage.ts';
-import { FOLDER_ROLES } from './ensure-accounts.ts';
+import { allFolderRoles } from './ensure-accounts.ts';
 import { findDatabase } from './ensure-database.ts';
 import { listFunctions } from './ensure-functions.ts';
 import { deleteGateway, findGateway } from './ensure-gateway.ts';
@@ -86,7 +86,7 @@ export async function removeStage(ctx: DeployContext, options: RemoveOptions): P
     if (secret !== undefined) await deleteSecret(ctx, secret);
   }
   const unwanted = Object.entries(ids).flatMap(([role, id]) =>
-    FOLDER_ROLES[role as AccountRole].map((roleId) => ({ roleId, subject: serviceAccount(id) })),
+    allFolderRoles(role as AccountRole).map((roleId) => ({ roleId, subject: serviceAccount(id) })),
   );
   if (unwanted.length > 0) {
     const removed = await removeBindings(

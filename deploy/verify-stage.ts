@@ -2,7 +2,11 @@
  * Reads everything a stage should have and lists every way it differs (`[]` = healthy). Read only:
  * `--verify-only` runs just this, and every deploy ends with it. It checks what the old verification
  * could not: DataSphere project membership, the secrets as Lockbox references, the queues' redrive
- * policy, the table, the invoker role on each function.
+ * policy, the table, the invoker role on each function; and, since the metrics and the
+ * authenticated gateway: monitoring.editor on the folder, METRICS_FOLDER_ID of the check function
+ * (every variable's value, in fact), the stage's API keys on each function, and a gateway that
+ * exists: its spec current and requiring credentials, and, asked as an anonymous caller, refusing
+ * `GET /runs` (deploy/gateway-probe.ts).
  */
 
 import {
@@ -19,10 +23,11 @@ import {
   accountRoles,
   existingAccounts,
   PAYLOAD_VIEWER,
+  recordedKeys,
   type StagePlan,
   wantedFunctions,
 } from './deploy-stage.ts';
-import { FOLDER_ROLES } from './ensure-accounts.ts';
+import { folderRoles } from './ensure-accounts.ts';
 import { findDatabase } from './ensure-database.ts';
 import { functionProblems, INVOKER_ROLE, listFunctions } from './ensure-functions.ts';
 import { findGateway, gatewaySpec, SPEC_LABEL, specHash } from './ensure-gateway.ts';
@@ -30,6 +35,8 @@ import { projectsLackingAccess } from './ensure-project-access.ts';
 import { queueProblems } from './ensure-queues.ts';
 import { listTriggers, triggerProblems, triggerSpecs } from './ensure-triggers.ts';
 import { SECRET_VARIABLES } from './function-secrets.ts';
+import { probeGateway } from './gateway-probe.ts';
+import { gatewaySecurityProblems } from './gateway-spec.ts';
 import { findSecret, readSecret } from './lockbox-secrets.ts';
 import type { AccountRole } from './stage-names.ts';
 
@@ -44,7 +51,7 @@ export async function verifyStage(ctx: DeployContext, plan: StagePlan): Promise<
   }
   const folder = await listBindings(ctx.http, folderBindings(ctx.endpoints, ctx.folderId));
   for (const [role, id] of Object.entries(ids)) {
-    const wanted = FOLDER_ROLES[role as AccountRole].map((roleId) => ({
+    const wanted = folderRoles(role as AccountRole, { metrics: settings.metrics }).map((roleId) => ({
       roleId,
       subject: serviceAccount(id),
     }));
@@ -74,6 +81,7 @@ export async function verifyStage(ctx: DeployContext, plan: StagePlan): Promise<
   }
 
   let arns: { runs?: string; cancels?: string } = {};
+  let apiKeys: readonly string[] = settings.apiKeys ?? [];
   const deploySecret = await findSecret(ctx, names.secrets.deploy);
   if (deploySecret === undefined) {
     problems.push(
@@ -81,6 +89,11 @@ export async function verifyStage(ctx: DeployContext, plan: StagePlan): Promise<
     );
   } else {
     const stored = await readSecret(ctx, deploySecret);
+    try {
+      apiKeys = settings.apiKeys ?? recordedKeys(stored) ?? [];
+    } catch (error) {
+      problems.push(`Lockbox secret ${names.secrets.deploy}: ${message(error)}`);
+    }
     const accessKeyId = stored.entries[ADMIN_KEY_ENTRIES.id];
     const secretAccessKey = stored.entries[ADMIN_KEY_ENTRIES.secret];
     if (accessKeyId === undefined || secretAccessKey === undefined)
@@ -145,6 +158,7 @@ export async function verifyStage(ctx: DeployContext, plan: StagePlan): Promise<
       `docapi:${endpoint}`,
       ids.functions,
       runtime === undefined ? undefined : { version: runtime, wanted: wantedEntries },
+      apiKeys,
     );
     problems.push(...(await functionProblems(ctx, wanted)));
   }
@@ -189,12 +203,32 @@ export async function verifyStage(ctx: DeployContext, plan: StagePlan): Promise<
       if (!triggers.some((t) => t.name === name)) problems.push(`trigger ${name}: missing`);
     }
   }
-  if (plan.gatewaySpecText !== undefined && ids.invoker !== undefined && deployed.length === 3) {
-    const gateway = await findGateway(ctx);
-    const hash = specHash(gatewaySpec(plan.gatewaySpecText, deployed, ids.invoker));
-    if (gateway === undefined) problems.push(`API gateway ${names.gateway}: missing`);
-    else if (gateway.labels?.[SPEC_LABEL] !== hash)
-      problems.push(`API gateway ${names.gateway}: its spec is not the current one`);
+  const gateway = await findGateway(ctx);
+  if (gateway === undefined) {
+    if (plan.gateway === true) problems.push(`API gateway ${names.gateway}: missing`);
+  } else {
+    if (plan.gatewaySpecText !== undefined) {
+      problems.push(...gatewaySecurityProblems(plan.gatewaySpecText));
+      if (ids.invoker !== undefined && deployed.length === 3) {
+        const hash = specHash(gatewaySpec(plan.gatewaySpecText, deployed, ids.invoker));
+        if (gateway.labels?.[SPEC_LABEL] !== hash)
+          problems.push(`API gateway ${names.gateway}: its spec is not the current one`);
+      }
+    }
+    if (apiKeys.length === 0) {
+      ctx.log(
+        `note: the stage has no API keys: the gateway accepts IAM tokens only (npm run deploy -- --api-key <name> --projects <ids> mints one)`,
+      );
+    } else {
+      ctx.log(`API keys on each function: ${apiKeys.map((line) => line.split(':')[0]).join(', ')}`);
+    }
+    if (gateway.domain === undefined || gateway.domain === '') {
+      problems.push(`API gateway ${names.gateway}: has no domain`);
+    } else {
+      const probe = await probeGateway(ctx, gateway.domain);
+      problems.push(...probe.problems);
+      for (const note of probe.notes) ctx.log(note);
+    }
   }
   return problems;
 }

@@ -17,6 +17,10 @@ export interface YandexEndpoints {
   readonly operation: string;
   /** Message Queue (SQS query protocol, SigV4 with static keys only). */
   readonly messageQueue: string;
+  /** Monitoring API (v3 dashboards and alerts). */
+  readonly monitoring: string;
+  /** A deployed API gateway's public base URL, `{domain}` standing for its domain. */
+  readonly gatewayInvoke: string;
 }
 
 export const YANDEX_ENDPOINTS: YandexEndpoints = Object.freeze({
@@ -31,9 +35,11 @@ export const YANDEX_ENDPOINTS: YandexEndpoints = Object.freeze({
   datasphere: 'https://datasphere.api.cloud.yandex.net',
   operation: 'https://operation.api.cloud.yandex.net',
   messageQueue: 'https://message-queue.api.cloud.yandex.net',
+  monitoring: 'https://monitoring.api.cloud.yandex.net',
+  gatewayInvoke: 'https://{domain}',
 });
 
-/** Every API at one base URL (a local fake serves all paths on one port). */
+/** Every API, and the gateways, at one base URL (a local fake serves all paths on one port). */
 export function endpointsAt(base: string): YandexEndpoints {
   const url = base.replace(/\/+$/, '');
   return Object.freeze({
@@ -48,5 +54,8 @@ export function endpointsAt(base: string): YandexEndpoints {
     datasphere: url,
     operation: url,
     messageQueue: url,
+    monitoring: url,
+    // The fake answers for every gateway it made under /_apigw/<domain>.
+    gatewayInvoke: `${url}/_apigw/{domain}`,
   });
 }

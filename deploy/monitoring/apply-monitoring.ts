@@ -4,15 +4,17 @@
  * (deploy/monitoring/alerts.json). docs/metrics.md cites the API references.
  *
  *   node --import tsx deploy/monitoring/apply-monitoring.ts --folder <folderId>
- *        [--alerts --channel <notificationChannelId>] [--dry-run]
+ *        [--alerts --channel <notificationChannelId>] [--dry-run] [--force]
  *
  * The token is YC_IAM_TOKEN, else `yc iam create-token`; the folder is --folder, else YC_FOLDER_ID,
  * else `yc config get folder-id`. The caller needs monitoring.editor on the folder.
  *
  * Dashboard: found by name (`GET /monitoring/v3/dashboards?folderId=…&filter=name="…"`), then
  * replaced whole with its current etag (`PATCH /monitoring/v3/dashboards/{id}`), or created
- * (`POST /monitoring/v3/dashboards`). Running it again converges to the file; changes made in the
- * console to that dashboard are overwritten (copy it to keep them).
+ * (`POST /monitoring/v3/dashboards`). The dashboard carries the label `definition-sha256` (a hash of
+ * the definition as sent): when it already matches, nothing is sent, so running it again changes
+ * nothing (`npm run deploy` runs it on every deploy). A changed dashboard.json replaces the dashboard
+ * whole, console edits included (copy it to keep them); `--force` replaces it even when unchanged.
  * Alerts: created when no alert of the same name exists (`GET/POST /monitoring/v3/alerts`); an existing
  * one is left as it is. The alert methods appear in Yandex's generated REST reference but not in the
  * public cloudapi protos: if the API refuses them, the script says so and the alerts can be made in the
@@ -21,6 +23,7 @@
  * Exit codes: 0 done; 1 an API call failed; 2 usage (no folder, no token).
  */
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -32,6 +35,8 @@ const HERE = import.meta.dirname;
 export interface ApplyOptions {
   readonly folderId: string;
   readonly token: string;
+  /** Replace the dashboard even when its definition label says it is current. */
+  readonly force?: boolean;
   /** @default https://monitoring.api.cloud.yandex.net */
   readonly endpoint?: string;
   readonly dispatcher?: Dispatcher;
@@ -43,11 +48,23 @@ export interface ApplyOptions {
 }
 
 export interface ApplyResult {
-  readonly dashboard: { readonly action: 'created' | 'updated' | 'dry-run'; readonly id?: string };
+  readonly dashboard: {
+    readonly action: 'created' | 'updated' | 'unchanged' | 'dry-run';
+    readonly id?: string;
+  };
   readonly alerts: { readonly name: string; readonly action: 'created' | 'exists' | 'refused' | 'dry-run' }[];
 }
 
 type Json = Record<string, unknown>;
+
+/** The dashboard label holding a hash of the definition last applied. */
+export const DEFINITION_LABEL = 'definition-sha256';
+
+/** The definition with its hash label (a label value: at most 63 of `[-_./\\@0-9a-z]`). */
+export function labelledDashboard(definition: Json): Json {
+  const hash = createHash('sha256').update(JSON.stringify(definition)).digest('hex').slice(0, 32);
+  return { ...definition, labels: { ...(definition.labels as Json | undefined), [DEFINITION_LABEL]: hash } };
+}
 
 /** A JSON file of this folder with every `@FOLDER_ID@` replaced (queries name their folder). */
 export function loadDefinition(file: string, folderId: string): Json {
@@ -112,8 +129,9 @@ export async function applyMonitoring(options: ApplyOptions): Promise<ApplyResul
   const say = options.say ?? ((line: string) => process.stdout.write(`monitoring: ${line}\n`));
   const call = client(options);
   const folder = encodeURIComponent(options.folderId);
-  const dashboard = loadDefinition('dashboard.json', options.folderId);
+  const dashboard = labelledDashboard(loadDefinition('dashboard.json', options.folderId));
   const name = String(dashboard.name);
+  const hash = (dashboard.labels as Json)[DEFINITION_LABEL];
 
   let dashboardResult: ApplyResult['dashboard'];
   if (options.dryRun) {
@@ -131,6 +149,10 @@ export async function applyMonitoring(options: ApplyOptions): Promise<ApplyResul
       const id = dashboardIdOf(operation);
       say(`created dashboard "${name}"${id === undefined ? '' : ` (${id})`}`);
       dashboardResult = { action: 'created', ...(id === undefined ? {} : { id }) };
+    } else if ((existing.labels as Json | undefined)?.[DEFINITION_LABEL] === hash && options.force !== true) {
+      const id = String(existing.id);
+      say(`dashboard "${name}" (${id}) is current`);
+      dashboardResult = { action: 'unchanged', id };
     } else {
       const id = String(existing.id);
       await call('PATCH', `/monitoring/v3/dashboards/${encodeURIComponent(id)}`, {
@@ -205,6 +227,7 @@ async function main(): Promise<number> {
       channel: { type: 'string' },
       endpoint: { type: 'string' },
       'dry-run': { type: 'boolean', default: false },
+      force: { type: 'boolean', default: false },
     },
   });
   const folderId =
@@ -233,6 +256,7 @@ async function main(): Promise<number> {
       folderId,
       token,
       dryRun: values['dry-run'],
+      force: values.force,
       ...(values.endpoint === undefined ? {} : { endpoint: values.endpoint }),
       ...(values.alerts && values.channel !== undefined ? { alertsChannelId: values.channel } : {}),
     });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -64,11 +65,20 @@ describe('npm run deploy (the command)', () => {
   });
 
   it('lists every missing prerequisite at once and touches nothing', async () => {
-    const { status, stdout } = await deploy([], { DEPLOY_API_BASE: fake.url, LOG_LEVEL: 'loud' });
+    const { status, stdout } = await deploy(['--projects', 'bt1x'], {
+      DEPLOY_API_BASE: fake.url,
+      LOG_LEVEL: 'loud',
+      METRICS: 'sometimes',
+      API_KEYS: `ci:${'a'.repeat(64)}:*;ci:${'b'.repeat(64)}:*;broken`,
+    });
     assert.equal(status, 2, stdout);
     assert.match(stdout, /not deploying; fix these first/);
     assert.match(stdout, /ALLOWED_PROJECTS: required/);
     assert.match(stdout, /LOG_LEVEL/);
+    assert.match(stdout, /METRICS: "sometimes" must be on or off/);
+    assert.match(stdout, /API_KEYS: entry 2: the name ci is used twice \(entry 1\)/);
+    assert.match(stdout, /API_KEYS: entry 3 must be <name>:<sha256 hex>:<projects or \*>/);
+    assert.match(stdout, /--projects goes with --api-key <name>/);
     assert.match(stdout, /credentials are incomplete; missing a token/);
     assert.equal(fake.calls.length, 0);
   });
@@ -98,14 +108,31 @@ describe('npm run deploy (the command)', () => {
 
   it('deploys from nothing with one command, then a second run changes nothing', async () => {
     const env = { ...cloudEnv, ALLOWED_PROJECTS: PROJECT };
-    const first = await deploy(['--gateway'], env);
+    const first = await deploy(['--gateway', '--api-key', 'ci', '--projects', PROJECT], env);
     assert.equal(first.status, 0, first.stdout);
     assert.match(first.stdout, /verified stage prod/);
     assert.match(first.stdout, /API gateway: https:\/\/\S+\.apigw\.yandexcloud\.net/);
+    assert.match(first.stdout, /GET \/runs without credentials is refused \(401 UNAUTHENTICATED\)/);
+    assert.match(first.stdout, /monitoring: created dashboard "datasphere-runner"/);
+    assert.match(first.stdout, /note: no alerts: set MONITORING_CHANNEL_ID/);
     assert.ok(!first.stdout.includes(TOKEN));
+    // The minted key: printed once, and it is the key whose hash each function holds.
+    const keys = first.stdout.match(/dsr_[A-Za-z0-9_-]{43}/g) ?? [];
+    assert.equal(keys.length, 1, first.stdout);
+    assert.match(first.stdout, /API key "ci" \(shown ONCE/);
+    const check = fake.state.functions.find((f) => f.name === 'datasphere-runner-prod-check');
+    const version = fake.state.versions.find((v) => v.functionId === check?.id && v.tags.includes('$latest'));
+    const hash = createHash('sha256')
+      .update(keys[0] ?? '')
+      .digest('hex');
+    assert.equal(
+      (version?.body.environment as Record<string, string> | undefined)?.API_KEYS,
+      `ci:${hash}:${PROJECT}`,
+    );
     const from = fake.calls.length;
     const second = await deploy(['--gateway'], env);
     assert.equal(second.status, 0, second.stdout);
+    assert.doesNotMatch(second.stdout, /dsr_/);
     assert.deepEqual(
       fake.calls
         .slice(from)

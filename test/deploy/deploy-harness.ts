@@ -1,19 +1,27 @@
 /**
  * Runs the deploy in process against the local fake: the real steps, REST client, Message Queue
- * client (SigV4) and Document API table code, with the stand-in for the Serverless plugin and a
- * sleep that returns at once.
+ * client (SigV4), Document API table code and Monitoring script, with the stand-in for the
+ * Serverless plugin and a sleep that returns at once. The functions' code is the real build (so the
+ * fake's gateway runs the real handlers), marked per "code version" to make distinct uploads.
  */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Agent } from 'undici';
+import { Agent, request } from 'undici';
 import { createCloudHttp } from '../../deploy/cloud-http.ts';
 import type { DeployContext } from '../../deploy/deploy-context.ts';
-import type { StagePlan } from '../../deploy/deploy-stage.ts';
+import { deployStage, type StagePlan } from '../../deploy/deploy-stage.ts';
 import { docApiTables } from '../../deploy/docapi-tables.ts';
+import { ensureMonitoring } from '../../deploy/ensure-monitoring.ts';
+import { applyMonitoring } from '../../deploy/monitoring/apply-monitoring.ts';
 import { PENDING_RUN_STORE, readDeploySettings } from '../../deploy/preflight.ts';
 import { functionSpecs, loadServerlessConfig, serviceName } from '../../deploy/serverless-config.ts';
+import type { ApiKeysPlan, MintedKey } from '../../deploy/stage-api-keys.ts';
 import { stageNames } from '../../deploy/stage-names.ts';
+import { verifyStage } from '../../deploy/verify-stage.ts';
 import { endpointsAt } from '../../deploy/yandex-endpoints.ts';
 import { createYmqAdmin } from '../../deploy/ymq-admin.ts';
 import { fakePluginRunner } from './fake-serverless-plugin.ts';
@@ -40,11 +48,34 @@ export function startCloud(options: { deployerIsProjectAdmin?: boolean } = {}): 
   });
 }
 
+let builtDir: string | undefined;
+/** The real bundles, built once per test process (about a second and a half). */
+function builtBundle(key: string): string {
+  if (builtDir === undefined) {
+    const dir = mkdtempSync(join(tmpdir(), 'deploy-harness-build-'));
+    const built = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '-e',
+        `import(${JSON.stringify(join(root, 'build.mjs'))}).then((m) => m.build({ outDir: ${JSON.stringify(dir)}, quiet: true }))`,
+      ],
+      { cwd: root, encoding: 'utf8' },
+    );
+    if (built.status !== 0 || !existsSync(join(dir, 'check', 'index.js')))
+      throw new Error(`build failed: ${built.stderr}`);
+    builtDir = dir;
+  }
+  return readFileSync(join(builtDir, key, 'index.js'), 'utf8');
+}
+
+/** Each function's zip: the real bundle, marked with `version` so that versions differ. */
 export function artifacts(version: string): Record<string, Buffer> {
   return Object.fromEntries(
     ['execute', 'check', 'cancel'].map((key) => [
       key,
-      makeZip({ 'index.js': `exports.handler=()=>'${key} ${version}';` }),
+      makeZip({ 'index.js': `${builtBundle(key)}\n// test code ${version}\n` }),
     ]),
   );
 }
@@ -54,6 +85,8 @@ export interface StageRun {
   readonly plan: StagePlan;
   readonly plugin: ReturnType<typeof fakePluginRunner>;
   readonly log: string[];
+  /** Keys the run minted (what the deploy prints once). */
+  readonly minted: MintedKey[];
   close(): Promise<void>;
 }
 
@@ -62,6 +95,7 @@ export interface StageRunOptions {
   readonly code?: string;
   readonly gateway?: boolean;
   readonly pluginFailsFor?: readonly string[];
+  readonly apiKeys?: Omit<ApiKeysPlan, 'given'>;
 }
 
 export function stageRun(fake: FakeYandexCloud, stage: string, options: StageRunOptions = {}): StageRun {
@@ -100,9 +134,23 @@ export function stageRun(fake: FakeYandexCloud, stage: string, options: StageRun
       }),
     tables: docApiTables(TOKEN, dispatcher),
     plugin,
+    monitoring: (monitoringOptions) =>
+      applyMonitoring({ ...monitoringOptions, token: TOKEN, endpoint: endpoints.monitoring, dispatcher }),
+    publicGet: async (url) => {
+      const answer = await request(url, { dispatcher });
+      return {
+        status: answer.statusCode,
+        contentType: String(answer.headers['content-type'] ?? ''),
+        body: await answer.body.text(),
+      };
+    },
   };
+  const metricsFolder = (env.METRICS ?? 'on') === 'off' ? '' : FOLDER;
   const specs = (runStore: string) =>
-    functionSpecs(config, { env: { ...env, RUN_STORE: runStore }, options: { stage } });
+    functionSpecs(config, {
+      env: { ...env, RUN_STORE: runStore, METRICS_FOLDER_ID: metricsFolder },
+      options: { stage },
+    });
   const { settings, problems } = readDeploySettings(env, specs(PENDING_RUN_STORE));
   if (problems.length > 0) throw new Error(problems.join('; '));
   const plan: StagePlan = {
@@ -111,12 +159,18 @@ export function stageRun(fake: FakeYandexCloud, stage: string, options: StageRun
     artifactSha256: Object.fromEntries(
       Object.entries(zips).map(([key, zip]) => [key, createHash('sha256').update(zip).digest('hex')]),
     ),
-    pluginEnv: (runStore) => ({ RUN_STORE: runStore, ALLOWED_PROJECTS: env.ALLOWED_PROJECTS ?? '' }),
-    gatewaySpecText: options.gateway
-      ? readFileSync(join(root, 'api-gateway', 'openapi.yaml'), 'utf8')
-      : undefined,
+    pluginEnv: (runStore) => ({
+      RUN_STORE: runStore,
+      METRICS_FOLDER_ID: metricsFolder,
+      ALLOWED_PROJECTS: env.ALLOWED_PROJECTS ?? '',
+    }),
+    gatewaySpecText: readFileSync(join(root, 'api-gateway', 'openapi.yaml'), 'utf8'),
+    gateway: options.gateway === true,
+    apiKeys: options.apiKeys,
+    onKeyMinted: (key) => minted.push(key),
   };
-  return { ctx, plan, plugin, log, close: () => dispatcher.close() };
+  const minted: MintedKey[] = [];
+  return { ctx, plan, plugin, log, minted, close: () => dispatcher.close() };
 }
 
 /** Labels of the calls made since `from` (index into fake.calls), optionally only mutating ones. */
@@ -125,4 +179,30 @@ export function labels(fake: FakeYandexCloud, from = 0, mutatingOnly = false): s
     .slice(from)
     .filter((c) => !mutatingOnly || c.mutating)
     .map((c) => c.label);
+}
+
+/**
+ * What `npm run deploy` does after its checks, in order: deploy the stage, verify it (asserted
+ * healthy), then the dashboard and alerts. Returns the verification's and the monitoring step's notes.
+ */
+export async function fullDeploy(run: StageRun): Promise<{ notes: readonly string[] }> {
+  await deployStage(run.ctx, run.plan);
+  assert.deepEqual(await verifyStage(run.ctx, run.plan), []);
+  const monitoring = await ensureMonitoring(run.ctx, run.plan.settings);
+  return { notes: monitoring.notes };
+}
+
+/** Asks the fake's gateway of `domain` as a caller would (no credential unless given; POST with `post`). */
+export async function callGateway(
+  fake: FakeYandexCloud,
+  domain: string,
+  path: string,
+  headers: Record<string, string> = {},
+  post?: unknown,
+): Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }> {
+  const answer = await request(`${fake.url}/_apigw/${domain}${path}`, {
+    headers: post === undefined ? headers : { 'content-type': 'application/json', ...headers },
+    ...(post === undefined ? {} : { method: 'POST' as const, body: JSON.stringify(post) }),
+  });
+  return { status: answer.statusCode, body: await answer.body.text(), headers: answer.headers };
 }

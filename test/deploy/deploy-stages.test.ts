@@ -247,6 +247,7 @@ describe('the verification and the repair of a drifted stage', () => {
       functionId: check.id,
       createdAt: new Date().toISOString(),
       tags: ['$latest'],
+      code: latest.code,
       body: {
         ...latest.body,
         description: '',

@@ -3,16 +3,33 @@
  * in memory and recording every call: Resource Manager (folder, access bindings), IAM (service
  * accounts, static keys), Lockbox (secrets, versions, payload, access bindings), YDB (databases) and
  * its Document API (tables), DataSphere (project access bindings), Functions (functions, versions,
- * access bindings), Triggers, API Gateway, Operations, and Message Queue (SQS query protocol with
- * SigV4). Paths and bodies follow the google.api.http annotations of yandex-cloud/cloudapi and the
- * REST pages of yandex-cloud/docs; answers are the documented JSON (operations for mutating calls).
+ * access bindings), Triggers, API Gateway, Operations, Monitoring v3 (dashboards with etags, alerts)
+ * and Message Queue (SQS query protocol with SigV4). Paths and bodies follow the google.api.http
+ * annotations of yandex-cloud/cloudapi and the REST pages of yandex-cloud/docs; answers are the
+ * documented JSON (operations for mutating calls).
+ *
+ * It also answers for every gateway it made, at `/_apigw/<domain>/<path>` (what `endpointsAt`
+ * points the deploy's anonymous check at): the route is looked up in the gateway's stored spec, the
+ * integration's account must hold serverless.functions.invoker on its function, and the function's
+ * `$latest` version really runs: its uploaded index.js, in a fresh node process, with the version's
+ * environment and its Lockbox references resolved, given the event the gateway builds (payload 0.1,
+ * local/cloud-events.ts) and a token of its service account (accepted here for the Document API).
+ * The gateway itself enforces no `security` (Yandex's does so only through an authorizer extension,
+ * which the spec does not use): whatever the caller gets is the function's answer.
  *
  * Tests read `calls` (each with a `label` like `functions.createVersion` and whether it mutates),
  * inspect `state`, and inject failures with `failNext`.
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { unzipSync } from 'fflate';
+import { parse as parseYaml } from 'yaml';
+import { httpEvent } from '../../local/cloud-events.ts';
 
 export interface RecordedCall {
   readonly label: string;
@@ -70,6 +87,29 @@ interface Version {
   createdAt: string;
   tags: string[];
   body: Record<string, unknown>;
+  /** The uploaded zip (`content`), or the source version's (`versionId`). */
+  code?: Buffer | undefined;
+}
+export interface Dashboard {
+  id: string;
+  folderId: string;
+  name: string;
+  etag: string;
+  labels: Record<string, string>;
+  body: Record<string, unknown>;
+}
+export interface Alert {
+  id: string;
+  folderId: string;
+  name: string;
+  body: Record<string, unknown>;
+}
+export interface GatewayInvocation {
+  readonly method: string;
+  readonly path: string;
+  readonly functionId: string;
+  readonly status: number;
+  readonly body: string;
 }
 interface Trigger {
   id: string;
@@ -117,6 +157,8 @@ export interface FakeState {
   gateways: Gateway[];
   queues: Queue[];
   projects: Project[];
+  dashboards: Dashboard[];
+  alerts: Alert[];
   operations: Map<string, Operation>;
 }
 
@@ -136,6 +178,8 @@ export interface FakeOptions {
 export interface FakeYandexCloud {
   readonly url: string;
   readonly calls: RecordedCall[];
+  /** What the functions answered through the gateways (`/_apigw/...`). */
+  readonly invocations: GatewayInvocation[];
   readonly state: FakeState;
   /** The next call with `label` fails (status/code answer, or an operation that ends in error). */
   failNext(label: string, failure: Failure, times?: number): void;
@@ -155,6 +199,8 @@ const ID_PREFIX: Record<string, string> = {
   gw: 'd5d',
   op: 'op0',
   queue: 'dj6',
+  dash: 'fbe',
+  alert: 'fbq',
 };
 
 export async function startFakeYandexCloud(options: FakeOptions): Promise<FakeYandexCloud> {
@@ -179,8 +225,11 @@ export async function startFakeYandexCloud(options: FakeOptions): Promise<FakeYa
     gateways: [],
     queues: [],
     projects: (options.projects ?? []).map((id) => ({ id, bindings: [] })),
+    dashboards: [],
+    alerts: [],
     operations: new Map(),
   };
+  const codeDir = mkdtempSync(join(tmpdir(), 'fake-yandex-functions-'));
   let base = '';
 
   class HttpError extends Error {
@@ -270,6 +319,19 @@ export async function startFakeYandexCloud(options: FakeOptions): Promise<FakeYa
   };
   const byId = <T extends { id: string }>(list: T[], id: string, what: string): T =>
     list.find((x) => x.id === id) ?? notFound(`${what} ${id}`);
+  /** Resource labels of Monitoring v3: keys `[a-z][-_./\\@0-9a-z]*` (1-63), values `[-_./\\@0-9a-z]*` (<= 63). */
+  const checkLabels = (labels: unknown): void => {
+    for (const [key, value] of Object.entries((labels ?? {}) as Record<string, unknown>)) {
+      if (
+        !/^[a-z][-_./\\@0-9a-z]{0,62}$/.test(key) ||
+        typeof value !== 'string' ||
+        !/^[-_./\\@0-9a-z]{0,63}$/.test(value)
+      )
+        throw new HttpError(400, 3, `label ${key}=${String(value)} is not valid`);
+    }
+  };
+  /** The IAM token the platform gives a function running as `serviceAccountId` (context.token). */
+  const functionToken = (serviceAccountId: string): string => `t1.fake-function-token-${serviceAccountId}`;
 
   type Handler = (m: RegExpExecArray, q: URLSearchParams, body: Record<string, unknown>) => unknown;
   const routes: [string, RegExp, string, boolean, Handler][] = [
@@ -615,6 +677,10 @@ export async function startFakeYandexCloud(options: FakeOptions): Promise<FakeYa
           createdAt: clock(),
           tags: ['$latest'],
           body: { ...body, content: undefined },
+          code:
+            typeof body.content === 'string'
+              ? Buffer.from(body.content, 'base64')
+              : state.versions.find((v) => v.id === body.versionId)?.code,
         };
         return operation('functions.createVersion', versionView(version), () => {
           for (const v of state.versions)
@@ -755,6 +821,92 @@ export async function startFakeYandexCloud(options: FakeOptions): Promise<FakeYa
         return operation('apiGateway.deleteApiGateway', {}, () =>
           state.gateways.splice(state.gateways.indexOf(gateway), 1),
         );
+      },
+    ],
+    [
+      'GET',
+      /^\/monitoring\/v3\/dashboards$/,
+      'monitoring.listDashboards',
+      false,
+      (_m, q) => {
+        const name = /^name="(.+)"$/.exec(q.get('filter') ?? '')?.[1];
+        return page(
+          'dashboards',
+          state.dashboards
+            .filter((d) => d.folderId === q.get('folderId') && (name === undefined || d.name === name))
+            .map((d) => ({ ...d.body, id: d.id, folderId: d.folderId, etag: d.etag, labels: d.labels })),
+        );
+      },
+    ],
+    [
+      'POST',
+      /^\/monitoring\/v3\/dashboards$/,
+      'monitoring.createDashboard',
+      true,
+      (_m, _q, body) => {
+        if (typeof body.folderId !== 'string' || !Array.isArray(body.widgets))
+          throw new HttpError(400, 3, 'folderId and widgets are required');
+        if (!/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/.test(String(body.name)))
+          throw new HttpError(400, 3, 'name is not valid');
+        if (state.dashboards.some((d) => d.folderId === body.folderId && d.name === body.name))
+          throw new HttpError(409, 6, 'dashboard already exists');
+        checkLabels(body.labels);
+        const dashboard: Dashboard = {
+          id: newId('dash'),
+          folderId: body.folderId,
+          name: String(body.name),
+          etag: '1',
+          labels: (body.labels ?? {}) as Record<string, string>,
+          body: { ...body },
+        };
+        return operation('monitoring.createDashboard', { ...body, id: dashboard.id }, () =>
+          state.dashboards.push(dashboard),
+        );
+      },
+    ],
+    [
+      'PATCH',
+      /^\/monitoring\/v3\/dashboards\/([^/:]+)$/,
+      'monitoring.updateDashboard',
+      true,
+      (m, _q, body) => {
+        const dashboard = byId(state.dashboards, m[1] ?? '', 'dashboard');
+        if (body.etag !== dashboard.etag)
+          throw new HttpError(409, 10, `etag ${String(body.etag)} is out of date`);
+        checkLabels(body.labels);
+        return operation('monitoring.updateDashboard', { ...body, id: dashboard.id }, () => {
+          dashboard.body = { ...body, folderId: dashboard.folderId };
+          dashboard.labels = (body.labels ?? {}) as Record<string, string>;
+          dashboard.etag = String(Number(dashboard.etag) + 1);
+        });
+      },
+    ],
+    [
+      'GET',
+      /^\/monitoring\/v3\/alerts$/,
+      'monitoring.listAlerts',
+      false,
+      (_m, q) => {
+        const name = /^name="(.+)"$/.exec(q.get('filter') ?? '')?.[1];
+        return page(
+          'alerts',
+          state.alerts
+            .filter((a) => a.folderId === q.get('folderId') && (name === undefined || a.name === name))
+            .map((a) => ({ ...a.body, id: a.id })),
+        );
+      },
+    ],
+    [
+      'POST',
+      /^\/monitoring\/v3\/alerts$/,
+      'monitoring.createAlert',
+      true,
+      (_m, _q, body) => {
+        const channels = (body.channels ?? []) as { channelId?: string }[];
+        if (typeof body.folderId !== 'string' || body.threshold === undefined || channels.length === 0)
+          throw new HttpError(400, 3, 'folderId, threshold and channels are required');
+        const alert: Alert = { id: newId('alert'), folderId: body.folderId, name: String(body.name), body };
+        return operation('monitoring.createAlert', { ...body, id: alert.id }, () => state.alerts.push(alert));
       },
     ],
     [
@@ -914,6 +1066,158 @@ export async function startFakeYandexCloud(options: FakeOptions): Promise<FakeYa
     }
   };
 
+  const invocations: GatewayInvocation[] = [];
+  const RUNNER = [
+    'const m = require(process.argv[1]);',
+    "let input = ''; process.stdin.on('data', (c) => { input += c; });",
+    "process.stdin.on('end', async () => {",
+    '  const { event, context } = JSON.parse(input); const started = Date.now();',
+    '  const ctx = { ...context, getRemainingTimeInMillis: () => Math.max(0, context.timeoutMs - (Date.now() - started)), getPayload: () => event };',
+    '  let answer;',
+    '  try { answer = { ok: true, result: (await m.handler(event, ctx)) ?? null }; }',
+    '  catch (e) { answer = { ok: false, message: String((e && e.message) || e) }; }',
+    "  process.stdout.write('\\n@@result ' + JSON.stringify(answer) + '\\n', () => process.exit(0));",
+    '});',
+  ].join('\n');
+
+  /** Runs `version`'s code once with `event`, as the platform would (a fresh instance each time). */
+  const runVersion = (
+    version: Version,
+    event: unknown,
+  ): Promise<{ ok: boolean; result?: unknown; message?: string }> => {
+    const dir = join(codeDir, version.id);
+    mkdirSync(dir, { recursive: true });
+    const files = unzipSync(new Uint8Array(version.code ?? Buffer.alloc(0)));
+    const index = files['index.js'];
+    if (index === undefined) return Promise.resolve({ ok: false, message: 'the version has no index.js' });
+    writeFileSync(join(dir, 'index.js'), index);
+    const environment: Record<string, string> = {
+      ...((version.body.environment ?? {}) as Record<string, string>),
+      _HANDLER: String(version.body.entrypoint ?? 'index.handler'),
+    };
+    for (const ref of (version.body.secrets ?? []) as {
+      id: string;
+      versionId: string;
+      key: string;
+      environmentVariable: string;
+    }[]) {
+      const value = state.secrets.find((x) => x.id === ref.id)?.versions.find((v) => v.id === ref.versionId)
+        ?.entries[ref.key];
+      if (value === undefined)
+        return Promise.resolve({ ok: false, message: `secret ${ref.id}/${ref.key} cannot be read` });
+      environment[ref.environmentVariable] = value;
+    }
+    const account = String(version.body.serviceAccountId ?? '');
+    const timeoutMs = 1000 * Number(String(version.body.executionTimeout ?? '30s').replace(/s$/, ''));
+    const context = {
+      functionName: version.functionId,
+      functionVersion: version.id,
+      memoryLimitInMB: '128',
+      requestId: randomBytes(8).toString('hex'),
+      timeoutMs,
+      ...(account === ''
+        ? {}
+        : { token: { access_token: functionToken(account), expires_in: 43200, token_type: 'Bearer' } }),
+    };
+    return new Promise((resolve) => {
+      const child = spawn(process.execPath, ['-e', RUNNER, join(dir, 'index.js')], { env: environment });
+      let out = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        out += chunk.toString('utf8');
+      });
+      child.stderr.on('data', (chunk: Buffer) => {
+        out += chunk.toString('utf8');
+      });
+      const timer = setTimeout(() => child.kill('SIGKILL'), Math.min(timeoutMs, 30_000));
+      child.stdin.end(JSON.stringify({ event, context }));
+      child.on('close', () => {
+        clearTimeout(timer);
+        const line = out.split('\n').find((l) => l.startsWith('@@result '));
+        resolve(
+          line === undefined
+            ? { ok: false, message: `no answer: ${out.slice(-500)}` }
+            : JSON.parse(line.slice(9)),
+        );
+      });
+    });
+  };
+
+  /** A gateway answering at `/_apigw/<domain>/<path>` through the function its spec names. */
+  const invokeGateway = async (
+    req: IncomingMessage,
+    raw: Buffer,
+    domain: string,
+    requestPath: string,
+    search: string,
+  ): Promise<{ status: number; headers: Record<string, string>; body: Buffer }> => {
+    const text = (status: number, message: string) => ({
+      status,
+      headers: { 'content-type': 'application/json' },
+      body: Buffer.from(JSON.stringify({ message })),
+    });
+    const gateway = state.gateways.find((g) => g.domain === domain);
+    if (gateway === undefined) return text(404, 'no such gateway');
+    const spec = parseYaml(gateway.spec) as {
+      paths?: Record<string, Record<string, Record<string, unknown>>>;
+    };
+    const method = (req.method ?? 'GET').toLowerCase();
+    for (const [template, item] of Object.entries(spec.paths ?? {})) {
+      const names: string[] = [];
+      const pattern = new RegExp(
+        `^${template.replace(/\{([^}]+)\}/g, (_m, name: string) => {
+          names.push(name);
+          return '([^/]+)';
+        })}$`,
+      );
+      const match = pattern.exec(requestPath);
+      if (match === null) continue;
+      const operation = item[method];
+      if (operation === undefined) return text(405, 'method not allowed');
+      const integration = operation['x-yc-apigateway-integration'] as Record<string, unknown>;
+      const fn = state.functions.find((f) => f.id === integration.function_id);
+      if (fn === undefined) return text(500, 'the integration names no function');
+      const invoker = String(integration.service_account_id);
+      if (!fn.bindings.some((b) => b.roleId === 'serverless.functions.invoker' && b.subject.id === invoker))
+        return text(500, 'the integration account may not invoke the function');
+      const tag = String(integration.tag ?? '$latest');
+      const version = state.versions.find((v) => v.functionId === fn.id && v.tags.includes(tag));
+      if (version === undefined) return text(500, 'the function has no such version');
+      const pathParameters = Object.fromEntries(
+        names.map((name, i) => [name, decodeURIComponent(match[i + 1] ?? '')]),
+      );
+      const event = httpEvent({
+        method: method.toUpperCase(),
+        headers: req.headers,
+        url: `${requestPath}${search}`,
+        body: raw,
+        pathParameters,
+        gateway: {
+          specPath: template,
+          operationContext: (integration.context ?? {}) as Record<string, unknown>,
+        },
+      });
+      const answer = await runVersion(version, event);
+      const result = answer.result as
+        | { statusCode?: number; headers?: Record<string, string>; body?: string; isBase64Encoded?: boolean }
+        | undefined;
+      if (!answer.ok || typeof result?.statusCode !== 'number')
+        return text(502, `function failed: ${answer.message ?? 'not an HTTP answer'}`);
+      const headers: Record<string, string> = {};
+      for (const [name, value] of Object.entries(result.headers ?? {}))
+        headers[name.toLowerCase()] = String(value);
+      const body = Buffer.from(result.body ?? '', result.isBase64Encoded ? 'base64' : 'utf8');
+      invocations.push({
+        method: method.toUpperCase(),
+        path: requestPath,
+        functionId: fn.id,
+        status: result.statusCode,
+        body: body.toString('utf8'),
+      });
+      return { status: result.statusCode, headers, body };
+    }
+    return text(404, 'no such route');
+  };
+
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -943,7 +1247,26 @@ export async function startFakeYandexCloud(options: FakeOptions): Promise<FakeYa
         res.end(xml);
         return;
       }
-      if (req.headers.authorization !== `Bearer ${options.token}`) {
+      const gatewayMatch = /^\/_apigw\/([^/]+)(\/.*)?$/.exec(url.pathname);
+      if (gatewayMatch !== null) {
+        const requestPath = decodeURIComponent(gatewayMatch[2] ?? '/');
+        invokeGateway(req, Buffer.from(raw, 'utf8'), gatewayMatch[1] ?? '', requestPath, url.search).then(
+          (answer) => {
+            record('apiGateway.invoke', false, { path: requestPath }, answer.status);
+            res.writeHead(answer.status, answer.headers);
+            res.end(answer.body);
+          },
+          (error: unknown) => {
+            record('apiGateway.invoke', false, { path: requestPath }, 500);
+            json(500, { message: error instanceof Error ? error.message : String(error) });
+          },
+        );
+        return;
+      }
+      const asFunction =
+        /^\/docapi\//.test(path) &&
+        state.serviceAccounts.some((sa) => req.headers.authorization === `Bearer ${functionToken(sa.id)}`);
+      if (req.headers.authorization !== `Bearer ${options.token}` && !asFunction) {
         record('unauthenticated', false, undefined, 401);
         json(401, { code: 16, message: 'The token is invalid' });
         return;
@@ -994,6 +1317,7 @@ export async function startFakeYandexCloud(options: FakeOptions): Promise<FakeYa
   return {
     url: base,
     calls,
+    invocations,
     state,
     failNext(label, failure, times = 1) {
       const list = failures.get(label) ?? [];
@@ -1006,7 +1330,10 @@ export async function startFakeYandexCloud(options: FakeOptions): Promise<FakeYa
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
-        server.close(() => resolve());
+        server.close(() => {
+          rmSync(codeDir, { recursive: true, force: true });
+          resolve();
+        });
       }),
   };
 }

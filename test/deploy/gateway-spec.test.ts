@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { parse } from 'yaml';
-import { type GatewayIds, renderGatewaySpec } from '../../deploy/gateway-spec.ts';
+import { parse, stringify } from 'yaml';
+import { type GatewayIds, gatewaySecurityProblems, renderGatewaySpec } from '../../deploy/gateway-spec.ts';
 import {
   RUN_ACTIONS,
   RUN_STATUSES,
@@ -412,5 +412,41 @@ describe('rendering the gateway specification', () => {
       () => renderGatewaySpec(`${specText}\nx-extra: \${var.unknownThing}\n`, IDS),
       /\$\{var\.unknownThing\}, which has no value/,
     );
+  });
+});
+
+describe('the deploy’s check that every route but GET / requires credentials', () => {
+  /** The spec with `edit` applied to its parsed form. */
+  // biome-ignore lint/suspicious/noExplicitAny: a parsed spec edited in place.
+  const edited = (edit: (doc: Record<string, any>) => void): string => {
+    // biome-ignore lint/suspicious/noExplicitAny: as above.
+    const doc = parse(specText) as Record<string, any>;
+    edit(doc);
+    return stringify(doc);
+  };
+
+  it('finds nothing open in api-gateway/openapi.yaml, rendered or not', () => {
+    assert.deepEqual(gatewaySecurityProblems(specText), []);
+    assert.deepEqual(gatewaySecurityProblems(renderGatewaySpec(specText, IDS)), []);
+    // What it relies on, said directly: the document's requirement is either credential.
+    assert.deepEqual(spec.security, [{ iamToken: [] }, { apiKey: [] }]);
+  });
+
+  it('names every route left open, in every way OpenAPI can leave one open', () => {
+    const problems = gatewaySecurityProblems(
+      edited((doc) => {
+        doc.security = undefined; // GET /runs/{runId} and POST /runs/{runId}/cancel fall back to nothing
+        doc.paths['/runs'].post.security = [{ iamToken: [] }, {}];
+        doc.paths['/runs'].get.security = [{ basicAuth: [] }];
+        doc.paths['/'].get.security = [{ apiKey: [] }];
+      }),
+    );
+    assert.deepEqual(problems, [
+      'gateway spec GET /: should be public (security: []) but requires credentials',
+      'gateway spec GET /runs: names the undeclared security scheme basicAuth',
+      'gateway spec POST /runs: lists an empty security requirement (anyone may call)',
+      'gateway spec GET /runs/{runId}: requires no credentials',
+      'gateway spec POST /runs/{runId}/cancel: requires no credentials',
+    ]);
   });
 });

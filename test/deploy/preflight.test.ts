@@ -9,6 +9,7 @@ import {
   referencedSecrets,
 } from '../../deploy/preflight.ts';
 import { functionSpecs, loadServerlessConfig } from '../../deploy/serverless-config.ts';
+import { apiKeysProblems, keyOptionProblems, resolveKeys } from '../../deploy/stage-api-keys.ts';
 
 const config = loadServerlessConfig(join(import.meta.dirname, '..', '..', 'serverless.yaml'));
 const specsFor = (env: Record<string, string>) =>
@@ -91,5 +92,110 @@ describe('the checks before anything changes', () => {
   it("run the functions' own loader until it has nothing more to say", () => {
     const problems = configProblems({ LOG_LEVEL: 'loud', RUN_STORE: 'nope:', CHECK_INTERVAL_SECONDS: 'x' });
     assert.equal(problems.length, 3, problems.join('\n'));
+  });
+});
+
+describe('the checks of the new settings: metrics, API keys', () => {
+  const HASH_A = 'a'.repeat(64);
+  const HASH_B = 'b'.repeat(64);
+
+  it('report every bad API_KEYS entry at once, with the functions’ own rules', () => {
+    const problems = allProblems({
+      API_KEYS: [
+        `ci:${HASH_A}:bt1fake`,
+        'broken-entry',
+        `ops:${'F'.repeat(64)}:*`,
+        `ci:${HASH_B}:bt1fake`,
+        `dup:${HASH_A}:*`,
+        `bad name:${HASH_B}:*`,
+        `noproj:${'c'.repeat(64)}:`,
+      ].join(';'),
+    });
+    assert.deepEqual(problems, [
+      'API_KEYS: entry 2 must be <name>:<sha256 hex>:<projects or *>',
+      'API_KEYS: entry 3 (ops): the hash must be 64 lower-case hex digits (SHA-256 of the key; npm run api-key prints it)',
+      'API_KEYS: entry 4: the name ci is used twice (entry 1)',
+      'API_KEYS: entry 5 (dup): the same key as entry 1',
+      'API_KEYS: entry 6: name must be 1..40 of A-Z a-z 0-9 _ . -',
+      'API_KEYS: entry 7 (noproj): projects must be * or comma-separated project ids',
+    ]);
+  });
+
+  it('count API_KEYS toward the 4 KB of each function', () => {
+    const specs = specsFor({});
+    const { settings } = readDeploySettings({ ALLOWED_PROJECTS: 'bt1fake' }, specs);
+    const many = Array.from({ length: 50 }, (_, i) => `key${i}:${HASH_A}:bt1fake`).join(';');
+    for (const spec of specs) {
+      assert.match(
+        checkFunctionEnvironment(spec, settings, { API_KEYS: many }).join('\n'),
+        /bytes of names and values, over the platform's 4096/,
+        spec.key,
+      );
+      assert.deepEqual(
+        checkFunctionEnvironment(spec, settings, { API_KEYS: `ci:${HASH_A}:*` }),
+        [],
+        spec.key,
+      );
+    }
+  });
+
+  it('METRICS is on or off; METRICS_FOLDER_ID is the deploy’s to set; a channel id has an id’s shape', () => {
+    const text = allProblems({
+      METRICS: 'maybe',
+      METRICS_FOLDER_ID: 'b1gother',
+      MONITORING_CHANNEL_ID: 'not a channel',
+    }).join('\n');
+    assert.match(text, /METRICS: "maybe" must be on or off/);
+    assert.match(text, /METRICS_FOLDER_ID: the deploy sets it to its own folder/);
+    assert.match(text, /MONITORING_CHANNEL_ID: "not a channel" is not a notification channel id/);
+    const specs = specsFor({});
+    assert.equal(readDeploySettings({ ALLOWED_PROJECTS: 'p' }, specs).settings.metrics, true);
+    assert.equal(
+      readDeploySettings({ ALLOWED_PROJECTS: 'p', METRICS: 'OFF' }, specs).settings.metrics,
+      false,
+    );
+  });
+
+  it('refuse key options that cannot work, all at once', () => {
+    assert.deepEqual(
+      keyOptionProblems(
+        {
+          given: [`ci:${HASH_A}:*`],
+          mint: { name: 'x y', projects: ['bt1other', 'bad id!'] },
+          revoke: ['ok'],
+        },
+        ['bt1fake'],
+      ),
+      [
+        '--api-key/--revoke-api-key with API_KEYS set: the stage then has exactly the keys API_KEYS lists. Mint with npm run api-key and add the line to API_KEYS, or unset API_KEYS to let the deploy keep the list',
+        '--api-key "x y": a name is 1..40 of A-Z a-z 0-9 _ . -',
+        '--projects: bt1other is not in ALLOWED_PROJECTS (a key never widens it): add it there first',
+        '--projects: "bad id!" is not a project id',
+      ],
+    );
+    assert.deepEqual(keyOptionProblems({ mint: { name: 'ci', projects: '*' }, revoke: [] }, ['bt1fake']), []);
+  });
+
+  it('resolve the stage’s list: the given one replaces the record; revoke, then mint (a rotation)', () => {
+    const stored = [`ci:${HASH_A}:bt1fake`, `ops:${HASH_B}:*`];
+    const fixed = () => 'dsr_fixed-key-for-the-test-0000000000000000000';
+    const rotated = resolveKeys(stored, { mint: { name: 'ci', projects: '*' }, revoke: ['ci'] }, fixed);
+    assert.deepEqual(rotated.problems, []);
+    assert.equal(rotated.minted?.key, fixed());
+    assert.deepEqual(rotated.lines, [stored[1], rotated.minted?.line]);
+    assert.match(rotated.minted?.line ?? '', /^ci:[0-9a-f]{64}:\*$/);
+    assert.deepEqual(resolveKeys(stored, { given: [`x:${HASH_A}:*`], revoke: [] }).lines, [`x:${HASH_A}:*`]);
+    assert.deepEqual(resolveKeys(undefined, { revoke: [] }).lines, []);
+    const taken = resolveKeys(stored, { mint: { name: 'ops', projects: '*' }, revoke: ['nobody'] }, fixed);
+    assert.equal(taken.minted, undefined);
+    assert.deepEqual(taken.problems, [
+      '--revoke-api-key nobody: the stage has no key of that name',
+      '--api-key ops: the stage already has a key of that name (add --revoke-api-key ops to replace it)',
+    ]);
+    assert.deepEqual(
+      apiKeysProblems(rotated.lines.join(';')),
+      [],
+      'a minted line is what the functions accept',
+    );
   });
 });

@@ -198,7 +198,7 @@ describe('applyMonitoring', () => {
     await fake.close();
   });
 
-  it('creates the dashboard, then updates the same one with its etag; alerts are created once', async () => {
+  it('creates the dashboard, leaves it alone while current, replaces it with its etag when forced; alerts are created once', async () => {
     const lines: string[] = [];
     const options = {
       folderId: FOLDER,
@@ -227,13 +227,26 @@ describe('applyMonitoring', () => {
     ]);
     assert.equal(alert.folderId, FOLDER);
 
+    assert.match(stored.labels['definition-sha256'], /^[0-9a-f]{32}$/);
+    assert.equal(stored.labels.app, 'datasphere-runner');
+
+    const from = fake.requests.length;
     const second = await applyMonitoring(options);
-    assert.equal(second.dashboard.action, 'updated');
+    assert.equal(second.dashboard.action, 'unchanged');
     assert.equal(second.dashboard.id, stored.id);
     assert.deepEqual(
       second.alerts.map((a) => a.action),
       ['exists', 'exists'],
     );
+    assert.deepEqual(
+      fake.requests.slice(from).map((r) => r.method),
+      ['GET', 'GET', 'GET'],
+      'a second run only reads',
+    );
+
+    const forced = await applyMonitoring({ ...options, force: true });
+    assert.equal(forced.dashboard.action, 'updated');
+    assert.equal(forced.dashboard.id, stored.id);
     assert.equal(fake.dashboards.size, 1, 'no second dashboard');
     assert.equal([...fake.dashboards.values()][0].etag, '1');
     assert.equal(fake.alerts.size, 2);
