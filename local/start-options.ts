@@ -48,7 +48,7 @@ The /runs routes need credentials, as through the API Gateway: npm start prints 
 with API_KEYS set, those keys apply instead. The function URLs (/execute, /check, /cancel) and the
 queues stand for direct invocations, which IAM authorizes in the cloud: they need none.
 
-Settings from the environment are passed to the functions (design.md §3), e.g.
+Settings from the environment are passed to the functions (README: Configuration), e.g.
   ALLOWED_PROJECTS=demo-project npm start     any other project is refused with 403 (default here: *)
   RUN_TIMEOUT_SECONDS, CHECK_*, NOTIFY_WEBHOOK_URL, RUN_STORE, LOG_LEVEL, API_KEYS, JOBS_FILE (default local/demo-jobs.yaml)
 `;
@@ -159,7 +159,7 @@ export function functionEnvironment(
     // Any project locally, so the walkthrough works as typed; set ALLOWED_PROJECTS to see the 403.
     ALLOWED_PROJECTS: '*',
     CHECK_INTERVAL_SECONDS: String(Math.max(1, Math.min(20, Math.round(options.tickSeconds)))),
-    // First check one tick after the start (75 s in the cloud, where a tick is a minute).
+    // First check one tick after the start (locally only: the functions' default, 0, is the first sweep).
     CHECK_FIRST_DELAY_SECONDS: String(Math.round(options.tickSeconds)),
     NOTIFY_WEBHOOK_URL: local.webhookUrl,
     NOTIFY_WEBHOOK_SECRET: 'local-demo-secret',
