@@ -1,7 +1,7 @@
 import type { CoreDeps } from './ports.ts';
 import { nextAttemptOf, nextAttemptRunId, retryPending } from './retry-plan.ts';
 import { commit, runFields, touch } from './run-commit.ts';
-import type { RunRecord } from './run-record.ts';
+import { FINAL_STATUSES, type RunRecord } from './run-record.ts';
 import { driveStart } from './start-run.ts';
 
 /**
@@ -62,13 +62,13 @@ export async function repairRetry(prev: RunRecord, deps: CoreDeps, signal?: Abor
     await launchAttempt(prev, deps, signal);
     return;
   }
-  await passSlot(prev, next.runId, deps);
+  await passSlot(prev, next, deps);
 }
 
 async function launchAttempt(prev: RunRecord, deps: CoreDeps, signal?: AbortSignal): Promise<void> {
   const created = await deps.ledger.create(nextAttemptOf(prev, deps.now(), deps.settings, true));
   const next = created.record;
-  await passSlot(prev, next.runId, deps);
+  await passSlot(prev, next, deps);
   if (!created.created) return;
   deps.log.info('retry started', {
     ...runFields(next),
@@ -84,18 +84,24 @@ async function launchAttempt(prev: RunRecord, deps: CoreDeps, signal?: AbortSign
   }
 }
 
-/** The slot of the earlier attempt goes to the next one (only while the earlier one holds it). */
-async function passSlot(prev: RunRecord, nextRunId: string, deps: CoreDeps): Promise<void> {
+/**
+ * The slot of the earlier attempt goes to the next one (only while the earlier one holds it). A free
+ * slot is taken for the next attempt only while it has not ended: an attempt that ended has handed its
+ * slot on (or freed it) in its own settle pass, and a later settle pass of an earlier attempt must not
+ * take it back for it.
+ */
+async function passSlot(prev: RunRecord, next: RunRecord, deps: CoreDeps): Promise<void> {
   const scope = prev.concurrencyScope;
   if (scope === undefined) return;
   const since = deps.now().toISOString();
-  if ((await deps.ledger.transferSlot(scope, prev.runId, nextRunId, since)) !== undefined) return;
-  const claim = await deps.ledger.acquireSlot(scope, nextRunId, since);
-  if (!claim.acquired && claim.slot.holder !== prev.runId) {
+  if ((await deps.ledger.transferSlot(scope, prev.runId, next.runId, since)) !== undefined) return;
+  if (FINAL_STATUSES.has(next.status)) return;
+  const claim = await deps.ledger.acquireSlot(scope, next.runId, since);
+  if (!claim.acquired && claim.slot.holder !== prev.runId && claim.slot.holder !== next.runId) {
     deps.log.warn('a retry runs without its concurrency slot: another run took it', {
       ...runFields(prev),
       scope,
-      retriedBy: nextRunId,
+      retriedBy: next.runId,
       holder: claim.slot.holder,
     });
   }

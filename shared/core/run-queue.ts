@@ -175,7 +175,10 @@ export async function handOffSlot(
     deps.log.info('concurrency slot handed to a queued run', { scope, from: holder, runId: next.runId });
     const promoted = await promote(next, deps);
     if (promoted !== undefined) return promoted;
-    // It ended while waiting (or was moved on by another sweep): it holds the slot now; pass it on.
+    // Not promoted here: it ended while waiting (then it holds the slot only to pass it on), or another
+    // sweep promoted it first (kickScope) and starts it: then the slot is its own and stays with it.
+    const latest = await deps.ledger.get(next.runId);
+    if (latest === undefined || !FINAL_STATUSES.has(latest.status)) return undefined;
     holder = next.runId;
   }
   return undefined;
@@ -194,7 +197,8 @@ export async function kickScope(scope: string, deps: CoreDeps): Promise<RunRecor
     if (oldest === undefined) return undefined;
     const claim = await deps.ledger.acquireSlot(scope, oldest.runId, deps.now().toISOString());
     if (!claim.acquired) return undefined; // taken meanwhile: that run's ending moves the queue
-    return (await promote(oldest, deps)) ?? handOffSlot(scope, oldest.runId, deps);
+    // Not promoted: it ended meanwhile (pass the slot on), or another sweep promoted it (keep it there).
+    return (await promote(oldest, deps)) ?? kickEnded(scope, oldest.runId, deps);
   }
   const verdict = await holderBlocks(slot, deps);
   const holder = verdict.holder;
