@@ -9,6 +9,7 @@ import {
   readdirSync,
   readFileSync,
   renameSync,
+  statfsSync,
   symlinkSync,
   unlinkSync,
   writeFileSync,
@@ -66,8 +67,9 @@ import type { ConcurrencySlot, CreateResult, LedgerObserver, RunLedger, SlotClai
  *
  * File system calls are synchronous, except fsync: each is one metadata call (or the read of a small
  * file) on a local file system, microseconds, while its promise form costs a hand-off to libuv's thread
- * pool and back, several times the call itself in CPU; a sweep makes about fifteen of them per run
- * (docs/perf.md). fsync waits for the disk, so it stays asynchronous and never blocks the event loop.
+ * pool and back, several times the call itself in CPU; a sweep makes about twenty of them per run
+ * (docs/perf.md). fsync waits for the disk, so it stays asynchronous and never blocks the event loop;
+ * on a memory file system (tmpfs) it is skipped, as it makes nothing durable there (see fileWrites).
  */
 export interface FileLedgerOptions extends LedgerObserver {
   /** Absolute directory of the ledger; created when missing. */
@@ -107,6 +109,8 @@ export function createFileLedger(options: FileLedgerOptions): RunLedger {
     random: options.random ?? Math.random,
   };
 
+  // Whether fsync can make anything durable here: not on a memory file system (see fileWrites).
+  let onDisk = true;
   let ready: Promise<void> | undefined;
   const ensureDirs = (): Promise<void> => {
     ready ??= Promise.all(
@@ -114,7 +118,9 @@ export function createFileLedger(options: FileLedgerOptions): RunLedger {
         io('create directory', d, () => mkdir(d, { recursive: true })),
       ),
     ).then(
-      () => {},
+      () => {
+        onDisk = !isMemoryFileSystem(options.dir);
+      },
       (error: unknown) => {
         ready = undefined;
         throw error;
@@ -127,11 +133,12 @@ export function createFileLedger(options: FileLedgerOptions): RunLedger {
   const markerPath = (name: string): string => join(openDir, name);
   const lockPath = (key: string): string => join(locksDir, `${key}.lock`);
 
-  const temp = tempFiles(tmpDir, lockOptions.now);
+  const writes = fileWrites(tmpDir, lockOptions.now, () => onDisk);
+  const syncDir = (dir: string) => writes.syncDir(dir);
   const writeAtomic = (path: string, content: string, beforeCommit?: () => Promise<void>) =>
-    replaceFile(temp, path, content, beforeCommit);
+    replaceFile(writes, path, content, beforeCommit);
   const writeExclusive = (path: string, content: string, beforeCommit?: () => Promise<void>) =>
-    createFile(temp, path, content, beforeCommit);
+    createFile(writes, path, content, beforeCommit);
 
   /** The run in `runs/<key>.json`; an UnreadableRecordError when the file is not a run record. */
   const readRun = (key: string, runId?: string): RunRecord | undefined => {
@@ -533,21 +540,42 @@ export function fileKey(id: string): string {
   return PLAIN_KEY.test(id) ? id : `~${createHash('sha256').update(id, 'utf8').digest('hex')}`;
 }
 
-/** Where a ledger instance writes its temp files: `tmp/<ms>-<uuid>.tmp` (the time says how old). */
-interface TempFiles {
-  /** A fully written and fsynced temp file (same file system as the ledger, so rename/link stay atomic). */
-  write(content: string): Promise<string>;
+/** Memory file systems (statfs f_type): tmpfs, ramfs. */
+const MEMORY_FILE_SYSTEMS: ReadonlySet<number> = new Set([0x01021994, 0x858458f6]);
+
+/** True when `dir` is on tmpfs or ramfs (false when it cannot be told: then fsync is kept). */
+export function isMemoryFileSystem(dir: string): boolean {
+  try {
+    return MEMORY_FILE_SYSTEMS.has(statfsSync(dir).type);
+  } catch {
+    return false;
+  }
 }
 
-function tempFiles(dir: string, now: () => number): TempFiles {
+/**
+ * How a ledger instance makes its writes durable: temp files `tmp/<ms>-<uuid>.tmp` (the time says how
+ * old), written and fsynced before they are renamed or linked into place, and fsynced directories.
+ *
+ * On a memory file system (`onDisk()` false) fsync is skipped: it does nothing there (tmpfs's fsync is
+ * a no-op) and nothing survives a power loss anyway, while a process crash never needed it (the page
+ * cache is shared). What the skip saves is the thread-pool round trip of every write.
+ */
+interface FileWrites {
+  /** A fully written (on disk: fsynced) temp file, on the ledger's file system so rename/link are atomic. */
+  temp(content: string): Promise<string>;
+  /** Make a rename/link in `dir` durable; platforms that cannot fsync a directory skip it. */
+  syncDir(dir: string): Promise<void>;
+}
+
+function fileWrites(dir: string, now: () => number, onDisk: () => boolean): FileWrites {
   return {
-    async write(content) {
+    async temp(content) {
       const temp = join(dir, `${Math.trunc(now())}-${randomUUID()}.tmp`);
       let fd: number | undefined;
       try {
         fd = openSync(temp, 'wx');
         writeFileSync(fd, content, 'utf8');
-        await fsyncFd(fd);
+        if (onDisk()) await fsyncFd(fd);
       } catch (error) {
         if (fd !== undefined) quietly(() => closeSync(fd as number));
         quietly(() => unlinkSync(temp));
@@ -561,6 +589,18 @@ function tempFiles(dir: string, now: () => number): TempFiles {
       }
       return temp;
     },
+    async syncDir(path) {
+      if (!onDisk()) return;
+      let fd: number | undefined;
+      try {
+        fd = openSync(path, 'r');
+        await fsyncFd(fd);
+      } catch {
+        // EISDIR/EPERM/EINVAL on some platforms: the data itself was fsynced already.
+      } finally {
+        if (fd !== undefined) quietly(() => closeSync(fd as number));
+      }
+    },
   };
 }
 
@@ -572,12 +612,12 @@ function tempFiles(dir: string, now: () => number): TempFiles {
  * `beforeCommit` runs between the two (the lock check): when it throws, nothing is committed.
  */
 async function replaceFile(
-  temp: TempFiles,
+  writes: FileWrites,
   path: string,
   content: string,
   beforeCommit?: () => Promise<void>,
 ): Promise<void> {
-  const written = await temp.write(content);
+  const written = await writes.temp(content);
   try {
     await beforeCommit?.();
   } catch (error) {
@@ -594,12 +634,12 @@ async function replaceFile(
 
 /** Create `path` with `content` unless it exists; false when it already did. `beforeCommit`: as above. */
 async function createFile(
-  temp: TempFiles,
+  writes: FileWrites,
   path: string,
   content: string,
   beforeCommit?: () => Promise<void>,
 ): Promise<boolean> {
-  const written = await temp.write(content);
+  const written = await writes.temp(content);
   try {
     await beforeCommit?.();
   } catch (error) {
@@ -614,21 +654,8 @@ async function createFile(
   } finally {
     quietly(() => unlinkSync(written));
   }
-  await syncDir(dirname(path));
+  await writes.syncDir(dirname(path));
   return true;
-}
-
-/** Make a rename/link in `dir` durable; platforms that cannot fsync a directory skip it. */
-async function syncDir(dir: string): Promise<void> {
-  let fd: number | undefined;
-  try {
-    fd = openSync(dir, 'r');
-    await fsyncFd(fd);
-  } catch {
-    // EISDIR/EPERM/EINVAL on some platforms: the data itself was fsynced already.
-  } finally {
-    if (fd !== undefined) quietly(() => closeSync(fd as number));
-  }
 }
 
 /** fsync waits for the disk: done on libuv's thread pool, so the event loop goes on meanwhile. */
