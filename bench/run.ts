@@ -62,7 +62,10 @@ export const BUDGET = {
 
 const root = join(import.meta.dirname, '..');
 const dist = join(root, process.env.BUILD_OUT_DIR ?? 'dist');
-const writeCommitted = process.argv.slice(2).includes('--write');
+const args = process.argv.slice(2);
+const writeCommitted = args.includes('--write');
+/** `--only <section>` (repeatable): run just those sections, e.g. `npm run bench -- --only sweep`. */
+const only = args.flatMap((arg, i) => (arg === '--only' && args[i + 1] !== undefined ? [args[i + 1]] : []));
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
 const rows: Row[] = [];
 const notes: string[] = [];
@@ -384,13 +387,20 @@ async function main(): Promise<number> {
   const started = performance.now();
   const loadAtStart = load();
   await runtimeNode();
-  for (const [name, section] of [
+  const all = [
     ['first invocation', firstInvocations],
     ['page weight', pageWeight],
     ['sweep', sweeps],
     ['API economy', economy],
     ['cost', costs],
-  ] as const) {
+  ] as const;
+  const unknown = only.filter((name) => !all.some(([known]) => known === name));
+  if (unknown.length > 0) {
+    log(`--only: no section ${unknown.join(', ')} (sections: ${all.map(([name]) => name).join(', ')})`);
+    return 2;
+  }
+  for (const [name, section] of all) {
+    if (only.length > 0 && !only.includes(name)) continue;
     try {
       await section();
     } catch (error) {
@@ -423,7 +433,9 @@ async function main(): Promise<number> {
   const local = join(import.meta.dirname, 'results.local.md');
   writeFileSync(local, markdown);
   log(`results written to ${local.replace(`${root}/`, '')} (not committed)`);
-  if (writeCommitted) {
+  if (writeCommitted && only.length > 0) {
+    log('--write ignored with --only: bench/results.md holds the figures of a whole run');
+  } else if (writeCommitted) {
     writeFileSync(join(import.meta.dirname, 'results.md'), markdown);
     log('results also written to bench/results.md (--write): commit them deliberately');
   }

@@ -59,8 +59,9 @@ export interface Redactor {
   /** Known values masked, nothing else touched: for data whose other strings must stay as they are. */
   values(text: string): string;
   /**
-   * A copy of plain data (records, notifications, answers) with every string scrubbed by `values`.
-   * Keys, numbers and non-plain objects (a Date) are kept as they are.
+   * Plain data (records, notifications, answers) with every string scrubbed by `values`: a copy where
+   * something was masked, the same object (never changed) where nothing was. Keys, numbers and non-plain
+   * objects (a Date) are kept as they are.
    */
   deep<T>(value: T): T;
   /** How many values are known (for tests and a cold-start log line; never the values). */
@@ -131,23 +132,36 @@ export function createRedactor(configured: Iterable<string | undefined> = []): R
     return out + text.slice(from);
   };
 
+  /**
+   * Copy on write: a container is copied only when something inside it was masked, so a record with
+   * nothing to hide (the common case: every write of a sweep) is scanned without allocating.
+   */
   const deep = (value: unknown, depth: number): unknown => {
     if (typeof value === 'string') return values(value);
     if (typeof value !== 'object' || value === null || depth > 32) return value;
-    if (Array.isArray(value)) return value.map((item) => deep(item, depth + 1));
+    if (Array.isArray(value)) {
+      let copy: unknown[] | undefined;
+      for (let i = 0; i < value.length; i++) {
+        const item: unknown = value[i];
+        const scrubbed = deep(item, depth + 1);
+        if (scrubbed !== item) {
+          copy ??= value.slice();
+          copy[i] = scrubbed;
+        }
+      }
+      return copy ?? value;
+    }
     const proto = Object.getPrototypeOf(value);
     if (proto !== Object.prototype && proto !== null) return value;
-    const out: Record<string, unknown> = {};
-    for (const [key, item] of Object.entries(value)) {
-      // defineProperty: a data key named `__proto__` stays a key, it does not set the prototype.
-      Object.defineProperty(out, key, {
-        value: deep(item, depth + 1),
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
+    let copy: Record<string, unknown> | undefined;
+    for (const key of Object.keys(value)) {
+      const item: unknown = (value as Record<string, unknown>)[key];
+      const scrubbed = deep(item, depth + 1);
+      if (scrubbed === item) continue;
+      copy ??= copyOf(value as Record<string, unknown>);
+      setOwn(copy, key, scrubbed);
     }
-    return out;
+    return copy ?? value;
   };
 
   return {
@@ -175,4 +189,20 @@ export function createRedactor(configured: Iterable<string | undefined> = []): R
       return fixed.size + learned.size;
     },
   };
+}
+
+/** A shallow copy of a plain object (an ordinary object, whatever the original's prototype). */
+function copyOf(value: Record<string, unknown>): Record<string, unknown> {
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) setOwn(copy, key, value[key]);
+  return copy;
+}
+
+/** An own data property, also for a key named `__proto__` (which must stay a key, not set the prototype). */
+function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') {
+    Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  } else {
+    target[key] = value;
+  }
 }

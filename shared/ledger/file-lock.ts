@@ -1,5 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { link, lstat, mkdir, readFile, readlink, rename, symlink, unlink } from 'node:fs/promises';
+import {
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  symlinkSync,
+  unlinkSync,
+} from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { errnoCode, fileError, ledgerError } from './ledger-error.ts';
@@ -13,6 +22,11 @@ import { errnoCode, fileError, ledgerError } from './ledger-error.ts';
  * or at once when its owner is a dead process on this host. Taking over renames the lock away first
  * (atomic, one winner) and checks it renamed the very lock it judged stale; if a fresh lock was grabbed
  * by mistake it is linked back.
+ *
+ * The file system calls are synchronous on purpose: each is one metadata system call on a local file
+ * system (microseconds), while its promise form costs a hand-off to libuv's thread pool and back, several
+ * times the call itself in CPU (a sweep takes and releases a lock per run). Waiting for a held lock stays
+ * asynchronous (`sleep`).
  */
 export interface FileLockOptions {
   /** A lock older than this belongs to a crashed or hung holder. */
@@ -60,7 +74,7 @@ export async function tryLock(path: string, options: FileLockOptions): Promise<H
     try {
       // A symbolic link whose target is the owner's record: created atomically with its content in one
       // system call, and refused with EEXIST while someone holds the lock.
-      await symlinkWithDir(content, path);
+      symlinkWithDir(content, path);
       return heldLock(path, content);
     } catch (error) {
       if (errnoCode(error) !== 'EEXIST') throw fileError('lock', path, error);
@@ -71,10 +85,10 @@ export async function tryLock(path: string, options: FileLockOptions): Promise<H
 }
 
 function heldLock(path: string, content: string): HeldLock {
-  const ours = async (): Promise<boolean> => (await readOrUndefined(path)) === content;
+  const ours = (): boolean => readOrUndefined(path) === content;
   return {
     async assertHeld() {
-      if (!(await ours())) {
+      if (!ours()) {
         throw ledgerError(`file ledger: lock ${path} was taken over while held; not committing`, undefined, {
           path,
         });
@@ -82,7 +96,7 @@ function heldLock(path: string, content: string): HeldLock {
     },
     async release() {
       // Never remove a lock someone else took over: only our own is unlinked.
-      if (await ours()) await unlink(path).catch(() => {});
+      if (ours()) quietly(() => unlinkSync(path));
     },
   };
 }
@@ -92,9 +106,9 @@ async function takeOverIfStale(path: string, options: FileLockOptions): Promise<
   let seen: string;
   let age: number;
   try {
-    const [text, info] = await Promise.all([readLock(path), lstat(path)]);
-    seen = text;
-    age = options.now() - takenAt(lockTime(text), info.mtimeMs, options.now());
+    seen = readLock(path);
+    const info = lstatSync(path);
+    age = options.now() - takenAt(lockTime(seen), info.mtimeMs, options.now());
   } catch (error) {
     if (errnoCode(error) === 'ENOENT') return true;
     throw fileError('inspect lock', path, error);
@@ -103,19 +117,24 @@ async function takeOverIfStale(path: string, options: FileLockOptions): Promise<
 
   const moved = `${path}.${randomUUID()}.stale`;
   try {
-    await rename(path, moved);
+    renameSync(path, moved);
   } catch (error) {
     if (errnoCode(error) === 'ENOENT') return true;
     throw fileError('take over stale lock', path, error);
   }
-  const taken = await readLock(moved).catch(() => undefined);
+  let taken: string | undefined;
+  try {
+    taken = readLock(moved);
+  } catch {
+    taken = undefined;
+  }
   if (taken !== seen) {
     // Between our look and the rename the stale lock was replaced by a live one: give it back.
-    await link(moved, path).catch(() => {});
-    await unlink(moved).catch(() => {});
+    quietly(() => linkSync(moved, path));
+    quietly(() => unlinkSync(moved));
     return false;
   }
-  await unlink(moved).catch(() => {});
+  quietly(() => unlinkSync(moved));
   return true;
 }
 
@@ -156,30 +175,39 @@ function ownerIsDead(content: string): boolean {
   }
 }
 
-async function readOrUndefined(path: string): Promise<string | undefined> {
+function readOrUndefined(path: string): string | undefined {
   try {
-    return await readlink(path);
+    return readlinkSync(path);
   } catch {
     return undefined;
   }
 }
 
 /** The owner record of a lock: a symbolic link's target, or the content of a plain lock file. */
-async function readLock(path: string): Promise<string> {
+function readLock(path: string): string {
   try {
-    return await readlink(path);
+    return readlinkSync(path);
   } catch (error) {
     if (errnoCode(error) !== 'EINVAL') throw error;
-    return readFile(path, 'utf8');
+    return readFileSync(path, 'utf8');
   }
 }
 
-async function symlinkWithDir(target: string, path: string): Promise<void> {
+function symlinkWithDir(target: string, path: string): void {
   try {
-    await symlink(target, path);
+    symlinkSync(target, path);
   } catch (error) {
     if (errnoCode(error) !== 'ENOENT') throw error;
-    await mkdir(dirname(path), { recursive: true });
-    await symlink(target, path);
+    mkdirSync(dirname(path), { recursive: true });
+    symlinkSync(target, path);
+  }
+}
+
+/** Best-effort tidying whose failure changes nothing (the file is gone, or someone else moved it). */
+function quietly(fn: () => void): void {
+  try {
+    fn();
+  } catch {
+    // See the caller.
   }
 }

@@ -1,5 +1,20 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { link, lstat, mkdir, open, readdir, readFile, rename, symlink, unlink } from 'node:fs/promises';
+import {
+  closeSync,
+  fsync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statfsSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { RunRecord } from '../core/run-record.ts';
@@ -46,7 +61,15 @@ import type { ConcurrencySlot, CreateResult, LedgerObserver, RunLedger, SlotClai
  * written BEFORE the record is committed, entries it no longer needs are removed AFTER. A crash at any
  * point therefore leaves every committed open run with its marker; what it can leave behind is an extra
  * marker (or operation entry) that does not match its record, which readers check and ignore, and
- * repair under the run's lock.
+ * repair under the run's lock. The lock is checked once more right before the commit (the rename or
+ * link of a temp file that is already written and fsynced), so a writer that was held up past the stale
+ * time does not commit.
+ *
+ * File system calls are synchronous, except fsync: each is one metadata call (or the read of a small
+ * file) on a local file system, microseconds, while its promise form costs a hand-off to libuv's thread
+ * pool and back, several times the call itself in CPU; a sweep makes about twenty of them per run
+ * (docs/perf.md). fsync waits for the disk, so it stays asynchronous and never blocks the event loop;
+ * on a memory file system (tmpfs) it is skipped, as it makes nothing durable there (see fileWrites).
  */
 export interface FileLedgerOptions extends LedgerObserver {
   /** Absolute directory of the ledger; created when missing. */
@@ -64,8 +87,6 @@ export interface FileLedgerOptions extends LedgerObserver {
 
 const MAX_MARKER_MS = 999_999_999_999_999;
 const PLAIN_KEY = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
-/** Runs read at once while listing (keeps file handles bounded). */
-const READ_BATCH = 16;
 /** How often (at most) a ledger instance looks for what killed writers left behind. */
 const LEFTOVER_SCAN_MS = 300_000;
 
@@ -88,6 +109,8 @@ export function createFileLedger(options: FileLedgerOptions): RunLedger {
     random: options.random ?? Math.random,
   };
 
+  // Whether fsync can make anything durable here: not on a memory file system (see fileWrites).
+  let onDisk = true;
   let ready: Promise<void> | undefined;
   const ensureDirs = (): Promise<void> => {
     ready ??= Promise.all(
@@ -95,7 +118,9 @@ export function createFileLedger(options: FileLedgerOptions): RunLedger {
         io('create directory', d, () => mkdir(d, { recursive: true })),
       ),
     ).then(
-      () => {},
+      () => {
+        onDisk = !isMemoryFileSystem(options.dir);
+      },
       (error: unknown) => {
         ready = undefined;
         throw error;
@@ -108,21 +133,20 @@ export function createFileLedger(options: FileLedgerOptions): RunLedger {
   const markerPath = (name: string): string => join(openDir, name);
   const lockPath = (key: string): string => join(locksDir, `${key}.lock`);
 
-  const temp = tempFiles(tmpDir, lockOptions.now);
-  const writeAtomic = (path: string, content: string) => replaceFile(temp, path, content);
-  const writeExclusive = (path: string, content: string) => createFile(temp, path, content);
+  const writes = fileWrites(tmpDir, lockOptions.now, () => onDisk);
+  const syncDir = (dir: string) => writes.syncDir(dir);
+  const writeAtomic = (path: string, content: string, beforeCommit?: () => Promise<void>) =>
+    replaceFile(writes, path, content, beforeCommit);
+  const writeExclusive = (path: string, content: string, beforeCommit?: () => Promise<void>) =>
+    createFile(writes, path, content, beforeCommit);
 
   /** The run in `runs/<key>.json`; an UnreadableRecordError when the file is not a run record. */
-  const readRun = async (key: string, runId?: string): Promise<RunRecord | undefined> => {
+  const readRun = (key: string, runId?: string): RunRecord | undefined => {
     const path = runPath(key);
-    let text: string;
-    try {
-      text = await readFile(path, 'utf8');
-    } catch (error) {
-      if (errnoCode(error) === 'ENOENT') return undefined;
-      throw fileError('read', path, error);
-    }
-    return parseStoredRecord(text, path, runId ?? (key.startsWith('~') ? undefined : key));
+    const text = readText(path);
+    return text === undefined
+      ? undefined
+      : parseStoredRecord(text, path, runId ?? (key.startsWith('~') ? undefined : key));
   };
 
   const withLock = async <T>(key: string, fn: (lock: HeldLock) => Promise<T>): Promise<T> => {
@@ -139,7 +163,7 @@ export function createFileLedger(options: FileLedgerOptions): RunLedger {
     const path = markerPath(name);
     try {
       // A symbolic link is created in one system call (an empty file takes open + close).
-      await symlink(name, path);
+      symlinkSync(name, path);
     } catch (error) {
       if (errnoCode(error) === 'EEXIST') return;
       throw fileError('write', path, error);
@@ -147,22 +171,20 @@ export function createFileLedger(options: FileLedgerOptions): RunLedger {
     if (durable) await syncDir(openDir);
   };
 
-  const removeMarker = async (name: string): Promise<void> => {
-    const path = markerPath(name);
-    await unlink(path).catch((error: unknown) => {
-      if (errnoCode(error) !== 'ENOENT') {
-        throw fileError('remove', path, error);
-      }
-    });
+  const removeMarker = (name: string): void => {
+    removeFile(markerPath(name));
   };
 
   const writeOperation = (operationId: string, runId: string): Promise<void> =>
     writeAtomic(join(opDir, fileKey(operationId)), runId);
 
-  const dropOperation = async (operationId: string, runId: string): Promise<void> => {
+  const dropOperation = (operationId: string, runId: string): void => {
     const path = join(opDir, fileKey(operationId));
-    const pointsTo = await readFile(path, 'utf8').catch(() => undefined);
-    if (pointsTo === runId) await unlink(path).catch(() => {});
+    try {
+      if (readFileSync(path, 'utf8') === runId) unlinkSync(path);
+    } catch {
+      // Best effort: a leftover entry is checked against its record by every reader.
+    }
   };
 
   /** Delete a marker that does not match its run, but only under the run's lock and only if still so. */
@@ -170,15 +192,15 @@ export function createFileLedger(options: FileLedgerOptions): RunLedger {
     const lock = await tryLock(lockPath(marker.key), lockOptions).catch(() => undefined);
     if (lock === undefined) return;
     try {
-      const record = await readRun(marker.key);
+      const record = readRun(marker.key);
       const due = record === undefined ? undefined : dueMillis(record);
       if (due !== undefined && markerName(due, marker.key) !== marker.name) {
         // The record moved on but its marker did not (e.g. a power loss lost an update's marker): put
         // the right one in place before dropping the stale one, so the open run stays in the index.
         await addMarker(markerName(due, marker.key));
-        await removeMarker(marker.name);
+        removeMarker(marker.name);
       } else if (due === undefined) {
-        await removeMarker(marker.name);
+        removeMarker(marker.name);
       }
     } catch {
       // Repair is best effort: a reader must not fail because tidying failed.
@@ -199,19 +221,19 @@ export function createFileLedger(options: FileLedgerOptions): RunLedger {
     try {
       let problem: unknown;
       try {
-        await readRun(marker.key);
+        readRun(marker.key);
       } catch (error) {
         problem = error;
       }
       if (!isUnreadableRecord(problem)) return;
       let fresh = true;
       try {
-        await symlink(join('..', 'runs', `${marker.key}.json`), join(quarantineDir, marker.key));
+        symlinkSync(join('..', 'runs', `${marker.key}.json`), join(quarantineDir, marker.key));
       } catch (error) {
         if (errnoCode(error) !== 'EEXIST') throw fileError('write', join(quarantineDir, marker.key), error);
         fresh = false;
       }
-      await removeMarker(marker.name);
+      removeMarker(marker.name);
       if (fresh) {
         options.onUnreadable?.({
           ...(problem.runId === undefined ? {} : { runId: problem.runId }),
@@ -234,19 +256,30 @@ export function createFileLedger(options: FileLedgerOptions): RunLedger {
     const now = lockOptions.now();
     if (leftoversScannedAt !== undefined && now - leftoversScannedAt < LEFTOVER_SCAN_MS) return;
     leftoversScannedAt = now;
-    const old = async (dir: string, name: string): Promise<boolean> => {
+    const old = (dir: string, name: string): boolean => {
       const stamped = /^(\d+)-/.exec(name)?.[1];
       if (stamped !== undefined) return now - Number(stamped) > leftoverAgeMs;
-      const info = await lstat(join(dir, name)).catch(() => undefined);
+      const info = lstatSync(join(dir, name), { throwIfNoEntry: false });
       return info !== undefined && now - info.mtimeMs > leftoverAgeMs;
     };
     for (const [dir, suffix] of [
       [tmpDir, '.tmp'],
       [locksDir, '.stale'],
     ] as const) {
-      const names = await readdir(dir).catch(() => [] as string[]);
+      let names: string[];
+      try {
+        names = readdirSync(dir);
+      } catch {
+        continue;
+      }
       for (const name of names) {
-        if (name.endsWith(suffix) && (await old(dir, name))) await unlink(join(dir, name)).catch(() => {});
+        if (name.endsWith(suffix) && old(dir, name)) {
+          try {
+            unlinkSync(join(dir, name));
+          } catch {
+            // Someone else removed it.
+          }
+        }
       }
     }
   };
@@ -254,24 +287,21 @@ export function createFileLedger(options: FileLedgerOptions): RunLedger {
   /** Records behind the given markers, in marker order, skipping (and repairing) ones that do not match. */
   const readMarked = async (markers: readonly Marker[], limit: number): Promise<RunRecord[]> => {
     const found: RunRecord[] = [];
-    for (let i = 0; i < markers.length && found.length < limit; ) {
-      const batch = markers.slice(i, i + Math.min(READ_BATCH, Math.max(1, limit - found.length)));
-      i += batch.length;
-      const records = await Promise.all(batch.map((m) => readRun(m.key).catch((error: unknown) => error)));
-      for (const [j, marker] of batch.entries()) {
-        const read = records[j];
-        if (isUnreadableRecord(read)) {
-          await setAside(marker);
-          continue;
-        }
-        if (read instanceof Error) throw read;
-        const record = read as RunRecord | undefined;
-        const due = record === undefined ? undefined : dueMillis(record);
-        if (record === undefined || due === undefined || markerName(due, marker.key) !== marker.name) {
-          await repairMarker(marker);
-        } else if (found.length < limit) {
-          found.push(record);
-        }
+    for (let i = 0; i < markers.length && found.length < limit; i++) {
+      const marker = markers[i] as Marker;
+      let record: RunRecord | undefined;
+      try {
+        record = readRun(marker.key);
+      } catch (error) {
+        if (!isUnreadableRecord(error)) throw error;
+        await setAside(marker);
+        continue;
+      }
+      const due = record === undefined ? undefined : dueMillis(record);
+      if (record === undefined || due === undefined || markerName(due, marker.key) !== marker.name) {
+        await repairMarker(marker);
+      } else {
+        found.push(record);
       }
     }
     return found;
@@ -279,7 +309,7 @@ export function createFileLedger(options: FileLedgerOptions): RunLedger {
 
   const listMarkers = async (): Promise<Marker[]> => {
     await ensureDirs();
-    const names = await io('list', openDir, () => readdir(openDir));
+    const names = await io('list', openDir, () => readdirSync(openDir));
     return names
       .map(parseMarker)
       .filter((m): m is Marker => m !== undefined)
@@ -292,11 +322,13 @@ export function createFileLedger(options: FileLedgerOptions): RunLedger {
     const name = markerName(ms, key);
     const path = join(dir, name);
     try {
-      await symlink(name, path).catch(async (error: unknown) => {
+      try {
+        symlinkSync(name, path);
+      } catch (error) {
         if (errnoCode(error) !== 'ENOENT') throw error;
-        await mkdir(dir, { recursive: true });
-        await symlink(name, path);
-      });
+        mkdirSync(dir, { recursive: true });
+        symlinkSync(name, path);
+      }
     } catch (error) {
       if (errnoCode(error) === 'EEXIST') return;
       throw fileError('write', path, error);
@@ -309,7 +341,7 @@ export function createFileLedger(options: FileLedgerOptions): RunLedger {
     const dir = join(historyDir, dayName(dayMs));
     let names: string[];
     try {
-      names = await readdir(dir);
+      names = readdirSync(dir);
     } catch (error) {
       if (errnoCode(error) === 'ENOENT') return [];
       throw fileError('list', dir, error);
@@ -322,9 +354,9 @@ export function createFileLedger(options: FileLedgerOptions): RunLedger {
     return found;
   };
 
-  const readCandidate = async (candidate: HistoryCandidate): Promise<CandidateRecord> => {
+  const readCandidate = (candidate: HistoryCandidate): CandidateRecord => {
     try {
-      const record = await readRun(candidate.key);
+      const record = readRun(candidate.key);
       return record === undefined ? { missing: true } : { record };
     } catch (error) {
       return {
@@ -341,17 +373,16 @@ export function createFileLedger(options: FileLedgerOptions): RunLedger {
       const due = dueMillis(record);
       const created = createdMillis(record);
       return withLock(key, async (lock) => {
-        const existing = await readRun(key);
+        const existing = readRun(key);
         if (existing !== undefined) return { created: false, record: existing };
         if (record.operationId !== undefined) await writeOperation(record.operationId, record.runId);
         if (due !== undefined) await addMarker(markerName(due, key));
         // Before the commit, like the open marker: a committed run is always in the history.
         await addHistoryMarker(created, key);
-        await lock.assertHeld();
         const text = JSON.stringify(record);
-        if (!(await writeExclusive(runPath(key), text))) {
+        if (!(await writeExclusive(runPath(key), text, () => lock.assertHeld()))) {
           // Only possible when our lock was taken over: the other creator won.
-          const winner = await readRun(key);
+          const winner = readRun(key);
           if (winner !== undefined) return { created: false, record: winner };
           throw ledgerError(`file ledger: run ${record.runId} vanished while being created`, undefined, {
             path: runPath(key),
@@ -368,15 +399,9 @@ export function createFileLedger(options: FileLedgerOptions): RunLedger {
 
     async findByOperationId(operationId) {
       await ensureDirs();
-      const path = join(opDir, fileKey(operationId));
-      let runId: string;
-      try {
-        runId = await readFile(path, 'utf8');
-      } catch (error) {
-        if (errnoCode(error) === 'ENOENT') return undefined;
-        throw fileError('read', path, error);
-      }
-      const record = await readRun(fileKey(runId));
+      const runId = readText(join(opDir, fileKey(operationId)));
+      if (runId === undefined) return undefined;
+      const record = readRun(fileKey(runId));
       // The entry may be left over from a crash or from an operationId the run no longer carries.
       return record?.operationId === operationId ? record : undefined;
     },
@@ -386,7 +411,7 @@ export function createFileLedger(options: FileLedgerOptions): RunLedger {
       const key = fileKey(record.runId);
       const nextDue = dueMillis(record);
       return withLock(key, async (lock) => {
-        const current = await readRun(key);
+        const current = readRun(key);
         if (current === undefined || current.version !== record.version) return undefined;
         const next: RunRecord = { ...record, version: record.version + 1 };
         const currentDue = dueMillis(current);
@@ -400,13 +425,12 @@ export function createFileLedger(options: FileLedgerOptions): RunLedger {
         // Not fsynced here (a create's marker is): the old marker still indexes the run until after the
         // commit, and a reader that finds a marker not matching its record puts the right one in place.
         if (newMarker !== undefined) await addMarker(newMarker, false);
-        await lock.assertHeld();
         const text = JSON.stringify(next);
-        await writeAtomic(runPath(key), text);
+        await writeAtomic(runPath(key), text, () => lock.assertHeld());
         // After the commit: what only the old record needed.
-        if (oldMarker !== undefined && oldMarker !== newMarker) await removeMarker(oldMarker);
+        if (oldMarker !== undefined && oldMarker !== newMarker) removeMarker(oldMarker);
         if (current.operationId !== undefined && current.operationId !== next.operationId) {
-          await dropOperation(current.operationId, current.runId);
+          dropOperation(current.operationId, current.runId);
         }
         return JSON.parse(text) as RunRecord;
       });
@@ -429,7 +453,7 @@ export function createFileLedger(options: FileLedgerOptions): RunLedger {
       await ensureDirs();
       return walkHistory(query, {
         day: historyMarkers,
-        read: (candidates) => Promise.all(candidates.map(readCandidate)),
+        read: async (candidates) => candidates.map(readCandidate),
       });
     },
 
@@ -462,9 +486,7 @@ export function createFileLedger(options: FileLedgerOptions): RunLedger {
       assertSlotArguments(scope, runId);
       return withSlot(scope, async (path, held) => {
         if (held?.holder !== runId) return false;
-        await unlink(path).catch((error: unknown) => {
-          if (errnoCode(error) !== 'ENOENT') throw fileError('remove', path, error);
-        });
+        removeFile(path);
         return true;
       });
     },
@@ -472,13 +494,8 @@ export function createFileLedger(options: FileLedgerOptions): RunLedger {
 
   /** The slot file of a scope; a damaged one (only a hand edit can make one) reads as free. */
   async function readSlot(scope: string): Promise<ConcurrencySlot | undefined> {
-    const path = join(slotsDir, `${fileKey(scope)}.json`);
-    try {
-      return parseStoredSlot(await readFile(path, 'utf8'), scope);
-    } catch (error) {
-      if (errnoCode(error) === 'ENOENT') return undefined;
-      throw fileError('read', path, error);
-    }
+    const text = readText(join(slotsDir, `${fileKey(scope)}.json`));
+    return text === undefined ? undefined : parseStoredSlot(text, scope);
   }
 
   /** Every change of a slot is a read and a write under the slot's own lock. */
@@ -523,29 +540,66 @@ export function fileKey(id: string): string {
   return PLAIN_KEY.test(id) ? id : `~${createHash('sha256').update(id, 'utf8').digest('hex')}`;
 }
 
-/** Where a ledger instance writes its temp files: `tmp/<ms>-<uuid>.tmp` (the time says how old). */
-interface TempFiles {
-  /** A fully written and fsynced temp file (same file system as the ledger, so rename/link stay atomic). */
-  write(content: string): Promise<string>;
+/** Memory file systems (statfs f_type): tmpfs, ramfs. */
+const MEMORY_FILE_SYSTEMS: ReadonlySet<number> = new Set([0x01021994, 0x858458f6]);
+
+/** True when `dir` is on tmpfs or ramfs (false when it cannot be told: then fsync is kept). */
+export function isMemoryFileSystem(dir: string): boolean {
+  try {
+    return MEMORY_FILE_SYSTEMS.has(statfsSync(dir).type);
+  } catch {
+    return false;
+  }
 }
 
-function tempFiles(dir: string, now: () => number): TempFiles {
+/**
+ * How a ledger instance makes its writes durable: temp files `tmp/<ms>-<uuid>.tmp` (the time says how
+ * old), written and fsynced before they are renamed or linked into place, and fsynced directories.
+ *
+ * On a memory file system (`onDisk()` false) fsync is skipped: it does nothing there (tmpfs's fsync is
+ * a no-op) and nothing survives a power loss anyway, while a process crash never needed it (the page
+ * cache is shared). What the skip saves is the thread-pool round trip of every write.
+ */
+interface FileWrites {
+  /** A fully written (on disk: fsynced) temp file, on the ledger's file system so rename/link are atomic. */
+  temp(content: string): Promise<string>;
+  /** Make a rename/link in `dir` durable; platforms that cannot fsync a directory skip it. */
+  syncDir(dir: string): Promise<void>;
+}
+
+function fileWrites(dir: string, now: () => number, onDisk: () => boolean): FileWrites {
   return {
-    async write(content) {
+    async temp(content) {
       const temp = join(dir, `${Math.trunc(now())}-${randomUUID()}.tmp`);
+      let fd: number | undefined;
       try {
-        const handle = await open(temp, 'wx');
-        try {
-          await handle.writeFile(content, 'utf8');
-          await handle.sync();
-        } finally {
-          await handle.close();
-        }
+        fd = openSync(temp, 'wx');
+        writeFileSync(fd, content, 'utf8');
+        if (onDisk()) await fsyncFd(fd);
       } catch (error) {
-        await unlink(temp).catch(() => {});
+        if (fd !== undefined) quietly(() => closeSync(fd as number));
+        quietly(() => unlinkSync(temp));
+        throw fileError('write', temp, error);
+      }
+      try {
+        closeSync(fd);
+      } catch (error) {
+        quietly(() => unlinkSync(temp));
         throw fileError('write', temp, error);
       }
       return temp;
+    },
+    async syncDir(path) {
+      if (!onDisk()) return;
+      let fd: number | undefined;
+      try {
+        fd = openSync(path, 'r');
+        await fsyncFd(fd);
+      } catch {
+        // EISDIR/EPERM/EINVAL on some platforms: the data itself was fsynced already.
+      } finally {
+        if (fd !== undefined) quietly(() => closeSync(fd as number));
+      }
     },
   };
 }
@@ -555,46 +609,89 @@ function tempFiles(dir: string, now: () => number): TempFiles {
  * content is fsynced before the rename; the directory is not (unlike a create), which saves three
  * system calls on every update of a sweep: after a power loss (not a process crash) an update may be
  * lost and the record be back at its previous version, which the next sweep simply redoes.
+ * `beforeCommit` runs between the two (the lock check): when it throws, nothing is committed.
  */
-async function replaceFile(temp: TempFiles, path: string, content: string): Promise<void> {
-  const written = await temp.write(content);
+async function replaceFile(
+  writes: FileWrites,
+  path: string,
+  content: string,
+  beforeCommit?: () => Promise<void>,
+): Promise<void> {
+  const written = await writes.temp(content);
   try {
-    await rename(written, path);
+    await beforeCommit?.();
   } catch (error) {
-    await unlink(written).catch(() => {});
+    quietly(() => unlinkSync(written));
+    throw error;
+  }
+  try {
+    renameSync(written, path);
+  } catch (error) {
+    quietly(() => unlinkSync(written));
     throw fileError('write', path, error);
   }
 }
 
-/** Create `path` with `content` unless it exists; false when it already did. */
-async function createFile(temp: TempFiles, path: string, content: string): Promise<boolean> {
-  const written = await temp.write(content);
+/** Create `path` with `content` unless it exists; false when it already did. `beforeCommit`: as above. */
+async function createFile(
+  writes: FileWrites,
+  path: string,
+  content: string,
+  beforeCommit?: () => Promise<void>,
+): Promise<boolean> {
+  const written = await writes.temp(content);
   try {
-    await link(written, path);
+    await beforeCommit?.();
+  } catch (error) {
+    quietly(() => unlinkSync(written));
+    throw error;
+  }
+  try {
+    linkSync(written, path);
   } catch (error) {
     if (errnoCode(error) === 'EEXIST') return false;
     throw fileError('write', path, error);
   } finally {
-    await unlink(written).catch(() => {});
+    quietly(() => unlinkSync(written));
   }
-  await syncDir(dirname(path));
+  await writes.syncDir(dirname(path));
   return true;
 }
 
-/** Make a rename/link in `dir` durable; platforms that cannot fsync a directory skip it. */
-async function syncDir(dir: string): Promise<void> {
-  let handle: Awaited<ReturnType<typeof open>> | undefined;
+/** fsync waits for the disk: done on libuv's thread pool, so the event loop goes on meanwhile. */
+function fsyncFd(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fsync(fd, (error) => (error ? reject(error) : resolve())));
+}
+
+/** A small file's text; `undefined` when it does not exist. */
+function readText(path: string): string | undefined {
   try {
-    handle = await open(dir, 'r');
-    await handle.sync();
-  } catch {
-    // EISDIR/EPERM/EINVAL on some platforms: the data itself was fsynced already.
-  } finally {
-    await handle?.close().catch(() => {});
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT') return undefined;
+    throw fileError('read', path, error);
   }
 }
 
-async function io<T>(what: string, path: string, fn: () => Promise<T>): Promise<T> {
+/** Remove `path`; already gone is fine. */
+function removeFile(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch (error) {
+    if (errnoCode(error) !== 'ENOENT') throw fileError('remove', path, error);
+  }
+}
+
+/** Best-effort tidying whose failure changes nothing (see each caller). */
+function quietly(fn: () => void): void {
+  try {
+    fn();
+  } catch {
+    // See the caller.
+  }
+}
+
+async function io<T>(what: string, path: string, fn: () => T | Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (error) {

@@ -9,8 +9,9 @@ import type { RunLedger } from './run-ledger.ts';
  *
  * Every method of the port is forwarded, those added later included; a method's plain-object
  * arguments (the records it writes) are scrubbed, ids, dates and numbers are passed as they are. The
- * scrubbed copy is what is stored, and what the store returns (compare-and-set versions included) is
- * what the core goes on with.
+ * scrubbed copy is what is stored (the record itself when it holds nothing to hide: `Redactor.deep`
+ * copies only what it masks, so the sweep's writes allocate nothing here), and what the store returns
+ * (compare-and-set versions included) is what the core goes on with.
  */
 export function redactingLedger<L extends RunLedger>(ledger: L, redactor: Redactor): L {
   const wrapped = new Map<PropertyKey, unknown>();

@@ -226,6 +226,20 @@ describe('sweep', () => {
     assert.ok(Math.max(...pages) <= SWEEP_PAGE_SIZE + 1, `pages ${pages.join(', ')}`);
   });
 
+  it('lists the due runs once when they fit in one page (no second, empty listing)', async () => {
+    const h = harness();
+    for (let i = 0; i < 5; i++) await started(h, `k${i}`, { ...REQUEST, notebookId: `nb${i}.ipynb` });
+    const pages: number[] = [];
+    const listDue = h.ledger.listDue.bind(h.ledger);
+    h.ledger.listDue = async (dueBy, limit) => {
+      const page = await listDue(dueBy, limit);
+      pages.push(page.length);
+      return page;
+    };
+    assert.equal((await sweep(h.deps)).checked, 5);
+    assert.deepEqual(pages, [5]);
+  });
+
   it('stops after SWEEP_LIMIT runs; the rest wait for the next tick', async () => {
     const h = harness({ settings: { sweepLimit: 4 } });
     for (let i = 0; i < 6; i++) await started(h, `k${i}`, { ...REQUEST, notebookId: `nb${i}.ipynb` });

@@ -5,13 +5,26 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { RunRecord } from '../../shared/core/run-record.ts';
 import { isRunnerError } from '../../shared/errors.ts';
-import { createFileLedger, fileKey } from '../../shared/ledger/file-store.ts';
+import { createFileLedger, fileKey, isMemoryFileSystem } from '../../shared/ledger/file-store.ts';
 import { describeLedgerConformance, sampleRecord } from './ledger-conformance.ts';
 
 const tempDir = (): Promise<string> => mkdtemp(join(tmpdir(), 'ledger-file-'));
 
 describeLedgerConformance('file store', async (observer) => {
   const dir = await tempDir();
+  return {
+    ledger: createFileLedger({ dir, ...observer }),
+    second: async () => createFileLedger({ dir }),
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+    corrupt: (runId, text) => writeFile(join(dir, 'runs', `${fileKey(runId)}.json`), text),
+  };
+});
+
+// On a memory file system the store skips fsync (it makes nothing durable there): the same contract
+// holds. /dev/shm is tmpfs on Linux; the check below fails loudly if it is not.
+describeLedgerConformance('file store on a memory file system (no fsync)', async (observer) => {
+  assert.equal(isMemoryFileSystem('/dev/shm'), true, '/dev/shm is expected to be tmpfs');
+  const dir = await mkdtemp('/dev/shm/ledger-file-');
   return {
     ledger: createFileLedger({ dir, ...observer }),
     second: async () => createFileLedger({ dir }),

@@ -57,6 +57,31 @@ describe('createRedactor', () => {
     assert.equal(Object.getPrototypeOf(out), Object.prototype);
   });
 
+  it('copies only what it masks: data with nothing to hide comes back as it is, the input never changes', () => {
+    const redactor = createRedactor([ENV_TOKEN]);
+    const clean = { runId: 'r1', request: { projectId: 'p1', variables: { n: 1 } }, events: [{ at: 'x' }] };
+    assert.equal(redactor.deep(clean), clean);
+    const dirty = {
+      runId: 'r1',
+      request: clean.request,
+      error: { code: 7, message: `denied for ${ENV_TOKEN}` },
+      notes: ['ok', `a ${ENV_TOKEN}`],
+    };
+    const snapshot = structuredClone(dirty);
+    const out = redactor.deep(dirty);
+    assert.deepEqual(dirty, snapshot);
+    assert.deepEqual(out, {
+      runId: 'r1',
+      request: clean.request,
+      error: { code: 7, message: 'denied for [REDACTED]' },
+      notes: ['ok', 'a [REDACTED]'],
+    });
+    // Untouched branches are shared, masked ones are new.
+    assert.equal(out.request, dirty.request);
+    assert.notEqual(out.error, dirty.error);
+    assert.notEqual(out.notes, dirty.notes);
+  });
+
   it('ignores values too short to hide and keeps a bounded number of learned tokens', () => {
     const redactor = createRedactor(['abc']);
     assert.equal(redactor.size, 0);
