@@ -1,5 +1,6 @@
 import type { Dispatcher } from 'undici';
 import { RunnerError } from '../errors.ts';
+import { raceAbort } from '../net/race-abort.ts';
 import type { TokenSource } from './token-source.ts';
 
 /** The part of a Cloud Functions invocation context the token provider reads. */
@@ -119,6 +120,7 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
         inflight = undefined;
       });
     }
+    // The refresh is shared by every caller: a caller's abort ends its wait, not the fetch.
     return raceAbort(inflight, signal);
   }
 
@@ -159,24 +161,4 @@ function describe(error: unknown, timeoutMs: number): string {
 
 function unique(items: readonly string[]): string[] {
   return [...new Set(items)];
-}
-
-/** Resolves like `promise`, but rejects as soon as `signal` aborts (the shared fetch goes on). */
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
 }

@@ -2,6 +2,7 @@ import type { Dispatcher } from 'undici';
 import type { TokenSource } from '../api/token-source.ts';
 import type { MetricsConfig } from '../config.ts';
 import type { Logger } from '../log.ts';
+import { raceAbort } from '../net/race-abort.ts';
 import { postOnce } from '../notify/http-attempt.ts';
 import { snippet } from '../notify/notify-error.ts';
 import { redactSecrets } from '../redact.ts';
@@ -153,23 +154,4 @@ function parseJson(text: string): Record<string, unknown> | undefined {
 function toCount(value: unknown): number | undefined {
   const number = typeof value === 'string' ? Number(value) : value;
   return typeof number === 'number' && Number.isFinite(number) ? number : undefined;
-}
-
-/** Resolves like `promise`, but rejects as soon as `signal` aborts. */
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
 }

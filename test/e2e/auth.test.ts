@@ -13,7 +13,7 @@ import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { apiKeyEntryLine } from '../../shared/auth/api-keys.ts';
-import { startDynalite, TEST_KEYS } from '../ledger/dynalite-server.ts';
+import { docApiStoreEnv, startDynalite } from '../ledger/dynalite-server.ts';
 import {
   type BuiltBundles,
   buildBundles,
@@ -118,10 +118,7 @@ before(async () => {
       durationMs: 60_000,
     },
     env: {
-      RUN_STORE: `docapi:${proxy.url}`,
-      RUN_STORE_TABLE: `e2e_auth_${randomUUID().slice(0, 8)}`,
-      AWS_ACCESS_KEY_ID: TEST_KEYS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: TEST_KEYS.secretAccessKey,
+      ...docApiStoreEnv(proxy.url, `e2e_auth_${randomUUID().slice(0, 8)}`),
       YC_IAM_TOKEN: SA_TOKEN,
       ALLOWED_PROJECTS: 'p-alice,p-bob',
       API_KEYS: `${apiKeyEntryLine('ci', CI_KEY, ['p-alice'])};${apiKeyEntryLine('ops', OPS_KEY, '*')}`,

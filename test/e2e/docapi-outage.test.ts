@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { timerEvent } from '../../local/cloud-events.ts';
-import { docApi, startDynalite, TEST_KEYS } from '../ledger/dynalite-server.ts';
+import { docApi, docApiStoreEnv, startDynalite } from '../ledger/dynalite-server.ts';
 import { type ClockControl, clockControl } from './support/clock-control.ts';
 import { type DocApiFront, startDocApiFront } from './support/docapi-front.ts';
 import {
@@ -23,6 +23,8 @@ import {
   startHarness,
   tempDir,
 } from './support/harness.ts';
+import { operationsDone } from './support/run-waits.ts';
+import { sweepUnderWay } from './support/sweep-process.ts';
 import { startWebhookReceiver, type WebhookReceiver } from './support/webhook-receiver.ts';
 
 const RUNS = 40;
@@ -50,10 +52,7 @@ describe('the Document API endpoint killed mid-sweep and restarted on the same p
     harness = await startHarness({
       distDir: bundles.distDir,
       env: {
-        RUN_STORE: `docapi:${front.endpoint}`,
-        RUN_STORE_TABLE: tableName,
-        AWS_ACCESS_KEY_ID: TEST_KEYS.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: TEST_KEYS.secretAccessKey,
+        ...docApiStoreEnv(front.endpoint, tableName),
         ALLOWED_PROJECTS: PROJECT,
         NOTIFY_WEBHOOK_URL: webhook.url,
         ...clock.env,
@@ -79,19 +78,9 @@ describe('the Document API endpoint killed mid-sweep and restarted on the same p
       runs.push(answer.json as Json);
     }
     const ids = new Set(runs.map((run) => run.operationId as string));
-    await eventually('every operation to end', () =>
-      h()
-        .emulator.operations()
-        .filter((op) => ids.has(op.id))
-        .every((op) => op.done),
-    );
+    await operationsDone(h(), ids);
 
-    const sweeper = await h().spawn('check');
-    const ended = () =>
-      h().logs.entries.filter((e) => e.source === sweeper.source && e.json?.msg === 'run status changed')
-        .length;
-    const sweeping = sweeper.invoke(timerEvent());
-    await eventually('the sweep to be under way', () => ended() >= RUNS / 5, { intervalMs: 5 });
+    const { sweeping, ended } = await sweepUnderWay(h(), RUNS / 5);
     await store.kill();
     await sweeping; // it ends with failures (or throws): the store is gone
     const endedBeforeKill = ended();

@@ -9,22 +9,15 @@
 import assert from 'node:assert/strict';
 import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { timerEvent } from '../../local/cloud-events.ts';
 import { chainDedupeKey } from '../../shared/core/job-chain.ts';
 import { runIdFor } from '../../shared/core/run-identity.ts';
-import { type ClockControl, clockControl } from './support/clock-control.ts';
-import {
-  type BuiltBundles,
-  buildBundles,
-  eventually,
-  type Harness,
-  type Json,
-  PROJECT,
-  startHarness,
-  tempDir,
-} from './support/harness.ts';
-import { closeStores, openTestStore, STORE_NAMES, type TestStore } from './support/stores.ts';
+import { bundlesForTestFile } from './support/bundles-for-test-file.ts';
+import { buildBundles, eventually, type Json, PROJECT } from './support/harness.ts';
+import { sweepKilledMidExecute } from './support/kill-mid-call.ts';
+import { platformOnStore } from './support/platform-on-store.ts';
+import { STORE_NAMES } from './support/stores.ts';
 
 const OVERLAP_ROUNDS = 4;
 const KILL_ROUNDS = 3;
@@ -49,24 +42,17 @@ jobs:
       notebookId: chain/alert.ipynb
 `;
 
-const dir = tempDir('ds-orch-chain-');
-let bundles: BuiltBundles | undefined;
-let plainCheckBytes = 0;
-before(async () => {
-  const jobsFile = join(dir.path, 'jobs.yaml');
-  writeFileSync(jobsFile, JOBS);
-  const plain = await buildBundles({ dir: join(dir.path, 'plain') });
-  plainCheckBytes = statSync(join(plain.distDir, 'check', 'index.js')).size;
-  bundles = await buildBundles({ jobsFile, dir: dir.path });
-});
-after(async () => {
-  await closeStores();
-  dir.remove();
-});
+const bundles = bundlesForTestFile({ jobs: JOBS });
 
 describe('job chains at build time', () => {
+  let plainCheckBytes = 0;
+  before(async () => {
+    const plain = await buildBundles({ dir: join(bundles().dir, 'plain') });
+    plainCheckBytes = statSync(join(plain.distDir, 'check', 'index.js')).size;
+  });
+
   it('embed the chained jobs into the check bundle for a few hundred bytes', () => {
-    const withJobs = statSync(join(bundles?.distDir ?? '', 'check', 'index.js')).size;
+    const withJobs = statSync(join(bundles().distDir, 'check', 'index.js')).size;
     const cost = withJobs - plainCheckBytes;
     console.log(
       `[chain] check bundle: ${plainCheckBytes} B without jobs, ${withJobs} B with 2 chained jobs (+${cost} B)`,
@@ -75,13 +61,13 @@ describe('job chains at build time', () => {
   });
 
   it('fail the build on a cycle or an unknown job, naming the jobs', async () => {
-    const bad = join(dir.path, 'cycle.yaml');
+    const bad = join(bundles().dir, 'cycle.yaml');
     writeFileSync(
       bad,
       `jobs:\n  a:\n    after: { job: b }\n    run: { projectId: p, notebookId: a.ipynb }\n  b:\n    after: { job: a }\n    run: { projectId: p, notebookId: b.ipynb }\n  c:\n    after: { job: nope }\n    run: { projectId: p, notebookId: c.ipynb }\n`,
     );
     await assert.rejects(
-      buildBundles({ jobsFile: bad, dir: join(dir.path, 'bad') }),
+      buildBundles({ jobsFile: bad, dir: join(bundles().dir, 'bad') }),
       /jobs\.c\.after\.job: no job named "nope"/,
     );
     writeFileSync(
@@ -89,7 +75,7 @@ describe('job chains at build time', () => {
       `jobs:\n  a:\n    after: { job: b }\n    run: { projectId: p, notebookId: a.ipynb }\n  b:\n    after: { job: a }\n    run: { projectId: p, notebookId: b.ipynb }\n`,
     );
     await assert.rejects(
-      buildBundles({ jobsFile: bad, dir: join(dir.path, 'bad') }),
+      buildBundles({ jobsFile: bad, dir: join(bundles().dir, 'bad') }),
       /jobs\.a\.after: jobs a, b form a cycle \(a runs after b, b runs after a\)/,
     );
   });
@@ -97,19 +83,20 @@ describe('job chains at build time', () => {
 
 for (const storeName of STORE_NAMES) {
   describe(`job chains on the built bundles (${storeName} ledger)`, () => {
-    let harness: Harness | undefined;
-    let store: TestStore | undefined;
-    let clock: ClockControl | undefined;
-    const h = (): Harness => {
-      if (harness === undefined) throw new Error('the platform did not start');
-      return harness;
-    };
-    const read = async (runId: string): Promise<Json> => {
-      const record = await store?.readRun(runId);
-      assert.ok(record, `run ${runId} is in the ledger`);
-      return record as Json;
-    };
-    const sweep = () => h().platform.invoke('check', timerEvent());
+    const {
+      harness: h,
+      store,
+      clock,
+      read,
+      sweep,
+    } = platformOnStore({
+      bundles,
+      store: storeName,
+      dirPrefix: 'ds-orch-chain-',
+      movableClock: true,
+      env: { START_RECOVERY_SECONDS: '10' },
+      emulator: { durationMs: 600_000 },
+    });
     let day = 0;
 
     /** Ticks the next day's 03:00 slot of train-2034 and ends its run with `outcome`; returns its record. */
@@ -130,19 +117,6 @@ for (const storeName of STORE_NAMES) {
       h().emulator.finish(train.operationId, outcome);
       return train;
     }
-
-    before(async () => {
-      clock = clockControl(join(dir.path));
-      store = await openTestStore(storeName, dir.path);
-      harness = await startHarness({
-        distDir: bundles?.distDir ?? '',
-        env: { ...store.env, ...clock.env, ALLOWED_PROJECTS: PROJECT, START_RECOVERY_SECONDS: '10' },
-        emulator: { durationMs: 600_000 },
-      });
-    });
-    after(async () => {
-      await harness?.close();
-    });
 
     it(`three check processes sweeping the upstream ending at once start the downstream job once, with the upstream as input variables (${OVERLAP_ROUNDS} rounds)`, async () => {
       const sweepers = await Promise.all([h().spawn('check'), h().spawn('check')]);
@@ -192,26 +166,15 @@ for (const storeName of STORE_NAMES) {
       for (let round = 1; round <= KILL_ROUNDS; round++) {
         const reportsBefore = h().operationsOf('chain/report.ipynb').length;
         const train = await trainRun('OK');
-        h().emulator.inject({
-          kind: 'latency',
-          latencyMs: 3000,
-          method: 'POST',
-          path: `/projects/${PROJECT}:execute`,
-        });
-        const sweeper = await h().spawn('check');
-        const sweeping = sweeper.invoke(timerEvent());
-        await eventually(
+        const killed = await sweepKilledMidExecute(
+          h(),
           'the report Execute to reach the API',
           () => h().operationsOf('chain/report.ipynb').length > reportsBefore,
-          {
-            intervalMs: 5,
-          },
         );
-        await sweeper.kill();
-        assert.equal((await sweeping).ok, false);
+        assert.equal(killed.ok, false);
         const reportId = runIdFor(chainDedupeKey('report-2034', train.runId));
         assert.equal((await read(reportId)).status, 'STARTING');
-        clock?.advance(11_000);
+        clock().advance(11_000);
         const report: Json = await eventually('the report start to be re-driven', async () => {
           await sweep();
           const record = await read(reportId);
@@ -239,7 +202,7 @@ for (const storeName of STORE_NAMES) {
       const [alert] = h().operationsOf('chain/alert.ipynb').slice(-1);
       assert.equal(alert?.inputVariables?.UPSTREAM_STATUS, 'FAILED');
       assert.equal(alert?.inputVariables?.UPSTREAM_RUN_ID, train.runId);
-      assert.equal(await store?.readRun(runIdFor(chainDedupeKey('report-2034', train.runId))), undefined);
+      assert.equal(await store().readRun(runIdFor(chainDedupeKey('report-2034', train.runId))), undefined);
       h().emulator.finish(alert?.id ?? '', 'OK');
     });
   });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { after } from 'node:test';
-import { startDynalite, TEST_KEYS } from '../ledger/dynalite-server.ts';
+import { docApiStoreEnv, startDynalite } from '../ledger/dynalite-server.ts';
 import { describeLifecycle } from './support/lifecycle-suite.ts';
 
 // The lifecycle suite against the YDB Document API store (RUN_STORE=docapi:<url>), served by dynalite
@@ -14,12 +14,7 @@ after(async () => {
 describeLifecycle('docapi', async () => {
   dynalite ??= await startDynalite();
   return {
-    env: {
-      RUN_STORE: `docapi:${dynalite.endpoint}`,
-      RUN_STORE_TABLE: `e2e_runs_${randomUUID().slice(0, 8)}`,
-      AWS_ACCESS_KEY_ID: TEST_KEYS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: TEST_KEYS.secretAccessKey,
-    },
+    env: docApiStoreEnv(dynalite.endpoint, `e2e_runs_${randomUUID().slice(0, 8)}`),
     close: async () => undefined,
   };
 });

@@ -11,7 +11,7 @@ import { timerEvent } from '../../local/cloud-events.ts';
 import { runIdFor } from '../../shared/core/run-identity.ts';
 import { openLedger } from '../../shared/ledger/open-ledger.ts';
 import type { RunLedger } from '../../shared/ledger/run-ledger.ts';
-import { startDynalite, TEST_KEYS } from '../ledger/dynalite-server.ts';
+import { docApiStoreEnv, startDynalite, TEST_KEYS } from '../ledger/dynalite-server.ts';
 import {
   type BuiltBundles,
   buildBundles,
@@ -49,10 +49,7 @@ before(async () => {
   docapiHarness = await startHarness({
     distDir: bundles.distDir,
     env: {
-      RUN_STORE: `docapi:${dynalite.endpoint}`,
-      RUN_STORE_TABLE: table,
-      AWS_ACCESS_KEY_ID: TEST_KEYS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: TEST_KEYS.secretAccessKey,
+      ...docApiStoreEnv(dynalite.endpoint, table),
       ALLOWED_PROJECTS: PROJECT,
     },
     queue: QUEUE,

@@ -6,22 +6,12 @@
  * five-minute job's slots passed over by a gap are each reported once. The jobs are pinned to 2035 and 2036.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { timerEvent } from '../../local/cloud-events.ts';
-import {
-  type BuiltBundles,
-  buildBundles,
-  eventually,
-  type Harness,
-  PROJECT,
-  pause,
-  startHarness,
-  tempDir,
-} from './support/harness.ts';
-import { closeStores, openTestStore, STORE_NAMES } from './support/stores.ts';
-import { startWebhookReceiver, type WebhookReceiver } from './support/webhook-receiver.ts';
+import { bundlesForTestFile } from './support/bundles-for-test-file.ts';
+import { eventually, PROJECT, pause } from './support/harness.ts';
+import { platformOnStore } from './support/platform-on-store.ts';
+import { STORE_NAMES } from './support/stores.ts';
 
 const JOBS = `
 jobs:
@@ -38,54 +28,33 @@ jobs:
       notebookId: missed/five.ipynb
 `;
 
-const dir = tempDir('ds-orch-missed-');
-let bundles: BuiltBundles | undefined;
-before(async () => {
-  const jobsFile = join(dir.path, 'jobs.yaml');
-  writeFileSync(jobsFile, JOBS);
-  bundles = await buildBundles({ jobsFile, dir: dir.path });
-});
-after(async () => {
-  await closeStores();
-  dir.remove();
-});
+const bundles = bundlesForTestFile({ jobs: JOBS });
 
 for (const storeName of STORE_NAMES) {
   describe(`missed slots on the built bundles (${storeName} ledger)`, () => {
-    let harness: Harness | undefined;
-    let webhook: WebhookReceiver | undefined;
-    const h = (): Harness => {
-      if (harness === undefined) throw new Error('the platform did not start');
-      return harness;
-    };
+    const {
+      harness: h,
+      webhook,
+      sweep,
+    } = platformOnStore({
+      bundles,
+      store: storeName,
+      dirPrefix: 'ds-orch-missed-',
+      webhook: true,
+      emulator: { durationMs: 100 },
+    });
     const missed = (job: string) =>
       h()
         .logs.lines('scheduled slot missed')
         .filter((line) => line.job === job)
         .map((line) => line.slot as string);
     const reportsOf = (job: string) =>
-      (webhook?.received ?? []).filter(
-        (r) => r.json?.type === 'run.missed' && r.json?.run?.job?.name === job,
-      );
+      webhook().received.filter((r) => r.json?.type === 'run.missed' && r.json?.run?.job?.name === job);
     const sweepUntilDelivered = (job: string, count: number) =>
       eventually(`${count} run.missed report(s) of ${job}`, async () => {
-        await h().platform.invoke('check', timerEvent());
+        await sweep();
         return reportsOf(job).length >= count || undefined;
       });
-
-    before(async () => {
-      webhook = await startWebhookReceiver();
-      const store = await openTestStore(storeName, dir.path);
-      harness = await startHarness({
-        distDir: bundles?.distDir ?? '',
-        env: { ...store.env, ALLOWED_PROJECTS: PROJECT, NOTIFY_WEBHOOK_URL: webhook.url },
-        emulator: { durationMs: 100 },
-      });
-    });
-    after(async () => {
-      await harness?.close();
-      await webhook?.close();
-    });
 
     it('a daily slot whose ticks were all lost is reported once by the first tick hours later, also with two ticks at once', async () => {
       const other = await h().spawn('execute');
@@ -114,7 +83,7 @@ for (const storeName of STORE_NAMES) {
       for (const minute of ['31', '32', '33']) {
         await tick(`2035-01-02T09:${minute}:02Z`);
         await other.invoke(timerEvent({ now: new Date(`2035-01-02T09:${minute}:03Z`) }));
-        await h().platform.invoke('check', timerEvent());
+        await sweep();
       }
       await pause(100);
       assert.equal(missed('nightly-2035').length, 1);
@@ -146,7 +115,7 @@ for (const storeName of STORE_NAMES) {
         ['10:05', '10:10', '10:15', '10:20', '10:25', '10:30', '10:35'],
       );
       await sweepUntilDelivered('five-2036', 7);
-      await h().platform.invoke('check', timerEvent());
+      await sweep();
       await pause(100);
       assert.equal(reportsOf('five-2036').length, 7);
       console.log(

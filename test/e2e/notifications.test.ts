@@ -6,12 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { pathToFileURL } from 'node:url';
 import { timerEvent } from '../../local/cloud-events.ts';
 import type { InvokeResult } from '../../local/platform.ts';
+import { type ClockControl, clockControl } from './support/clock-control.ts';
 import {
   type BuiltBundles,
   buildBundles,
@@ -24,13 +22,11 @@ import {
 import { startWebhookReceiver, type WebhookReceiver } from './support/webhook-receiver.ts';
 
 const SECRET = 'whsec-e2e-notify-4f1c8a2d9b7e';
-const CLOCK_SHIFT = join(import.meta.dirname, 'support', 'clock-shift.mjs');
 
 let bundles: BuiltBundles | undefined;
 let harness: Harness | undefined;
 let webhook: WebhookReceiver | undefined;
-let clockFile = '';
-let offsetMs = 0;
+let clock: ClockControl | undefined;
 const h = (): Harness => {
   if (harness === undefined) throw new Error('the platform did not start');
   return harness;
@@ -40,18 +36,10 @@ const hook = (): WebhookReceiver => {
   return webhook;
 };
 
-/** Moves the functions' clock forward (written atomically: a reader never sees half a number). */
-function advanceClock(ms: number): void {
-  offsetMs += ms;
-  writeFileSync(`${clockFile}.tmp`, String(offsetMs));
-  renameSync(`${clockFile}.tmp`, clockFile);
-}
-
 before(async () => {
   bundles = await buildBundles();
   webhook = await startWebhookReceiver();
-  clockFile = join(bundles.dir, 'clock-offset');
-  advanceClock(0);
+  clock = clockControl(bundles.dir);
   harness = await startHarness({
     distDir: bundles.distDir,
     env: {
@@ -59,8 +47,7 @@ before(async () => {
       ALLOWED_PROJECTS: PROJECT,
       NOTIFY_WEBHOOK_URL: webhook.url,
       NOTIFY_WEBHOOK_SECRET: SECRET,
-      NODE_OPTIONS: `--import ${pathToFileURL(CLOCK_SHIFT).href}`,
-      E2E_CLOCK_OFFSET_FILE: clockFile,
+      ...clock.env,
     },
   });
 });
@@ -139,12 +126,12 @@ describe('run reports to a webhook', () => {
     assert.equal(hook().about(runId).length, failedAttempts, 'not retried before its time');
 
     hook().failing.delete(runId);
-    advanceClock(31_000);
+    clock?.advance(31_000);
     await eventually('the delivery', async () => {
       await h().platform.tick();
       return h().logs.lines('run report delivered', runId).length > 0;
     });
-    advanceClock(3_600_000);
+    clock?.advance(3_600_000);
     for (let i = 0; i < 3; i++) await h().platform.tick();
     const reports = hook().about(runId);
     assert.equal(reports.filter((report) => report.status === 204).length, 1);

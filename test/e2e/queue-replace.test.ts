@@ -6,54 +6,39 @@
  * deadline, a cancel of a queued run, and a replacement.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { httpEvent, timerEvent } from '../../local/cloud-events.ts';
-import type { InvokeResult } from '../../local/platform.ts';
-import { type ClockControl, clockControl } from './support/clock-control.ts';
-import {
-  type BuiltBundles,
-  buildBundles,
-  eventually,
-  type Harness,
-  invocationAnswer,
-  type Json,
-  PROJECT,
-  startHarness,
-  tempDir,
-} from './support/harness.ts';
-import { closeStores, openTestStore, STORE_NAMES, type TestStore } from './support/stores.ts';
+import { before, describe, it } from 'node:test';
+import { timerEvent } from '../../local/cloud-events.ts';
+import { bundlesForTestFile } from './support/bundles-for-test-file.ts';
+import { type Invoke, racedStarts, threeExecuteInstances } from './support/execute-racers.ts';
+import { eventually, type Json, PROJECT } from './support/harness.ts';
+import { sweepKilledMidExecute } from './support/kill-mid-call.ts';
+import { platformOnStore } from './support/platform-on-store.ts';
+import { STORE_NAMES } from './support/stores.ts';
 
 const RACERS = 10;
 const OVERLAP_ROUNDS = 5;
 const KILL_ROUNDS = 3;
 const RECHECK_SECONDS = 120;
 
-let bundles: BuiltBundles | undefined;
-before(async () => {
-  bundles = await buildBundles();
-});
-after(async () => {
-  await closeStores();
-  bundles?.remove();
-});
+const bundles = bundlesForTestFile();
 
 for (const storeName of STORE_NAMES) {
   describe(`queue and replace on the built bundles (${storeName} ledger)`, () => {
-    const dir = tempDir('ds-orch-queue-');
-    let harness: Harness | undefined;
-    let store: TestStore | undefined;
-    let clock: ClockControl | undefined;
-    let executes: ((event: unknown) => Promise<InvokeResult>)[] = [];
-    const h = (): Harness => {
-      if (harness === undefined) throw new Error('the platform did not start');
-      return harness;
-    };
-    const read = async (runId: string): Promise<Json> => {
-      const record = await store?.readRun(runId);
-      assert.ok(record, `run ${runId} is in the ledger`);
-      return record as Json;
-    };
-    const sweep = () => h().platform.invoke('check', timerEvent());
+    const {
+      harness: h,
+      store,
+      clock,
+      read,
+      sweep,
+    } = platformOnStore({
+      bundles,
+      store: storeName,
+      dirPrefix: 'ds-orch-queue-',
+      movableClock: true,
+      env: { START_RECOVERY_SECONDS: '10' },
+      emulator: { durationMs: 600_000 },
+    });
+    let executes: Invoke[] = [];
     const start = async (body: Json, key: string) => {
       const answer = await h().execute(
         { projectId: PROJECT, ...body },
@@ -72,37 +57,16 @@ for (const storeName of STORE_NAMES) {
     }
 
     before(async () => {
-      clock = clockControl(dir.path);
-      store = await openTestStore(storeName, dir.path);
-      harness = await startHarness({
-        distDir: bundles?.distDir ?? '',
-        env: { ...store.env, ...clock.env, ALLOWED_PROJECTS: PROJECT, START_RECOVERY_SECONDS: '10' },
-        emulator: { durationMs: 600_000 },
-      });
-      const others = await Promise.all([h().spawn('execute'), h().spawn('execute')]);
-      executes = [
-        (event) => h().platform.invoke('execute', event),
-        ...others.map((instance) => (event: unknown) => instance.invoke(event)),
-      ];
-    });
-    after(async () => {
-      await harness?.close();
-      dir.remove();
+      executes = await threeExecuteInstances(h());
     });
 
     it(`${RACERS} concurrent queue starts over three processes: one runs, the others wait and run one at a time, in order`, async () => {
       const notebookId = `queue/race-${storeName}.ipynb`;
-      const answers = await Promise.all(
-        Array.from({ length: RACERS }, async (_, i) => {
-          const invoke = executes[i % executes.length] as (event: unknown) => Promise<InvokeResult>;
-          const event = httpEvent({
-            method: 'POST',
-            url: '/execute',
-            headers: { 'content-type': 'application/json', 'idempotency-key': `${storeName}-race-${i}` },
-            body: Buffer.from(JSON.stringify({ projectId: PROJECT, notebookId, concurrency: 'queue' })),
-          });
-          return invocationAnswer(await invoke(event));
-        }),
+      const answers = await racedStarts(
+        executes,
+        RACERS,
+        { projectId: PROJECT, notebookId, concurrency: 'queue' },
+        (i) => `${storeName}-race-${i}`,
       );
       for (const answer of answers) assert.equal(answer.statusCode, 202, JSON.stringify(answer.json));
       const statuses = answers.map((answer) => answer.json.status as string).sort();
@@ -168,26 +132,15 @@ for (const storeName of STORE_NAMES) {
         const holder = await start({ notebookId, concurrency: 'queue' }, `kill-${round}-a`);
         const waiting = await start({ notebookId, concurrency: 'queue' }, `kill-${round}-b`);
         h().emulator.finish(holder.operationId, 'OK');
-        h().emulator.inject({
-          kind: 'latency',
-          latencyMs: 3000,
-          method: 'POST',
-          path: `/projects/${PROJECT}:execute`,
-        });
-        const sweeper = await h().spawn('check');
-        const sweeping = sweeper.invoke(timerEvent());
-        await eventually(
+        const killed = await sweepKilledMidExecute(
+          h(),
           "the queued run's Execute to reach the API",
           () => h().operationsOf(notebookId).length === 2,
-          {
-            intervalMs: 5,
-          },
         );
-        await sweeper.kill();
-        assert.equal((await sweeping).ok, false);
+        assert.equal(killed.ok, false);
         const claim = await read(waiting.runId);
         assert.equal(claim.status, 'STARTING', 'promoted, the operation not recorded');
-        clock?.advance(11_000);
+        clock().advance(11_000);
         await eventually('the start to be re-driven', async () => {
           await sweep();
           return (await read(waiting.runId)).operationId;
@@ -211,7 +164,7 @@ for (const storeName of STORE_NAMES) {
       assert.equal(cancel.status, 202, cancel.text);
       assert.equal(cancel.json?.status, 'CANCELLED');
       assert.equal(h().emulator.requests.length, requestsBefore, 'no API call');
-      clock?.advance(61_000);
+      clock().advance(61_000);
       await eventually('the queued run to time out', async () => {
         await sweep();
         return (await read(short.runId)).status === 'TIMED_OUT' || undefined;
@@ -221,8 +174,13 @@ for (const storeName of STORE_NAMES) {
       assert.match(timedOut.error.message, /waited in the queue past its deadline/);
       await finish(holder.runId);
       assert.equal(h().operationsOf(notebookId).length, 1, 'neither ever started');
-      assert.equal(await store?.readRun(cancelled.runId).then((r) => r?.operationId), undefined);
-      clock?.advance(RECHECK_SECONDS * 1000);
+      assert.equal(
+        await store()
+          .readRun(cancelled.runId)
+          .then((r) => r?.operationId),
+        undefined,
+      );
+      clock().advance(RECHECK_SECONDS * 1000);
       await sweep();
       assert.equal(h().operationsOf(notebookId).length, 1);
     });

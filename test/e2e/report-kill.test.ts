@@ -7,67 +7,35 @@
  * 4/60 lines were never written.)
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { timerEvent } from '../../local/cloud-events.ts';
-import { type ClockControl, clockControl } from './support/clock-control.ts';
-import {
-  type BuiltBundles,
-  buildBundles,
-  eventually,
-  type Harness,
-  type Json,
-  PROJECT,
-  pause,
-  startHarness,
-  tempDir,
-} from './support/harness.ts';
-import { closeStores, openTestStore, STORE_NAMES } from './support/stores.ts';
-import { startWebhookReceiver, type WebhookReceiver } from './support/webhook-receiver.ts';
+import { describe, it } from 'node:test';
+import { bundlesForTestFile } from './support/bundles-for-test-file.ts';
+import { eventually, type Json, PROJECT, pause } from './support/harness.ts';
+import { platformOnStore } from './support/platform-on-store.ts';
+import { operationsDone } from './support/run-waits.ts';
+import { STORE_NAMES } from './support/stores.ts';
+import { sweepUnderWay } from './support/sweep-process.ts';
 
 const ROUNDS = [60, 80];
 /** Past the claim a report's writer holds (120 s) and the due slack. */
 const PAST_CLAIM_MS = 130_000;
 
-let bundles: BuiltBundles | undefined;
-before(async () => {
-  bundles = await buildBundles();
-});
-after(async () => {
-  await closeStores();
-  bundles?.remove();
-});
+const bundles = bundlesForTestFile();
 
 for (const storeName of STORE_NAMES) {
   describe(`kill -9 of a check process mid-sweep (${storeName} ledger)`, () => {
-    const dir = tempDir('ds-rel-report-');
-    let harness: Harness | undefined;
-    let webhook: WebhookReceiver | undefined;
-    let clock: ClockControl | undefined;
-    const h = (): Harness => {
-      if (harness === undefined) throw new Error('the platform did not start');
-      return harness;
-    };
-    const hook = (): WebhookReceiver => {
-      if (webhook === undefined) throw new Error('the webhook did not start');
-      return webhook;
-    };
-
-    before(async () => {
-      clock = clockControl(dir.path);
-      webhook = await startWebhookReceiver();
+    const {
+      harness: h,
+      webhook: hook,
+      clock,
+      sweep,
+    } = platformOnStore({
+      bundles,
+      store: storeName,
+      dirPrefix: 'ds-rel-report-',
+      movableClock: true,
       // A slow receiver keeps deliveries in flight when the kill lands.
-      webhook.delayMs = 15;
-      const store = await openTestStore(storeName, dir.path);
-      harness = await startHarness({
-        distDir: bundles?.distDir ?? '',
-        env: { ...store.env, ...clock.env, ALLOWED_PROJECTS: PROJECT, NOTIFY_WEBHOOK_URL: webhook.url },
-        emulator: { durationMs: 50 },
-      });
-    });
-    after(async () => {
-      await harness?.close();
-      await webhook?.close();
-      dir.remove();
+      webhook: { delayMs: 15 },
+      emulator: { durationMs: 50 },
     });
 
     it(`every ending is logged and delivered at least once, duplicates with one deliveryId (${ROUNDS.join(' and ')} runs)`, async () => {
@@ -85,21 +53,10 @@ for (const storeName of STORE_NAMES) {
             runs.push(answer.json as Json);
           }
         }
-        const ids = new Set(runs.map((run) => run.operationId as string));
-        await eventually('every operation to end', () =>
-          h()
-            .emulator.operations()
-            .filter((op) => ids.has(op.id))
-            .every((op) => op.done),
-        );
+        await operationsDone(h(), new Set(runs.map((run) => run.operationId as string)));
 
         // A sweep in a process of its own, killed once it has ended a quarter of the runs.
-        const sweeper = await h().spawn('check');
-        const ended = () =>
-          h().logs.entries.filter((e) => e.source === sweeper.source && e.json?.msg === 'run status changed')
-            .length;
-        const sweeping = sweeper.invoke(timerEvent());
-        await eventually('the sweep to be under way', () => ended() >= count / 4, { intervalMs: 5 });
+        const { sweeper, sweeping, ended } = await sweepUnderWay(h(), count / 4);
         await sweeper.kill();
         const killedResult = await sweeping;
         const killedLines = ended();
@@ -108,8 +65,8 @@ for (const storeName of STORE_NAMES) {
         await eventually(
           'every run to be reported and delivered',
           async () => {
-            clock?.advance(PAST_CLAIM_MS);
-            await h().platform.invoke('check', timerEvent());
+            clock().advance(PAST_CLAIM_MS);
+            await sweep();
             await pause(20);
             return runs.every(
               (run) => h().logs.finishedCount(run.runId) >= 1 && hook().about(run.runId).length >= 1,
@@ -123,8 +80,8 @@ for (const storeName of STORE_NAMES) {
           },
         );
         // More sweeps change nothing: nothing is reported again without a crash.
-        clock?.advance(PAST_CLAIM_MS);
-        await h().platform.invoke('check', timerEvent());
+        clock().advance(PAST_CLAIM_MS);
+        await sweep();
         await pause(100);
 
         let lineDuplicates = 0;

@@ -6,79 +6,45 @@
  * is moved forward (support/clock-control.ts) instead of waiting for retry delays.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { timerEvent } from '../../local/cloud-events.ts';
 import { attemptDedupeKey } from '../../shared/core/retry-plan.ts';
 import { executeKeyFor, runIdFor } from '../../shared/core/run-identity.ts';
-import { type ClockControl, clockControl } from './support/clock-control.ts';
-import {
-  type BuiltBundles,
-  buildBundles,
-  eventually,
-  type Harness,
-  type Json,
-  PROJECT,
-  pause,
-  startHarness,
-  tempDir,
-} from './support/harness.ts';
-import { closeStores, openTestStore, STORE_NAMES, type TestStore } from './support/stores.ts';
-import { startWebhookReceiver, type WebhookReceiver } from './support/webhook-receiver.ts';
+import { bundlesForTestFile } from './support/bundles-for-test-file.ts';
+import { eventually, type Json, PROJECT, pause } from './support/harness.ts';
+import { sweepKilledMidExecute } from './support/kill-mid-call.ts';
+import { platformOnStore } from './support/platform-on-store.ts';
+import { STORE_NAMES } from './support/stores.ts';
 
 const LEASE_SECONDS = 10;
 const MISSING_PROJECT = 'p-e2e-missing';
 const OVERLAP_ROUNDS = 5;
 const KILL_ROUNDS = 3;
 
-let bundles: BuiltBundles | undefined;
-before(async () => {
-  bundles = await buildBundles();
-});
-after(async () => {
-  await closeStores();
-  bundles?.remove();
-});
+const bundles = bundlesForTestFile();
 
 for (const storeName of STORE_NAMES) {
   describe(`retries on the built bundles (${storeName} ledger)`, () => {
-    const dir = tempDir('ds-orch-retry-');
-    let harness: Harness | undefined;
-    let store: TestStore | undefined;
-    let clock: ClockControl | undefined;
-    let webhook: WebhookReceiver | undefined;
-    const h = (): Harness => {
-      if (harness === undefined) throw new Error('the platform did not start');
-      return harness;
-    };
-    const advance = (seconds: number) => clock?.advance(seconds * 1000);
-    const read = async (runId: string): Promise<Json> => {
-      const record = await store?.readRun(runId);
-      assert.ok(record, `run ${runId} is in the ledger`);
-      return record as Json;
-    };
-    const sweep = () => h().platform.invoke('check', timerEvent());
-
-    before(async () => {
-      clock = clockControl(dir.path);
-      webhook = await startWebhookReceiver();
-      store = await openTestStore(storeName, dir.path);
-      harness = await startHarness({
-        distDir: bundles?.distDir ?? '',
-        env: {
-          ...store.env,
-          ...clock.env,
-          ALLOWED_PROJECTS: `${PROJECT},${MISSING_PROJECT}`,
-          START_RECOVERY_SECONDS: String(LEASE_SECONDS),
-          NOTIFY_WEBHOOK_URL: webhook.url,
-        },
-        emulator: { missingProjects: [MISSING_PROJECT] },
-      });
+    const {
+      harness: h,
+      store,
+      clock,
+      webhook,
+      read,
+      sweep,
+    } = platformOnStore({
+      bundles,
+      store: storeName,
+      dirPrefix: 'ds-orch-retry-',
+      movableClock: true,
+      webhook: true,
+      env: {
+        ALLOWED_PROJECTS: `${PROJECT},${MISSING_PROJECT}`,
+        START_RECOVERY_SECONDS: String(LEASE_SECONDS),
+      },
+      emulator: { missingProjects: [MISSING_PROJECT] },
     });
-    after(async () => {
-      await harness?.close();
-      await webhook?.close();
-      dir.remove();
-    });
+    const advance = (seconds: number) => clock().advance(seconds * 1000);
 
     /** Starts a run with `retry` over HTTP; returns the first attempt's runId. */
     async function startRetried(key: string, notebookId: string, retry: Json): Promise<string> {
@@ -156,7 +122,7 @@ for (const storeName of STORE_NAMES) {
         [first, second, third].map((runId) => h().logs.finishedCount(runId)),
         [0, 0, 1],
       );
-      const reports = webhook?.received ?? [];
+      const reports = webhook().received;
       assert.deepEqual(
         reports
           .filter((r) => [first, second, third].includes(r.json?.run?.runId))
@@ -194,7 +160,7 @@ for (const storeName of STORE_NAMES) {
         const second = runIdFor(attemptDedupeKey(`key:${key}`, 2));
         await eventually(
           'the retry to have its operation',
-          async () => (await store?.readRun(second))?.operationId !== undefined || undefined,
+          async () => (await store().readRun(second))?.operationId !== undefined || undefined,
           { describe: () => h().logs.tail(40) },
         );
         summary.push(h().operationsOf(notebookId).length - 1);
@@ -216,24 +182,12 @@ for (const storeName of STORE_NAMES) {
         const first = await startRetried(key, notebookId, { attempts: 2, delaySeconds: 30 });
         await untilEnded(first);
         h().emulator.plan({ notebookId, outcome: 'OK', durationMs: 600_000 });
-        h().emulator.inject({
-          kind: 'latency',
-          latencyMs: 3000,
-          method: 'POST',
-          path: `/projects/${PROJECT}:execute`,
-        });
         advance(31);
-        const sweeper = await h().spawn('check');
-        const sweeping = sweeper.invoke(timerEvent());
-        await eventually(
+        const killed = await sweepKilledMidExecute(
+          h(),
           'the retry Execute to reach the API',
           () => h().operationsOf(notebookId).length === 2,
-          {
-            intervalMs: 5,
-          },
         );
-        await sweeper.kill();
-        const killed = await sweeping;
         assert.equal(killed.ok, false, 'killed before it answered');
         const second = runIdFor(attemptDedupeKey(`key:${key}`, 2));
         const claim = await read(second);
@@ -252,7 +206,7 @@ for (const storeName of STORE_NAMES) {
           .filter((r) => r.idempotencyKey === retryKey);
         assert.equal(executes.length, 2, 're-driven once, with the same key');
         assert.equal((await read(second)).operationId, operations[1]?.id);
-        assert.equal(await store?.readRun(runIdFor(attemptDedupeKey(`key:${key}`, 3))), undefined);
+        assert.equal(await store().readRun(runIdFor(attemptDedupeKey(`key:${key}`, 3))), undefined);
         summary.push(`${operations.length - 1} retry op / ${executes.length} Execute`);
         h().emulator.finish(operations[1]?.id ?? '', 'OK');
       }
@@ -272,10 +226,10 @@ for (const storeName of STORE_NAMES) {
         advance(130);
         await sweep();
       }
-      await eventually('the report to arrive', () => (webhook?.about(first).length ?? 0) > 0);
+      await eventually('the report to arrive', () => webhook().about(first).length > 0);
       assert.equal(h().operationsOf(notebookId).length, 1, 'no more attempts');
       assert.equal(h().logs.finishedCount(first), 1);
-      assert.equal(webhook?.about(first).length, 1);
+      assert.equal(webhook().about(first).length, 1);
       const again = await h().request('POST', '/cancel', { body: { runId: first } });
       assert.equal(again.status, 409);
     });

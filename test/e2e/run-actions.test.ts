@@ -7,25 +7,17 @@
  * line, answer, ledger item or report. The API calls each run cost are counted and printed.
  */
 import assert from 'node:assert/strict';
-import { lstatSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it, type TestContext } from 'node:test';
+import { before, describe, it, type TestContext } from 'node:test';
 import { queueEvent, timerEvent } from '../../local/cloud-events.ts';
-import { type ClockControl, clockControl } from './support/clock-control.ts';
-import {
-  type BuiltBundles,
-  buildBundles,
-  eventually,
-  type Harness,
-  type Json,
-  PROJECT,
-  startHarness,
-  tempDir,
-} from './support/harness.ts';
-import { closeStores, docApi, openTestStore, STORE_NAMES, type TestStore } from './support/stores.ts';
-import { startWebhookReceiver, type WebhookReceiver } from './support/webhook-receiver.ts';
+import { bundlesForTestFile } from './support/bundles-for-test-file.ts';
+import { eventually, type Json, PROJECT } from './support/harness.ts';
+import { startKilledMidCall } from './support/kill-mid-call.ts';
+import { platformOnStore } from './support/platform-on-store.ts';
+import { claimedRunId, finalRecord } from './support/run-waits.ts';
+import { docApi, STORE_NAMES } from './support/stores.ts';
 
-const FINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT']);
 const LONG = 'p-open-long';
 const FAILING = 'p-open-fails';
 const KILLED = 'p-open-killed';
@@ -47,17 +39,7 @@ jobs:
       dockerId: img-2033
 `;
 
-let bundles: BuiltBundles | undefined;
-before(async () => {
-  const dir = tempDir('ds-actions-build-');
-  const jobsFile = join(dir.path, 'jobs.yaml');
-  writeFileSync(jobsFile, JOBS);
-  bundles = await buildBundles({ jobsFile, dir: dir.path });
-});
-after(async () => {
-  await closeStores();
-  bundles?.remove();
-});
+const bundles = bundlesForTestFile({ jobs: JOBS });
 
 /** Every regular file under `dir`, read as text (the file ledger; its index entries are links). */
 function readTree(dir: string): string[] {
@@ -71,40 +53,26 @@ function readTree(dir: string): string[] {
 
 for (const storeName of STORE_NAMES) {
   describe(`open and activate runs end to end (${storeName} ledger)`, () => {
-    const dir = tempDir('ds-actions-');
-    let harness: Harness | undefined;
-    let store: TestStore | undefined;
-    let clock: ClockControl | undefined;
-    let webhook: WebhookReceiver | undefined;
-    const h = (): Harness => {
-      if (harness === undefined) throw new Error('the platform did not start');
-      return harness;
-    };
+    const {
+      harness: h,
+      store,
+      clock,
+      webhook,
+    } = platformOnStore({
+      bundles,
+      store: storeName,
+      dirPrefix: 'ds-actions-',
+      movableClock: true,
+      webhook: true,
+      env: { ALLOWED_PROJECTS: ALLOWED, START_RECOVERY_SECONDS: String(LEASE_SECONDS) },
+      emulator: { openDurationMs: 400, activateDurationMs: 200 },
+    });
     /** API calls per run, printed at the end (figures for docs/actions.md). */
     const costs: string[] = [];
 
-    before(async () => {
-      clock = clockControl(dir.path);
-      store = await openTestStore(storeName, dir.path);
-      webhook = await startWebhookReceiver();
-      harness = await startHarness({
-        distDir: bundles?.distDir ?? '',
-        env: {
-          ...store.env,
-          ...clock.env,
-          ALLOWED_PROJECTS: ALLOWED,
-          START_RECOVERY_SECONDS: String(LEASE_SECONDS),
-          NOTIFY_WEBHOOK_URL: webhook.url,
-        },
-        emulator: { openDurationMs: 400, activateDurationMs: 200 },
-      });
+    before(() => {
       h().emulator.plan({ kind: 'open', projectId: LONG, durationMs: 600_000 });
       h().emulator.plan({ kind: 'open', projectId: FAILING, outcome: 'OPERATION_ERROR', durationMs: 100 });
-    });
-    after(async () => {
-      await harness?.close();
-      await webhook?.close();
-      dir.remove();
     });
 
     const opOf = (operationId: string) =>
@@ -124,42 +92,22 @@ for (const storeName of STORE_NAMES) {
       };
     }
 
-    async function finalRecord(runId: string): Promise<Json> {
-      return eventually(
-        `run ${runId} to end`,
-        async () => {
-          await h().platform.tick();
-          const record = (await h().check(runId)).json as Json;
-          return FINAL.has(record.status) ? record : undefined;
-        },
-        { describe: () => h().logs.tail() },
-      );
-    }
-
     /** Reported exactly once, in the log and to the webhook, with the public record of the run. */
     async function assertReportedOnce(runId: string, status: string, action: string) {
       await eventually(`the report of ${runId}`, async () => {
         await h().platform.tick();
-        return h().logs.finishedCount(runId) >= 1 && (webhook?.about(runId).length ?? 0) >= 1;
+        return h().logs.finishedCount(runId) >= 1 && webhook().about(runId).length >= 1;
       });
       await h().platform.tick();
       const lines = h().logs.lines('run finished', runId);
       assert.equal(lines.length, 1, `run ${runId} reported ${lines.length} times`);
       assert.equal(lines[0]?.action, action);
       assert.equal((lines[0]?.run as Json | undefined)?.status, status);
-      const hooks = webhook?.about(runId) ?? [];
+      const hooks = webhook().about(runId);
       assert.equal(hooks.length, 1);
       assert.equal(hooks[0]?.json?.run.action, action);
       assert.equal(hooks[0]?.json?.run.status, status);
       return { line: lines[0] as Json, hook: hooks[0]?.json as Json };
-    }
-
-    /** The runId the functions claimed for a run matching `where`. */
-    async function claimed(where: (line: Json) => boolean): Promise<string> {
-      const line = await eventually('the "run claimed" line', () =>
-        h().logs.lines('run claimed').find(where),
-      );
-      return line.runId as string;
     }
 
     function cost(t: TestContext, what: string, operationId: string) {
@@ -188,7 +136,7 @@ for (const storeName of STORE_NAMES) {
       );
       assert.equal(again.json?.runId, started.runId);
       assert.equal(again.headers.get('idempotent-replayed'), 'true');
-      const record = await finalRecord(started.runId);
+      const record = await finalRecord(h(), started.runId);
       assert.equal(record.status, 'SUCCEEDED', JSON.stringify(record));
       assert.deepEqual(record.result, { projectUrl: `${h().emulator.url}/_emulator/ide/${PROJECT}` });
       assert.equal(record.executionStatus, undefined);
@@ -222,7 +170,7 @@ for (const storeName of STORE_NAMES) {
         activations.filter((r) => r.idempotencyKey === opOf(started.operationId)?.idempotencyKey).length,
         1,
       );
-      const record = await finalRecord(started.runId);
+      const record = await finalRecord(h(), started.runId);
       assert.equal(record.status, 'SUCCEEDED', JSON.stringify(record));
       assert.equal(record.result, undefined);
       assert.equal(record.executionStatus, undefined);
@@ -247,16 +195,19 @@ for (const storeName of STORE_NAMES) {
       const result = await h().platform.invoke('execute', event);
       assert.deepEqual(result, { ok: true, result: { messages: 2, done: 2, dropped: 0 } });
       assert.equal((await h().platform.invoke('execute', event)).ok, true, 'the redelivery');
-      const openId = await claimed((line) => line.trigger === 'queue' && line.action === 'open');
-      const activateId = await claimed((line) => line.trigger === 'queue' && line.action === 'activate');
+      const openId = await claimedRunId(h(), (line) => line.trigger === 'queue' && line.action === 'open');
+      const activateId = await claimedRunId(
+        h(),
+        (line) => line.trigger === 'queue' && line.action === 'activate',
+      );
       assert.equal(
         h()
           .logs.lines('run claimed')
           .filter((line) => line.trigger === 'queue').length,
         2,
       );
-      const opened = await finalRecord(openId);
-      const activated = await finalRecord(activateId);
+      const opened = await finalRecord(h(), openId);
+      const activated = await finalRecord(h(), activateId);
       assert.equal(opened.status, 'SUCCEEDED');
       assert.equal(opened.trigger, 'queue');
       assert.equal(typeof opened.result?.projectUrl, 'string');
@@ -273,8 +224,8 @@ for (const storeName of STORE_NAMES) {
       });
       assert.equal((await h().platform.invoke('execute', event)).ok, true);
       assert.equal((await h().platform.invoke('execute', event)).ok, true);
-      const runId = await claimed((line) => line.trigger === 'timer' && line.action === 'open');
-      const record = await finalRecord(runId);
+      const runId = await claimedRunId(h(), (line) => line.trigger === 'timer' && line.action === 'open');
+      const record = await finalRecord(h(), runId);
       assert.equal(record.status, 'SUCCEEDED');
       assert.equal(Date.parse(record.deadline) - Date.parse(record.createdAt), 3600_000);
       assert.equal(callsOf(record.operationId).starts, 1);
@@ -291,21 +242,21 @@ for (const storeName of STORE_NAMES) {
       await h().platform.tick(new Date('2033-03-04T05:45:10Z'));
       await h().platform.tick(new Date('2033-03-04T05:45:40Z'));
       await h().platform.tick(new Date('2033-03-04T02:00:05Z'));
-      const openId = await claimed((line) => line.job === 'morning-open-2033');
-      const imageId = await claimed((line) => line.job === 'image-2033');
+      const openId = await claimedRunId(h(), (line) => line.job === 'morning-open-2033');
+      const imageId = await claimedRunId(h(), (line) => line.job === 'image-2033');
       assert.equal(
         h()
           .logs.lines('run claimed')
           .filter((line) => line.job === 'morning-open-2033').length,
         1,
       );
-      const opened = await finalRecord(openId);
+      const opened = await finalRecord(h(), openId);
       assert.equal(opened.status, 'SUCCEEDED');
       assert.equal(opened.trigger, 'schedule');
       assert.equal(opened.action, 'open');
       assert.deepEqual(opened.job, { name: 'morning-open-2033', slot: '2033-03-04T05:45:00.000Z' });
       assert.equal(typeof opened.result?.projectUrl, 'string');
-      const image = await finalRecord(imageId);
+      const image = await finalRecord(h(), imageId);
       assert.equal(image.status, 'SUCCEEDED');
       assert.equal(image.action, 'activate');
       await assertReportedOnce(openId, 'SUCCEEDED', 'open');
@@ -319,7 +270,7 @@ for (const storeName of STORE_NAMES) {
     it('an Open that ends with an error is FAILED with the error passed on', async () => {
       const answer = await h().execute({ action: 'open', projectId: FAILING });
       assert.equal(answer.status, 202, answer.text);
-      const record = await finalRecord(answer.json?.runId);
+      const record = await finalRecord(h(), answer.json?.runId);
       assert.equal(record.status, 'FAILED');
       assert.equal(record.error?.code, 13);
       assert.equal(record.result, undefined);
@@ -332,7 +283,7 @@ for (const storeName of STORE_NAMES) {
       const cancel = await h().request('POST', '/cancel', { body: { runId } });
       assert.equal(cancel.status, 202, cancel.text);
       assert.equal(cancel.json?.cancelReason, 'user');
-      const record = await finalRecord(runId);
+      const record = await finalRecord(h(), runId);
       assert.equal(record.status, 'CANCELLED', JSON.stringify(record));
       assert.equal(record.error?.code, 1);
       assert.equal(opOf(record.operationId)?.cancelled, true);
@@ -347,7 +298,7 @@ for (const storeName of STORE_NAMES) {
     it('an Open past its deadline: cancelled and TIMED_OUT', async (t) => {
       const answer = await h().execute({ action: 'open', projectId: LONG, timeoutSeconds: 1 });
       const runId = answer.json?.runId as string;
-      const record = await finalRecord(runId);
+      const record = await finalRecord(h(), runId);
       assert.equal(record.status, 'TIMED_OUT', JSON.stringify(record));
       assert.equal(record.cancelReason, 'deadline');
       assert.equal(opOf(record.operationId)?.cancelled, true);
@@ -360,27 +311,18 @@ for (const storeName of STORE_NAMES) {
     });
 
     it('an execute process killed mid-Open: the sweep re-drives the Open with the same key and follows the one operation', async () => {
-      h().emulator.inject({
-        kind: 'latency',
-        latencyMs: 3000,
-        method: 'POST',
-        path: `/projects/${KILLED}/open`,
+      const { runId, operation } = await startKilledMidCall(h(), {
+        body: { action: 'open', projectId: KILLED },
+        apiPath: `/projects/${KILLED}/open`,
+        what: 'the Open to reach the API',
+        operation: () =>
+          h()
+            .emulator.operations()
+            .find((op) => op.kind === 'open' && op.projectId === KILLED),
+        claimed: (line) => line.projectId === KILLED,
       });
-      const starter = await h().spawn('execute');
-      const call = starter.invokeHttp('POST', '/execute', { action: 'open', projectId: KILLED });
-      const operation = await eventually('the Open to reach the API', () =>
-        h()
-          .emulator.operations()
-          .find((op) => op.kind === 'open' && op.projectId === KILLED),
-      );
-      await starter.kill();
-      assert.equal((await call).ok, false, 'the starter was killed before it answered');
-      const runId = await claimed((line) => line.projectId === KILLED);
-      const claim = (await h().check(runId)).json as Json;
-      assert.equal(claim.status, 'STARTING', JSON.stringify(claim));
-      assert.equal(claim.operationId, undefined, 'the ledger never learnt the operation id');
-      clock?.advance((LEASE_SECONDS + 1) * 1000);
-      const record = await finalRecord(runId);
+      clock().advance((LEASE_SECONDS + 1) * 1000);
+      const record = await finalRecord(h(), runId);
       assert.equal(record.status, 'SUCCEEDED', JSON.stringify(record));
       assert.equal(record.operationId, operation.id);
       assert.equal(typeof record.result?.projectUrl, 'string');
@@ -414,11 +356,11 @@ for (const storeName of STORE_NAMES) {
       }
       assert.ok(tokens.length >= 5, `only ${tokens.length} tokens`);
       const ledger: string[] = [];
-      const runStore = store?.env.RUN_STORE ?? '';
+      const runStore = store().env.RUN_STORE ?? '';
       if (runStore.startsWith('file:')) ledger.push(...readTree(runStore.slice('file:'.length)));
       else {
         const scan = (await docApi(runStore.slice('docapi:'.length), 'Scan', {
-          TableName: store?.env.RUN_STORE_TABLE,
+          TableName: store().env.RUN_STORE_TABLE,
         })) as { Items: unknown[] };
         ledger.push(...scan.Items.map((item) => JSON.stringify(item)));
       }
@@ -430,7 +372,7 @@ for (const storeName of STORE_NAMES) {
         'log lines': [h().logs.allText()],
         'HTTP answers': h().answers,
         'ledger items': ledger,
-        'webhook reports': (webhook?.received ?? []).map((report) => report.body),
+        'webhook reports': webhook().received.map((report) => report.body),
       };
       for (const [place, texts] of Object.entries(places)) {
         assert.ok(texts.length > 0, place);

@@ -3,7 +3,7 @@ import { after } from 'node:test';
 import { Agent } from 'undici';
 import { createDocApiLedger } from '../../shared/ledger/docapi-store.ts';
 import type { RunLedger } from '../../shared/ledger/run-ledger.ts';
-import { startDynalite, TEST_KEYS } from '../ledger/dynalite-server.ts';
+import { docApiStoreEnv, startDynalite, TEST_KEYS } from '../ledger/dynalite-server.ts';
 import { describeRunHistory } from './support/run-history-suite.ts';
 
 // The run history against the YDB Document API store (RUN_STORE=docapi:<url>), served by dynalite with
@@ -19,12 +19,7 @@ describeRunHistory('docapi', async () => {
   const endpoint = dynalite.endpoint;
   const table = `e2e_history_${randomUUID().slice(0, 8)}`;
   return {
-    env: {
-      RUN_STORE: `docapi:${endpoint}`,
-      RUN_STORE_TABLE: table,
-      AWS_ACCESS_KEY_ID: TEST_KEYS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: TEST_KEYS.secretAccessKey,
-    },
+    env: docApiStoreEnv(endpoint, table),
     openLedger: (): RunLedger => {
       const agent = new Agent({ keepAliveTimeout: 1_000 });
       const ledger = createDocApiLedger({ endpoint, table, dispatcher: agent, auth: TEST_KEYS });

@@ -62,13 +62,10 @@ const claimedSlots = (job: string) =>
 
 describe('scheduled jobs through the built execute bundle', () => {
   before(async () => {
-    const dir = tempDir();
-    const jobsFile = join(dir.path, 'jobs.yaml');
-    writeFileSync(jobsFile, JOBS);
-    bundles = await buildBundles({ jobsFile, dir: dir.path });
+    bundles = await buildBundles({ jobs: JOBS });
     harness = await startHarness({
       distDir: bundles.distDir,
-      env: { RUN_STORE: `file:${dir.path}/runs`, ALLOWED_PROJECTS: PROJECT },
+      env: { RUN_STORE: `file:${bundles.dir}/runs`, ALLOWED_PROJECTS: PROJECT },
     });
     h().emulator.plan({ notebookId: 'jobs/hourly.ipynb', durationMs: 100 });
     h().emulator.plan({ notebookId: 'jobs/skip.ipynb', durationMs: 600_000 });

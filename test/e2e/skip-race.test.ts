@@ -6,22 +6,13 @@
  * (Issue #9 item 2: before, 1-9 runs started.)
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { httpEvent, timerEvent } from '../../local/cloud-events.ts';
-import type { InvokeResult } from '../../local/platform.ts';
-import {
-  type BuiltBundles,
-  buildBundles,
-  eventually,
-  type Harness,
-  invocationAnswer,
-  PROJECT,
-  startHarness,
-  tempDir,
-} from './support/harness.ts';
-import { closeStores, openTestStore, STORE_NAMES } from './support/stores.ts';
+import { before, describe, it } from 'node:test';
+import { timerEvent } from '../../local/cloud-events.ts';
+import { bundlesForTestFile } from './support/bundles-for-test-file.ts';
+import { type Invoke, racedStarts, threeExecuteInstances } from './support/execute-racers.ts';
+import { eventually, PROJECT } from './support/harness.ts';
+import { platformOnStore } from './support/platform-on-store.ts';
+import { STORE_NAMES } from './support/stores.ts';
 
 const RACERS = 10;
 const HTTP_ROUNDS = 4;
@@ -38,48 +29,22 @@ jobs:
       notebookId: ${JOB_NOTEBOOK}
 `;
 
-const dir = tempDir('ds-rel-skip-');
-let bundles: BuiltBundles | undefined;
-before(async () => {
-  const jobsFile = join(dir.path, 'jobs.yaml');
-  writeFileSync(jobsFile, JOBS);
-  bundles = await buildBundles({ jobsFile, dir: dir.path });
-});
-after(async () => {
-  await closeStores();
-  dir.remove();
-});
+const bundles = bundlesForTestFile({ jobs: JOBS });
 
 for (const storeName of STORE_NAMES) {
   describe(`concurrency "skip" raced by three execute processes (${storeName} ledger)`, () => {
-    let harness: Harness | undefined;
-    let instances: ((event: unknown) => Promise<InvokeResult>)[] = [];
-    const h = (): Harness => {
-      if (harness === undefined) throw new Error('the platform did not start');
-      return harness;
-    };
+    const { harness: h, sweep } = platformOnStore({ bundles, store: storeName, dirPrefix: 'ds-rel-skip-' });
+    let instances: Invoke[] = [];
 
     before(async () => {
-      const store = await openTestStore(storeName, dir.path);
-      harness = await startHarness({
-        distDir: bundles?.distDir ?? '',
-        env: { ...store.env, ALLOWED_PROJECTS: PROJECT },
-      });
-      const others = await Promise.all([h().spawn('execute'), h().spawn('execute')]);
-      instances = [
-        (event) => h().platform.invoke('execute', event),
-        ...others.map((instance) => (event: unknown) => instance.invoke(event)),
-      ];
-    });
-    after(async () => {
-      await harness?.close();
+      instances = await threeExecuteInstances(h());
     });
 
     /** Ends the run's operation and sweeps until the ledger says it ended (its slot is free again). */
     async function finishRun(runId: string, operationId: string) {
       h().emulator.finish(operationId, 'OK');
       await eventually(`run ${runId} to be SUCCEEDED`, async () => {
-        await h().platform.invoke('check', timerEvent());
+        await sweep();
         return (await h().check(runId)).json?.status === 'SUCCEEDED';
       });
     }
@@ -90,20 +55,11 @@ for (const storeName of STORE_NAMES) {
       const started: number[] = [];
       for (let round = 1; round <= HTTP_ROUNDS; round++) {
         const before = h().operationsOf(notebookId).length;
-        const answers = await Promise.all(
-          Array.from({ length: RACERS }, async (_, i) => {
-            const instance = instances[i % instances.length] as (event: unknown) => Promise<InvokeResult>;
-            const event = httpEvent({
-              method: 'POST',
-              url: '/execute',
-              headers: {
-                'content-type': 'application/json',
-                'idempotency-key': `${storeName}-${round}-${i}`,
-              },
-              body: Buffer.from(JSON.stringify({ projectId: PROJECT, notebookId, concurrency: 'skip' })),
-            });
-            return invocationAnswer(await instance(event));
-          }),
+        const answers = await racedStarts(
+          instances,
+          RACERS,
+          { projectId: PROJECT, notebookId, concurrency: 'skip' },
+          (i) => `${storeName}-${round}-${i}`,
         );
         const accepted = answers.filter((answer) => answer.statusCode === 202);
         const refused = answers.filter((answer) => answer.statusCode === 409);
@@ -136,7 +92,7 @@ for (const storeName of STORE_NAMES) {
         const base = Date.parse(`2033-0${round}-0${round}T10:00:10Z`);
         const results = await Promise.all(
           Array.from({ length: RACERS }, (_, i) => {
-            const instance = instances[i % instances.length] as (event: unknown) => Promise<InvokeResult>;
+            const instance = instances[i % instances.length] as Invoke;
             return instance(timerEvent({ now: new Date(base + i * 60_000) }));
           }),
         );

@@ -7,55 +7,24 @@
  * (Issue #9 item 3: before, every sweep threw and every skip start answered 503.)
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { timerEvent } from '../../local/cloud-events.ts';
-import {
-  type BuiltBundles,
-  buildBundles,
-  eventually,
-  type Harness,
-  type Json,
-  PROJECT,
-  startHarness,
-  tempDir,
-} from './support/harness.ts';
-import { closeStores, docApi, openTestStore, STORE_NAMES, type TestStore } from './support/stores.ts';
+import { describe, it } from 'node:test';
+import { bundlesForTestFile } from './support/bundles-for-test-file.ts';
+import { eventually, type Json, PROJECT } from './support/harness.ts';
+import { platformOnStore } from './support/platform-on-store.ts';
+import { STORE_NAMES } from './support/stores.ts';
 
 const GARBAGE = '{"runId": "half a record, cut off by a bad hand edit';
 const SET_ASIDE = 'unreadable run record set aside';
 
-let bundles: BuiltBundles | undefined;
-before(async () => {
-  bundles = await buildBundles();
-});
-after(async () => {
-  await closeStores();
-  bundles?.remove();
-});
+const bundles = bundlesForTestFile();
 
 for (const storeName of STORE_NAMES) {
   describe(`one unreadable record among twenty runs (${storeName} ledger)`, () => {
-    const dir = tempDir('ds-rel-bad-');
-    let harness: Harness | undefined;
-    let store: TestStore | undefined;
-    const h = (): Harness => {
-      if (harness === undefined) throw new Error('the platform did not start');
-      return harness;
-    };
-
-    before(async () => {
-      store = await openTestStore(storeName, dir.path);
-      harness = await startHarness({
-        distDir: bundles?.distDir ?? '',
-        env: { ...store.env, ALLOWED_PROJECTS: PROJECT },
-      });
-    });
-    after(async () => {
-      await harness?.close();
-      dir.remove();
-    });
+    const {
+      harness: h,
+      store,
+      sweep,
+    } = platformOnStore({ bundles, store: storeName, dirPrefix: 'ds-rel-bad-' });
 
     async function start(body: Json): Promise<Json> {
       const answer = await h().execute({ projectId: PROJECT, ...body });
@@ -78,7 +47,7 @@ for (const storeName of STORE_NAMES) {
         h().emulator.plan({ notebookId, durationMs: 600_000 });
         healthy.push(await start({ notebookId, timeoutSeconds: 1 }));
       }
-      await store?.corruptRun(damaged.runId, GARBAGE);
+      await store().corruptRun(damaged.runId, GARBAGE);
       await eventually('the short runs to end in the emulator', () =>
         healthy.slice(0, 15).every(
           (run) =>
@@ -91,12 +60,12 @@ for (const storeName of STORE_NAMES) {
       await eventually(
         'every healthy run to be reported finished',
         async () => {
-          await h().platform.invoke('check', timerEvent());
+          await sweep();
           return healthy.every((run) => h().logs.finishedCount(run.runId) === 1);
         },
         { describe: () => h().logs.tail(10) },
       );
-      for (let i = 0; i < 3; i++) await h().platform.invoke('check', timerEvent());
+      for (let i = 0; i < 3; i++) await sweep();
       for (const [index, run] of healthy.entries()) {
         const record = (await h().check(run.runId)).json as Json;
         assert.equal(record.status, index < 15 ? 'SUCCEEDED' : 'TIMED_OUT', JSON.stringify(record));
@@ -110,17 +79,7 @@ for (const storeName of STORE_NAMES) {
       assert.equal(h().logs.lines('sweep failed').length, 0);
 
       // The bytes are kept for inspection.
-      if (storeName === 'file') {
-        const runStore = (store?.env.RUN_STORE ?? '').slice('file:'.length);
-        assert.equal(readFileSync(join(runStore, 'runs', `${damaged.runId}.json`), 'utf8'), GARBAGE);
-      } else {
-        const item = (await docApi(store?.env.RUN_STORE?.slice('docapi:'.length) ?? '', 'GetItem', {
-          TableName: store?.env.RUN_STORE_TABLE,
-          Key: { pk: { S: `run#${damaged.runId}` } },
-          ConsistentRead: true,
-        })) as { Item?: { doc?: { S?: string } } };
-        assert.equal(item.Item?.doc?.S, GARBAGE);
-      }
+      assert.equal(await store().storedText(damaged.runId), GARBAGE);
 
       // A skip start of the damaged run's notebook is not blocked by it (its holder cannot be read).
       const next = await h().execute({ projectId: PROJECT, notebookId: held, concurrency: 'skip' });

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
-import aws4 from 'aws4';
-import { Agent, type Dispatcher, MockAgent } from 'undici';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { MockAgent } from 'undici';
 import { isRunnerError } from '../../shared/errors.ts';
 import { createDocApiLedger, type DocApiLedgerOptions } from '../../shared/ledger/docapi-store.ts';
-import { startDynalite, TEST_KEYS } from './dynalite-server.ts';
+import { dynaliteForTestFile, freshTable } from './dynalite-for-test-file.ts';
+import { docApi } from './dynalite-server.ts';
 import { sampleRecord } from './ledger-conformance.ts';
 
 // The history of the Document API store: what it asks the service, and a table made by the previous
@@ -15,78 +14,34 @@ const T0 = Date.parse('2030-05-01T12:00:00.000Z');
 const DAY = 86_400_000;
 const iso = (ms: number): string => new Date(ms).toISOString();
 
-let server: { endpoint: string; close(): Promise<void> } | undefined;
-let agent: Agent | undefined;
-
-before(async () => {
-  server = await startDynalite();
-  agent = new Agent({ keepAliveTimeout: 1_000 });
-});
-
-after(async () => {
-  await agent?.close();
-  await server?.close();
-});
+const dynalite = dynaliteForTestFile();
 
 interface Sent {
   readonly action: string;
   readonly body: Record<string, unknown>;
 }
 
-/** A dispatcher that notes the action and JSON body of every request it passes on. */
-function recording(sent: Sent[]): Dispatcher {
-  return (agent as Agent).compose((dispatch) => (opts, handler) => {
-    const headers = opts.headers as Record<string, string> | undefined;
+/** A ledger on `table` of the file's dynalite that notes the action and JSON body of every request. */
+function recordingLedger(table: string, sent: Sent[]) {
+  const dispatcher = dynalite.recording((target, body) =>
     sent.push({
-      action: (headers?.['x-amz-target'] ?? '?').replace('DynamoDB_20120810.', ''),
-      body: JSON.parse(String(opts.body)) as Record<string, unknown>,
-    });
-    return dispatch(opts, handler);
-  });
+      action: target.replace('DynamoDB_20120810.', ''),
+      body: JSON.parse(body) as Record<string, unknown>,
+    }),
+  );
+  return dynalite.ledger(table, { dispatcher });
 }
 
 /** One raw, signed Document API call to dynalite (to build a table the way an old version did). */
-async function rawCall(action: string, payload: object): Promise<Record<string, unknown>> {
-  const url = new URL(server?.endpoint ?? '');
-  const body = JSON.stringify(payload);
-  const signed = aws4.sign(
-    {
-      host: url.host,
-      path: '/',
-      method: 'POST',
-      service: 'dynamodb',
-      region: 'ru-central1',
-      headers: {
-        'content-type': 'application/x-amz-json-1.0',
-        'x-amz-target': `DynamoDB_20120810.${action}`,
-      },
-      body,
-    },
-    { accessKeyId: TEST_KEYS.accessKeyId, secretAccessKey: TEST_KEYS.secretAccessKey },
-  );
-  const response = await (agent as Agent).request({
-    origin: url.origin,
-    path: '/',
-    method: 'POST',
-    headers: signed.headers as Record<string, string>,
-    body,
-  });
-  const json = (await response.body.json()) as Record<string, unknown>;
-  if (response.statusCode !== 200) throw new Error(`${action}: ${JSON.stringify(json)}`);
-  return json;
-}
+const rawCall = async (action: string, payload: object) =>
+  (await docApi(dynalite.endpoint(), action, payload)) as Record<string, unknown>;
 
-const tableName = (): string => `hist_${randomUUID().slice(0, 8)}`;
+const tableName = (): string => freshTable('hist');
 
 describe('Document API store history on dynalite', () => {
   it('reads the history only with Query on the history index, one per day, and BatchGetItem: never Scan', async () => {
     const sent: Sent[] = [];
-    const ledger = createDocApiLedger({
-      endpoint: server?.endpoint ?? '',
-      table: tableName(),
-      dispatcher: recording(sent),
-      auth: TEST_KEYS,
-    });
+    const ledger = recordingLedger(tableName(), sent);
     // 12 runs over 4 days, and one outside the window.
     const records = Array.from({ length: 12 }, (_, i) =>
       sampleRecord({ createdAt: iso(T0 - i * 8 * 3_600_000) }),
@@ -137,12 +92,7 @@ describe('Document API store history on dynalite', () => {
 
   it('continues after a position by reading its entry once more and skipping it', async () => {
     const sent: Sent[] = [];
-    const ledger = createDocApiLedger({
-      endpoint: server?.endpoint ?? '',
-      table: tableName(),
-      dispatcher: recording(sent),
-      auth: TEST_KEYS,
-    });
+    const ledger = recordingLedger(tableName(), sent);
     const records = Array.from({ length: 6 }, (_, i) =>
       sampleRecord({ createdAt: iso(T0 - 1000 - (i % 2)) }),
     );
@@ -190,12 +140,7 @@ describe('Document API store history on dynalite', () => {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     const sent: Sent[] = [];
-    const ledger = createDocApiLedger({
-      endpoint: server?.endpoint ?? '',
-      table,
-      dispatcher: recording(sent),
-      auth: TEST_KEYS,
-    });
+    const ledger = recordingLedger(table, sent);
     // Starts, updates and the sweep do not need the history index.
     const record = sampleRecord({ createdAt: iso(T0 - 1000) });
     await ledger.create(record);

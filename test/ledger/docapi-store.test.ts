@@ -1,43 +1,22 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
-import { Agent, type Dispatcher } from 'undici';
-import { createDocApiLedger } from '../../shared/ledger/docapi-store.ts';
-import { docApi, startDynalite, TEST_KEYS } from './dynalite-server.ts';
+import { describe, it } from 'node:test';
+import { dynaliteForTestFile, freshTable } from './dynalite-for-test-file.ts';
+import { docApi } from './dynalite-server.ts';
 import { describeLedgerConformance, sampleRecord } from './ledger-conformance.ts';
 
-let server: { endpoint: string; close(): Promise<void> } | undefined;
-let agent: Agent | undefined;
-
-before(async () => {
-  server = await startDynalite();
-  agent = new Agent({ keepAliveTimeout: 1_000 });
-});
-
-after(async () => {
-  await agent?.close();
-  await server?.close();
-});
-
-const tableName = (): string => `runs_${randomUUID().slice(0, 8)}`;
+const dynalite = dynaliteForTestFile();
+const tableName = (): string => freshTable('runs');
 
 describeLedgerConformance('Document API store on dynalite', async (observer) => {
   const table = tableName();
-  const open = (extra: object = {}) =>
-    createDocApiLedger({
-      endpoint: server?.endpoint ?? '',
-      table,
-      dispatcher: agent as Agent,
-      auth: TEST_KEYS,
-      ...extra,
-    });
+  const open = (extra: object = {}) => dynalite.ledger(table, extra);
   return {
     ledger: open(observer),
     second: async () => open(),
     cleanup: async () => {},
     // The item keeps its index keys; only `doc` is damaged (as a bad write or hand edit would).
     async corrupt(runId, text) {
-      const endpoint = server?.endpoint ?? '';
+      const endpoint = dynalite.endpoint();
       const got = (await docApi(endpoint, 'GetItem', {
         TableName: table,
         Key: { pk: { S: `run#${runId}` } },
@@ -49,24 +28,12 @@ describeLedgerConformance('Document API store on dynalite', async (observer) => 
 });
 
 /** A dispatcher that notes the X-Amz-Target of every request it passes on. */
-function recording(targets: string[]): Dispatcher {
-  return (agent as Agent).compose((dispatch) => (opts, handler) => {
-    const headers = opts.headers as Record<string, string> | undefined;
-    targets.push(headers?.['x-amz-target'] ?? '?');
-    return dispatch(opts, handler);
-  });
-}
+const recording = (targets: string[]) => dynalite.recording((target) => targets.push(target));
 
 describe('Document API store request pattern on dynalite', () => {
   it('reads due and open runs with Query on the open index, never Scan', async () => {
     const targets: string[] = [];
-    const ledger = createDocApiLedger({
-      endpoint: server?.endpoint ?? '',
-      table: tableName(),
-      dispatcher: recording(targets),
-      auth: TEST_KEYS,
-      pageSize: 2,
-    });
+    const ledger = dynalite.ledger(tableName(), { dispatcher: recording(targets), pageSize: 2 });
     const records = Array.from({ length: 5 }, (_, i) =>
       sampleRecord({ nextCheckAt: new Date(Date.UTC(2030, 0, 1, 0, i)).toISOString() }),
     );
@@ -87,12 +54,7 @@ describe('Document API store request pattern on dynalite', () => {
 
   it('creates its table once per instance, on first use, then only reads and writes items', async () => {
     const targets: string[] = [];
-    const ledger = createDocApiLedger({
-      endpoint: server?.endpoint ?? '',
-      table: tableName(),
-      dispatcher: recording(targets),
-      auth: TEST_KEYS,
-    });
+    const ledger = dynalite.ledger(tableName(), { dispatcher: recording(targets) });
     assert.equal(targets.length, 0);
     const record = sampleRecord();
     await Promise.all([ledger.get(record.runId), ledger.create(record)]);
@@ -107,13 +69,7 @@ describe('Document API store request pattern on dynalite', () => {
 
   it('uses a table that already exists without creating it again', async () => {
     const table = tableName();
-    const open = (targets: string[]) =>
-      createDocApiLedger({
-        endpoint: server?.endpoint ?? '',
-        table,
-        dispatcher: recording(targets),
-        auth: TEST_KEYS,
-      });
+    const open = (targets: string[]) => dynalite.ledger(table, { dispatcher: recording(targets) });
     await open([]).listOpen();
     const targets: string[] = [];
     await open(targets).listOpen();

@@ -23,6 +23,16 @@ export async function startDynalite(): Promise<{ endpoint: string; close(): Prom
 /** Obviously fake keys: dynalite refuses unsigned requests but checks no signature. */
 export const TEST_KEYS = { kind: 'sigv4', accessKeyId: 'AKIDTEST', secretAccessKey: 'test-secret' } as const;
 
+/** The functions' environment for a Document API run store at `endpoint` (a dynalite, or a front of one). */
+export function docApiStoreEnv(endpoint: string, table: string): Record<string, string> {
+  return {
+    RUN_STORE: `docapi:${endpoint}`,
+    RUN_STORE_TABLE: table,
+    AWS_ACCESS_KEY_ID: TEST_KEYS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: TEST_KEYS.secretAccessKey,
+  };
+}
+
 /** One signed Document API call (dynalite checks the shape of the signature, not the keys). */
 export async function docApi(endpoint: string, action: string, payload: object): Promise<unknown> {
   const url = new URL(endpoint);

@@ -3,7 +3,7 @@
  * the local platform running each bundle in its own process, every log line collected, an HTTP client
  * for the front door that keeps every answer, and bounded polling.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from '../../../build.mjs';
@@ -41,16 +41,29 @@ export function tempDir(prefix = 'ds-e2e-'): { readonly path: string; remove(): 
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }
 
+export interface BuildOptions {
+  /** A jobs file to embed. */
+  readonly jobsFile?: string;
+  /** The text of a jobs file to embed (written as `<dir>/jobs.yaml`). */
+  readonly jobs?: string;
+  readonly dir?: string;
+}
+
 /**
- * Builds the three bundles into a new temp dir, with `jobsFile` embedded into execute (the build reads
- * JOBS_FILE from the environment, so it is set for the duration of the build only).
+ * Builds the three bundles into a new temp dir, with the jobs file embedded into execute (the build
+ * reads JOBS_FILE from the environment, so it is set for the duration of the build only).
  */
-export async function buildBundles(options: { jobsFile?: string; dir?: string } = {}): Promise<BuiltBundles> {
+export async function buildBundles(options: BuildOptions = {}): Promise<BuiltBundles> {
   const dir = options.dir ?? tempDir().path;
   const distDir = join(dir, 'dist');
+  let jobsFile = options.jobsFile;
+  if (options.jobs !== undefined) {
+    jobsFile = join(dir, 'jobs.yaml');
+    writeFileSync(jobsFile, options.jobs);
+  }
   const saved = process.env.JOBS_FILE;
-  if (options.jobsFile === undefined) delete process.env.JOBS_FILE;
-  else process.env.JOBS_FILE = options.jobsFile;
+  if (jobsFile === undefined) delete process.env.JOBS_FILE;
+  else process.env.JOBS_FILE = jobsFile;
   try {
     await build({ outDir: distDir, quiet: true });
   } finally {

@@ -1,12 +1,13 @@
 /**
  * The two ledgers every reliability test runs on: the file store in a temp dir, and the Document API
- * store against a dynalite started by the test (one per test file, a fresh table per store), plus
+ * store against a dynalite started by the test (one at a time: started for the first Document API store,
+ * stopped by `closeStores`; a fresh table per store), plus
  * raw access to a stored record so a test can damage it the way a bad write or a bad hand edit would.
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { docApi, startDynalite, TEST_KEYS } from '../../ledger/dynalite-server.ts';
+import { docApi, docApiStoreEnv, startDynalite } from '../../ledger/dynalite-server.ts';
 
 export { docApi };
 
@@ -19,6 +20,8 @@ export interface TestStore {
   readonly env: Readonly<Record<string, string>>;
   /** Replaces the stored record of `runId` with `text` (keeping it in the open index). */
   corruptRun(runId: string, text: string): Promise<void>;
+  /** The stored record of `runId` as the bytes the store holds (JSON or not), or undefined. */
+  storedText(runId: string): Promise<string | undefined>;
   /**
    * The stored record of `runId` as the store holds it (every field, not only the public ones), or
    * undefined when there is none.
@@ -38,50 +41,49 @@ export async function closeStores(): Promise<void> {
 export async function openTestStore(name: StoreName, dir: string): Promise<TestStore> {
   if (name === 'file') {
     const runs = join(dir, `runs-${randomUUID().slice(0, 8)}`);
-    return {
+    const fileStore: TestStore = {
       name,
       env: { RUN_STORE: `file:${runs}` },
       async corruptRun(runId, text) {
         writeFileSync(join(runs, 'runs', `${runId}.json`), text);
       },
-      async readRun(runId) {
+      async storedText(runId) {
         try {
-          return JSON.parse(readFileSync(join(runs, 'runs', `${runId}.json`), 'utf8'));
+          return readFileSync(join(runs, 'runs', `${runId}.json`), 'utf8');
         } catch (error) {
           if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
           throw error;
         }
       },
+      readRun: async (runId) => parsed(await fileStore.storedText(runId)),
     };
+    return fileStore;
   }
   dynalite ??= await startDynalite();
   const endpoint = dynalite.endpoint;
   const table = `rel_${randomUUID().slice(0, 8)}`;
-  return {
+  const itemOf = async (runId: string) =>
+    (
+      (await docApi(endpoint, 'GetItem', {
+        TableName: table,
+        Key: { pk: { S: `run#${runId}` } },
+        ConsistentRead: true,
+      })) as { Item?: Record<string, { S?: string }> }
+    ).Item;
+  const docStore: TestStore = {
     name,
-    env: {
-      RUN_STORE: `docapi:${endpoint}`,
-      RUN_STORE_TABLE: table,
-      AWS_ACCESS_KEY_ID: TEST_KEYS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: TEST_KEYS.secretAccessKey,
-    },
+    env: docApiStoreEnv(endpoint, table),
     async corruptRun(runId, text) {
-      const got = (await docApi(endpoint, 'GetItem', {
-        TableName: table,
-        Key: { pk: { S: `run#${runId}` } },
-        ConsistentRead: true,
-      })) as { Item?: Record<string, unknown> };
-      if (got.Item === undefined) throw new Error(`no item run#${runId} in ${table}`);
-      await docApi(endpoint, 'PutItem', { TableName: table, Item: { ...got.Item, doc: { S: text } } });
+      const item = await itemOf(runId);
+      if (item === undefined) throw new Error(`no item run#${runId} in ${table}`);
+      await docApi(endpoint, 'PutItem', { TableName: table, Item: { ...item, doc: { S: text } } });
     },
-    async readRun(runId) {
-      const got = (await docApi(endpoint, 'GetItem', {
-        TableName: table,
-        Key: { pk: { S: `run#${runId}` } },
-        ConsistentRead: true,
-      })) as { Item?: { doc?: { S?: string } } };
-      const doc = got.Item?.doc?.S;
-      return doc === undefined ? undefined : JSON.parse(doc);
-    },
+    storedText: async (runId) => (await itemOf(runId))?.doc?.S,
+    readRun: async (runId) => parsed(await docStore.storedText(runId)),
   };
+  return docStore;
+}
+
+function parsed(text: string | undefined): Record<string, unknown> | undefined {
+  return text === undefined ? undefined : (JSON.parse(text) as Record<string, unknown>);
 }
