@@ -68,7 +68,7 @@ import type { ConcurrencySlot, CreateResult, LedgerObserver, RunLedger, SlotClai
  * File system calls are synchronous, except fsync: each is one metadata call (or the read of a small
  * file) on a local file system, microseconds, while its promise form costs a hand-off to libuv's thread
  * pool and back, several times the call itself in CPU; a sweep makes about twenty of them per run
- * (docs/perf.md). fsync waits for the disk, so it stays asynchronous and never blocks the event loop;
+ * (docs/bench.md, "Sweep"). fsync waits for the disk, so it stays asynchronous and never blocks the event loop;
  * on a memory file system (tmpfs) it is skipped, as it makes nothing durable there (see fileWrites).
  */
 export interface FileLedgerOptions extends LedgerObserver {
