@@ -124,7 +124,10 @@ function usageLines(
     `  ${cli} run --project ${project} --notebook nb.ipynb --var EMULATOR_OUTCOME=ERROR --wait   # a run that fails`,
     `  ${cli} run --project ${project} --notebook nb.ipynb      # then: ${cli} watch <runId> / cancel <runId>`,
     `  ${cli} list`,
-    `  ${cli} jobs`,
+    // The other terminal does not have this process's JOBS_FILE: name the file the timers run.
+    process.env.JOBS_FILE === undefined
+      ? `  ${cli} jobs`
+      : `  ${cli} jobs --file ${shortPath(process.env.JOBS_FILE)}`,
     `  curl -s -X POST ${url}/queues/execute -d '{"projectId":"${project}","notebookId":"nb.ipynb"}'   # through the queue`,
     '',
   ];
