@@ -27,7 +27,8 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type Dispatcher, request } from 'undici';
+import type { Dispatcher } from 'undici';
+import { CloudApiError, createCloudHttp, type HttpMethod } from '../cloud-http.ts';
 
 export const MONITORING_API = 'https://monitoring.api.cloud.yandex.net';
 const HERE = import.meta.dirname;
@@ -73,51 +74,24 @@ export function loadDefinition(file: string, folderId: string): Json {
   return JSON.parse(text) as Json;
 }
 
-class ApiCallError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'ApiCallError';
-  }
-}
-
+/**
+ * The Monitoring API through the deploy's JSON client (deploy/cloud-http.ts: token, timeouts, error
+ * wording). Create/Update/Delete answer an Operation, and a failed one comes with a 200 and `error`:
+ * that is an error here too.
+ */
 function client(options: ApplyOptions) {
   const base = (options.endpoint ?? MONITORING_API).replace(/\/+$/, '');
-  return async (method: string, path: string, body?: unknown): Promise<Json> => {
-    const response = await request(`${base}${path}`, {
-      method: method as Dispatcher.HttpMethod,
-      headers: {
-        authorization: `Bearer ${options.token}`,
-        accept: 'application/json',
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      ...(options.dispatcher === undefined ? {} : { dispatcher: options.dispatcher }),
-      headersTimeout: 30_000,
-      bodyTimeout: 30_000,
-    });
-    const text = await response.body.text();
-    let json: Json = {};
-    try {
-      json = text === '' ? {} : (JSON.parse(text) as Json);
-    } catch {
-      json = {};
-    }
-    if (response.statusCode < 200 || response.statusCode > 299) {
-      const said = typeof json.message === 'string' ? `: ${json.message}` : '';
-      throw new ApiCallError(
-        response.statusCode,
-        `${method} ${path.split('?')[0]}: HTTP ${response.statusCode}${said}`,
-      );
-    }
-    // Create/Update/Delete answer an Operation; a failed one carries `error` with a 200.
+  const http = createCloudHttp({ token: options.token, dispatcher: options.dispatcher, timeoutMs: 30_000 });
+  return async (method: HttpMethod, path: string, body?: unknown): Promise<Json> => {
+    const json = await http.call(method, `${base}${path}`, body);
     const error = json.error as { code?: number; message?: string } | undefined;
     if (json.done === true && error !== undefined) {
-      throw new ApiCallError(
+      throw new CloudApiError(
+        method,
+        `${base}${path}`,
         200,
-        `${method} ${path.split('?')[0]}: operation failed (code ${error.code}): ${error.message}`,
+        error.code,
+        `operation failed (code ${error.code}): ${error.message}`,
       );
     }
     return json;
@@ -193,7 +167,7 @@ export async function applyMonitoring(options: ApplyOptions): Promise<ApplyResul
         say(`created alert "${alertName}"`);
         alerts.push({ name: alertName, action: 'created' });
       } catch (error) {
-        if (!(error instanceof ApiCallError) || ![404, 501].includes(error.status)) throw error;
+        if (!(error instanceof CloudApiError) || ![404, 501].includes(error.status)) throw error;
         say(
           `the alerts API refused "${alertName}" (${error.message}); create it in the console from alerts.json`,
         );

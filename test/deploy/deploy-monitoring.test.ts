@@ -92,7 +92,7 @@ describe('metrics, dashboard and alerts, as deployed', () => {
     assert.equal(refused.length, 2, refused.join('\n'));
     assert.match(
       refused[0] ?? '',
-      /^the dashboard was not applied \(GET \/monitoring\/v3\/dashboards: HTTP 403: Permission denied\); the functions do not need it/,
+      /^the dashboard was not applied \(GET \S*\/monitoring\/v3\/dashboards: HTTP 403: Permission denied\); the functions do not need it/,
     );
     assert.match(refused[1] ?? '', /^no alerts: set MONITORING_CHANNEL_ID/);
     const from = fake.calls.length;

@@ -276,7 +276,7 @@ describe('applyMonitoring', () => {
     await assert.rejects(
       applyMonitoring({ folderId: FOLDER, token: 't1.wrong-token-000', endpoint: fake.url, say: () => {} }),
       (error: Error) => {
-        assert.match(error.message, /GET \/monitoring\/v3\/dashboards: HTTP 401: no token/);
+        assert.match(error.message, /GET \S*\/monitoring\/v3\/dashboards: HTTP 401: no token/);
         assert.ok(!error.message.includes('t1.wrong-token-000'));
         return true;
       },
