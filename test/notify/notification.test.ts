@@ -171,8 +171,8 @@ describe('toPublicRun: retryAt, the next attempt still to start', () => {
   });
 
   it('is absent when the retry was stopped (the ledger drops it) and never in a report', () => {
-    const stopped = finishedRecord({ ...failed, retryAt: undefined, cancelReason: 'user' });
-    delete (stopped as { retryAt?: string }).retryAt;
+    const { retryAt: _dropped, ...rest } = failed;
+    const stopped = finishedRecord({ ...rest, cancelReason: 'user' });
     assert.equal('retryAt' in toPublicRun(stopped), false);
     const report = buildNotification(stopped);
     assert.equal('retryAt' in report.run, false);

@@ -233,12 +233,14 @@ async function loadList(older = false): Promise<void> {
 function scheduleList(): void {
   window.clearTimeout(listTimer);
   if (refused) return;
-  const active = runs.filter(isLive).length;
-  const delay = active > 0 ? LIVE_MS : IDLE_MS;
+  const active = runs.filter((run) => isActive(run.status)).length;
+  const due = runs.filter(retryPending).length;
+  const delay = active + due > 0 ? LIVE_MS : IDLE_MS;
+  const live = [...(active > 0 ? [`${active} active`] : []), ...(due > 0 ? [`${due} retry due`] : [])];
   byId('live').textContent =
     `updated ${localTime(new Date().toISOString()).slice(11)} · ` +
-    (active > 0
-      ? `live: ${active} active, refreshing every ${LIVE_MS / 1000} s`
+    (live.length > 0
+      ? `live: ${live.join(', ')}, refreshing every ${LIVE_MS / 1000} s`
       : `next refresh in ${IDLE_MS / 1000} s`);
   listTimer = window.setTimeout(() => {
     // A hidden tab does not poll; it refreshes as soon as it is shown again.
