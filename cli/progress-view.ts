@@ -9,7 +9,7 @@
  */
 import type { TextSink } from './cli-io.ts';
 import { attemptOf, isFinal, type RemoteRun, retryDueAt, subjectOf } from './remote-run.ts';
-import { elapsedMs, errorText, formatClock, formatTimeOfDay, relative } from './run-format.ts';
+import { elapsedMs, errorText, formatClock, formatDuration, formatTimeOfDay } from './run-format.ts';
 import type { Style } from './terminal-style.ts';
 
 export interface ProgressView {
@@ -88,12 +88,22 @@ function attemptEnding(run: RemoteRun): string {
   return `attempt ${attemptOf(run)} ${run.status}${error === undefined ? '' : ` (${error})`}`;
 }
 
+/**
+ * `in 58s`, `in 1m 05s`, or `now` once the time has come (the next sweep starts it): whole seconds,
+ * rounded up, so a countdown never shows milliseconds.
+ */
+function untilText(iso: string, now: Date): string {
+  const ms = Date.parse(iso) - now.getTime();
+  if (Number.isNaN(ms)) return '';
+  return ms <= 0 ? 'now' : `in ${formatDuration(Math.ceil(ms / 1000) * 1000)}`;
+}
+
 /** `attempt 2 is due at 12:05:00 (in 58s)`. */
 function dueText(run: RemoteRun, now: Date): string {
   const at = retryDueAt(run) ?? '';
   const when = new Date(at);
   const time = Number.isNaN(when.getTime()) ? at : formatTimeOfDay(when);
-  const rel = relative(at, now);
+  const rel = untilText(at, now);
   return `attempt ${attemptOf(run) + 1} is due at ${time}${rel === '' ? '' : ` (${rel})`}`;
 }
 
@@ -193,7 +203,7 @@ function liveView({ out, style, now }: ViewOptions): ProgressView {
     const problems = problem === undefined ? [] : [`${problem}; retrying`];
     if (due !== undefined) {
       // Between two attempts: what comes next, and when.
-      const rel = relative(due, now());
+      const rel = untilText(due, now());
       const plain = cutToWidth(
         [
           `${head}waiting for attempt ${attemptOf(current) + 1}`,
