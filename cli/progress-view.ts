@@ -107,6 +107,10 @@ function dueText(run: RemoteRun, now: Date): string {
   return `attempt ${attemptOf(run) + 1} is due at ${time}${rel === '' ? '' : ` (${rel})`}`;
 }
 
+/** After a retry was said to be due: it was stopped (a cancel, a replacement), so this is the outcome. */
+const stoppedText = (run: RemoteRun) =>
+  `attempt ${attemptOf(run) + 1} will not start: the retry was stopped${run.cancelReason === undefined ? '' : ` (${run.cancelReason})`}`;
+
 /** The final line's mark: ✔ success, ■ cancelled, ✖ anything else. */
 function mark(run: RemoteRun, style: Style): string {
   if (run.status === 'SUCCEEDED') return style.paint('green', '✔');
@@ -126,6 +130,8 @@ function endingLines(run: RemoteRun, style: Style): string[] {
 function plainView({ out, style, now }: ViewOptions): ProgressView {
   let last: string | undefined;
   let failing = false;
+  /** The run whose retry was last said to be due. */
+  let dueOf: string | undefined;
   const line = (run: RemoteRun, polls: number) => {
     const elapsed = elapsedMs(run, now());
     const parts = [
@@ -162,6 +168,7 @@ function plainView({ out, style, now }: ViewOptions): ProgressView {
       line(run, polls);
       for (const extra of endingLines(run, style)) out.write(`${extra}\n`);
       out.write(`  ${dueText(run, now())}\n`);
+      dueOf = run.runId;
     },
     nextAttempt(run, nextRunId) {
       failing = false;
@@ -171,6 +178,11 @@ function plainView({ out, style, now }: ViewOptions): ProgressView {
       );
     },
     finish(run, polls) {
+      if (dueOf === run.runId) {
+        // Its status and error are shown already: only what changed.
+        out.write(`${formatTimeOfDay(now())}  run ${run.runId}: ${stoppedText(run)}\n`);
+        return;
+      }
       if (changeKey(run) !== last) line(run, polls);
       last = changeKey(run);
       for (const extra of endingLines(run, style)) out.write(`${extra}\n`);
@@ -296,8 +308,15 @@ function liveView({ out, style, now }: ViewOptions): ProgressView {
     },
     finish(run, count) {
       header(run);
+      const wasDue =
+        current !== undefined && current.runId === run.runId && retryDueAt(current) !== undefined;
       current = run;
       polls = count;
+      if (wasDue) {
+        clear();
+        out.write(`${mark(run, style)} ${style.status(run.status)}  ${stoppedText(run)}\n`);
+        return;
+      }
       ending(run);
     },
     stop() {

@@ -312,6 +312,7 @@ describe('the CLI against npm start (child processes)', () => {
     );
     assert.equal(await waiting.exited, 1, waiting.output());
     assert.doesNotMatch(waiting.output(), /attempt 2 is run/);
+    assert.match(waiting.output(), /attempt 2 will not start: the retry was stopped \(user\)/);
     const status = await runCli(['status', runId ?? '', '--json'], env);
     const record = JSON.parse(status.stdout) as Record<string, unknown>;
     assert.equal(record.status, 'FAILED');

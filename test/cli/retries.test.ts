@@ -255,6 +255,14 @@ describe('following a retried run to its last attempt (run --wait, watch)', () =
     const result = await cli(['watch', A1], { env });
     assert.equal(result.code, 1, result.stdout + result.stderr);
     assert.match(result.stdout, /attempt 2 is due at/);
+    assert.match(
+      result.stdout,
+      new RegExp(
+        `\\d\\d:\\d\\d:\\d\\d {2}run ${A1}: attempt 2 will not start: the retry was stopped \\(user\\)\\n$`,
+      ),
+    );
+    // The attempt's status and error were shown once, with the retry due.
+    assert.equal(result.stdout.match(/FAILED/g)?.length, 1, result.stdout);
     assert.doesNotMatch(result.stdout, /attempt 2 is run/);
     // The first read (watch), then one that finds the retry stopped.
     assert.deepEqual(getPaths(), [`/runs/${A1}`, `/runs/${A1}`]);
