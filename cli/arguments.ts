@@ -34,13 +34,18 @@ export interface CommandSpec {
   readonly remote: boolean;
 }
 
-/** A wrong command line: the message says what is wrong; `command` names the help to read. */
+/**
+ * A wrong command line: the message says what is wrong; `command` names the help to read. When several
+ * options are wrong, `problems` names each (and the message counts them).
+ */
 export class UsageError extends Error {
   readonly command: string | undefined;
-  constructor(message: string, command?: string) {
+  readonly problems: readonly string[];
+  constructor(message: string, command?: string, problems: readonly string[] = []) {
     super(message);
     this.name = 'UsageError';
     this.command = command;
+    this.problems = problems;
   }
 }
 

@@ -18,6 +18,7 @@ export function reportError(
   const label = errStyle.paint('red', 'error:');
   if (error instanceof UsageError) {
     say(`${label} ${error.message}`);
+    for (const problem of error.problems) say(`  - ${problem}`);
     say(errStyle.dim(`see: ${PROGRAM} ${error.command === undefined ? '' : `${error.command} `}--help`));
     return EXIT.USAGE;
   }

@@ -86,7 +86,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
     // A bad option value found by the command: point at that command's help.
     const usage =
       error instanceof UsageError && error.command === undefined
-        ? new UsageError(error.message, name)
+        ? new UsageError(error.message, name, error.problems)
         : error;
     return reportError(usage, context);
   }

@@ -48,6 +48,61 @@ export function decimalSecondsOption(
   return value;
 }
 
+/** A whole number, any size: the service says which range it takes (and names the field). */
+export function wholeNumberOption(values: OptionValues, name: string): number | undefined {
+  const raw = stringOption(values, name);
+  if (raw === undefined) return undefined;
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(Number(raw))) {
+    throw new UsageError(`--${name}: "${raw}" must be a whole number`);
+  }
+  return Number(raw);
+}
+
+/** Comma-separated values of a fixed set, from one or several uses of the option, in the set's spelling. */
+export function choiceListOption<T extends string>(
+  values: OptionValues,
+  name: string,
+  choices: readonly T[],
+): T[] | undefined {
+  const raw = listOption(values, name)
+    .flatMap((value) => value.split(','))
+    .map((value) => value.trim());
+  if (raw.length === 0) return undefined;
+  return raw.map((value) => oneOf(value, name, choices));
+}
+
+/**
+ * Reads a command's options one by one and keeps going past a wrong one, so that a single error names
+ * every wrong option (as the service names every wrong field).
+ */
+export class OptionReader {
+  readonly #problems: string[] = [];
+
+  /** The value `parse` reads, or undefined when it refused the option (the problem is kept). */
+  read<T>(parse: () => T): T | undefined {
+    try {
+      return parse();
+    } catch (error) {
+      if (!(error instanceof UsageError)) throw error;
+      this.#problems.push(error.message);
+      return undefined;
+    }
+  }
+
+  /** A problem of the command line as a whole (options that go together). */
+  problem(message: string): void {
+    this.#problems.push(message);
+  }
+
+  /** @throws UsageError naming every problem found, if any. */
+  done(): void {
+    const problems = this.#problems;
+    if (problems.length === 1) throw new UsageError(problems[0] ?? '');
+    if (problems.length > 1)
+      throw new UsageError(`${problems.length} problems with the options:`, undefined, problems);
+  }
+}
+
 export function integerOption(
   values: OptionValues,
   name: string,

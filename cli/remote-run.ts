@@ -25,6 +25,12 @@ export interface RemoteRun {
   readonly cancelRequestedAt?: string;
   readonly cancelReason?: string;
   readonly attempt?: number;
+  /** runIds of the earlier attempts of a retried run, oldest first. */
+  readonly attempts?: readonly string[];
+  /** runId of the next attempt, once it has started. */
+  readonly retriedBy?: string;
+  /** When the next attempt is due: present only while it is scheduled and not yet started. */
+  readonly retryAt?: string;
   /** Operation.Get calls the service made for this run, when the record carries them. */
   readonly checks?: number;
   readonly [field: string]: unknown;
@@ -37,6 +43,29 @@ export function isRemoteRun(value: unknown): value is RemoteRun {
 }
 
 export const isFinal = (run: RemoteRun): boolean => FINAL_STATUSES.has(run.status as RunStatus);
+
+/** The attempt number of a record (1 for a run without retries). */
+export const attemptOf = (run: RemoteRun): number => (typeof run.attempt === 'number' ? run.attempt : 1);
+
+/** The runId of the attempt that followed this ended one, once it started (`retriedBy`). */
+export function nextAttemptId(run: RemoteRun): string | undefined {
+  return isFinal(run) && typeof run.retriedBy === 'string' && run.retriedBy !== ''
+    ? run.retriedBy
+    : undefined;
+}
+
+/**
+ * When the next attempt of this ended one is due, while it is scheduled and not yet started: the
+ * status is then not the run's outcome. Undefined otherwise (no retry, started, or stopped).
+ */
+export function retryDueAt(run: RemoteRun): string | undefined {
+  if (!isFinal(run) || nextAttemptId(run) !== undefined) return undefined;
+  return typeof run.retryAt === 'string' && run.retryAt !== '' ? run.retryAt : undefined;
+}
+
+/** The run's outcome: final, and no attempt after it has started or is due. */
+export const isOutcome = (run: RemoteRun): boolean =>
+  isFinal(run) && nextAttemptId(run) === undefined && retryDueAt(run) === undefined;
 
 /** What a run is about, in a few words: the notebook, or the action and project. */
 export function subjectOf(run: RemoteRun): string {

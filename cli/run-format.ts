@@ -3,7 +3,7 @@
  * (`list`), durations and times in a form a person scans quickly. Times are local; the ISO form is in
  * `--json`.
  */
-import { isFinal, type RemoteRun } from './remote-run.ts';
+import { attemptOf, isFinal, nextAttemptId, type RemoteRun, retryDueAt } from './remote-run.ts';
 import type { Style } from './terminal-style.ts';
 
 /** `0:42`, `12:05`, `1:02:05`: a stopwatch, for elapsed time on a live line. */
@@ -92,7 +92,10 @@ export function runDetails(run: RemoteRun, style: Style, now: Date): string[] {
       : `${run.trigger ?? 'schedule'} (job ${run.job.name}, slot ${formatTime(run.job.slot)})`;
   add('trigger', trigger);
   add('operation', run.operationId);
-  if (run.attempt !== undefined) add('attempt', String(run.attempt));
+  if (run.attempt !== undefined) {
+    const before = Array.isArray(run.attempts) ? run.attempts.at(-1) : undefined;
+    add('attempt', `${run.attempt}${typeof before === 'string' ? style.dim(`  after run ${before}`) : ''}`);
+  }
   add('created', withRelative(run.createdAt, now));
   add('started', formatTime(run.startedAt));
   if (run.finishedAt !== undefined) {
@@ -115,9 +118,25 @@ export function runDetails(run: RemoteRun, style: Style, now: Date): string[] {
   if (typeof run.checks === 'number') add('checks', String(run.checks));
   const error = errorText(run);
   if (error !== undefined) add('error', style.paint('red', error));
+  // What follows this attempt: its status is the run's outcome only when nothing does.
+  const due = retryDueAt(run);
+  if (due !== undefined) add('retry', `attempt ${attemptOf(run) + 1} due ${withRelative(due, now)}`);
+  const next = nextAttemptId(run);
+  if (next !== undefined) add('next', `attempt ${attemptOf(run) + 1} is run ${next}`);
   for (const [key, value] of Object.entries(run.result ?? {})) add(key, String(value));
   const width = Math.max(...rows.map(([label]) => label.length)) + 2;
   return rows.map(([label, value]) => `${style.dim(label.padEnd(width))}${value}`);
+}
+
+/** `1`, `1 (retried)`, `1 (retry 12:05:00)`: the list's ATTEMPT cell. */
+function attemptCell(run: RemoteRun): string {
+  if (typeof run.attempt !== 'number') return '';
+  const due = retryDueAt(run);
+  if (due !== undefined) {
+    const at = new Date(due);
+    return `${run.attempt} (retry ${Number.isNaN(at.getTime()) ? due : formatTimeOfDay(at)})`;
+  }
+  return nextAttemptId(run) === undefined ? String(run.attempt) : `${run.attempt} (retried)`;
 }
 
 function withRelative(iso: string | undefined, now: Date): string {
@@ -131,7 +150,18 @@ function withRelative(iso: string | undefined, now: Date): string {
  * (the notebook) is cut to the width; in a pipe nothing is cut.
  */
 export function runsTable(runs: readonly RemoteRun[], style: Style, now: Date, width?: number): string[] {
-  const header = ['RUN', 'STATUS', 'CREATED', 'TOOK', 'TRIGGER', 'PROJECT', 'NOTEBOOK'];
+  // Retried runs: their attempt, and whether another follows (only when the page has any).
+  const attempts = runs.some((run) => typeof run.attempt === 'number');
+  const header = [
+    'RUN',
+    'STATUS',
+    ...(attempts ? ['ATTEMPT'] : []),
+    'CREATED',
+    'TOOK',
+    'TRIGGER',
+    'PROJECT',
+    'NOTEBOOK',
+  ];
   const rows = runs.map((run) => {
     const took = elapsedMs(run, now);
     const trigger = run.job?.name === undefined ? (run.trigger ?? '') : `job ${run.job.name}`;
@@ -139,6 +169,7 @@ export function runsTable(runs: readonly RemoteRun[], style: Style, now: Date, w
     return [
       run.runId,
       run.status,
+      ...(attempts ? [attemptCell(run)] : []),
       formatTime(run.createdAt),
       took === undefined ? '' : `${formatDuration(took)}${isFinal(run) ? '' : '…'}`,
       trigger,

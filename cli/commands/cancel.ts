@@ -35,7 +35,17 @@ export const cancelCommand: Command = {
       return followToEnd(context, run, 'CANCELLED');
     }
     if (context.json) context.printJson(run);
-    else if (isFinal(run)) context.line(`run ${run.runId} is ${context.style.status(run.status)}`);
+    else if (
+      isFinal(run) &&
+      run.status !== 'CANCELLED' &&
+      run.cancelReason === 'user' &&
+      typeof run.attempt === 'number'
+    ) {
+      // An attempt of a retried run that had ended (its retry due, or not retried): no attempt follows.
+      context.line(
+        `run ${run.runId} had ended ${context.style.status(run.status)}; its next attempt will not start`,
+      );
+    } else if (isFinal(run)) context.line(`run ${run.runId} is ${context.style.status(run.status)}`);
     else {
       context.line(`cancel requested for run ${run.runId} (${context.style.status(run.status)});`);
       context.line('  it becomes CANCELLED when DataSphere has stopped it');

@@ -8,7 +8,8 @@ import { EXIT, type ExitCode } from '../exit-codes.ts';
 import { followRun } from '../follow-run.ts';
 import { decimalSecondsOption } from '../option-values.ts';
 import { createProgressView } from '../progress-view.ts';
-import type { RemoteRun } from '../remote-run.ts';
+import { attemptOf, type RemoteRun, retryDueAt } from '../remote-run.ts';
+import { formatTime } from '../run-format.ts';
 
 export async function followToEnd(
   context: CommandContext,
@@ -25,11 +26,17 @@ export async function followToEnd(
   });
   const outcome = await followRun(first, { client: context.client(), io: context.io, view, intervalMs });
   if (outcome.kind === 'interrupted') {
-    context.err.write(
-      `stopped waiting; run ${outcome.run.runId} is still ${outcome.run.status} and goes on.\n` +
-        `  follow it again: ${PROGRAM} watch ${outcome.run.runId}\n`,
-    );
+    const { run, following } = outcome;
+    const due = retryDueAt(run);
+    const where =
+      following !== run.runId
+        ? `attempt ${attemptOf(run) + 1} of run ${run.runId} is run ${following} and goes on.`
+        : due !== undefined
+          ? `run ${run.runId} ended ${run.status}; its attempt ${attemptOf(run) + 1} is due at ${formatTime(due)} and goes on.`
+          : `run ${run.runId} is still ${run.status} and goes on.`;
+    context.err.write(`stopped waiting; ${where}\n  follow it again: ${PROGRAM} watch ${following}\n`);
     return EXIT.INTERRUPTED;
   }
+  // For a retried run, the record of its last attempt: the run's outcome.
   return outcome.run.status === wanted ? EXIT.OK : EXIT.RUN_NOT_SUCCEEDED;
 }

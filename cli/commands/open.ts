@@ -33,10 +33,14 @@ export const openCommand: Command = {
   },
   run(context) {
     const timeoutSeconds = secondsOption(context.values, 'timeout');
-    return startAndMaybeWait(context, {
-      action: 'open',
-      projectId: stringOption(context.values, 'project'),
-      ...(timeoutSeconds === undefined ? {} : { timeoutSeconds }),
-    });
+    return startAndMaybeWait(
+      context,
+      {
+        action: 'open',
+        projectId: stringOption(context.values, 'project'),
+        ...(timeoutSeconds === undefined ? {} : { timeoutSeconds }),
+      },
+      { projectId: '--project', timeoutSeconds: '--timeout', idempotencyKey: '--key' },
+    );
   },
 };

@@ -8,14 +8,24 @@ import type { CommandContext } from '../command-context.ts';
 import { EXIT, type ExitCode } from '../exit-codes.ts';
 import { flag, stringOption } from '../option-values.ts';
 import { isFinal, subjectOf } from '../remote-run.ts';
+import { type FieldOptions, withOptionNames } from '../request-fields.ts';
+import type { ServiceClient } from '../service-client.ts';
 import { followToEnd } from './follow-to-end.ts';
 
 export async function startAndMaybeWait(
   context: CommandContext,
   body: Readonly<Record<string, unknown>>,
+  /** Which option sets each request field, to name it in a 400's problems. */
+  fieldOptions: FieldOptions = {},
 ): Promise<ExitCode> {
   const key = stringOption(context.values, 'key') ?? `cli-${context.io.randomUUID()}`;
-  const { run, replayed } = await context.client().startRun(body, key);
+  let answer: Awaited<ReturnType<ServiceClient['startRun']>>;
+  try {
+    answer = await context.client().startRun(body, key);
+  } catch (error) {
+    throw withOptionNames(error, fieldOptions);
+  }
+  const { run, replayed } = answer;
   const wait = flag(context.values, 'wait');
   if (wait) {
     if (!context.json) {

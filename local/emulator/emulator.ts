@@ -272,6 +272,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const projects = new Map<string, ProjectFacts>();
   let plans: Plan[] = [];
   let requests: RecordedRequest[] = [];
+  /** New Executes seen per outcome sequence (EMULATOR_OUTCOMES): project, notebook and the sequence. */
+  const sequenceCounts = new Map<string, number>();
   const waits = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
   let baseUrl = '';
 
@@ -308,23 +310,38 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     return { status: 200, json: store.render(id) };
   }
 
-  /** Replays the operation an Idempotency-Key created before, or creates a new one. */
-  function createOrReplay(spec: NewOperation, ctx: Context, guard?: () => Answer | undefined): Answer {
+  /**
+   * Replays the operation an Idempotency-Key created before, or creates a new one; `finalize` completes
+   * the spec of a new one only (a replay takes nothing from an outcome sequence).
+   */
+  function createOrReplay(
+    spec: NewOperation,
+    ctx: Context,
+    guard?: () => Answer | undefined,
+    finalize: (spec: NewOperation) => NewOperation = (s) => s,
+  ): Answer {
     if (ctx.idempotencyKey !== undefined) {
       const known = store.byKey(OperationStore.scope(spec.kind, spec.projectId, ctx.idempotencyKey));
       if (known !== undefined) return operationAnswer(known);
     }
     const refused = guard?.();
     if (refused !== undefined) return refused;
-    const withKey = ctx.idempotencyKey === undefined ? spec : { ...spec, idempotencyKey: ctx.idempotencyKey };
+    const made = finalize(spec);
+    const withKey = ctx.idempotencyKey === undefined ? made : { ...made, idempotencyKey: ctx.idempotencyKey };
     return operationAnswer(store.create(withKey));
   }
 
-  /** Outcome and duration of an Execute: last matching plan, else EMULATOR_* input variables, else defaults. */
+  /**
+   * Outcome and duration of an Execute: last matching plan, else EMULATOR_* input variables, else
+   * defaults. `sequence`: the Execute's outcome comes from EMULATOR_OUTCOMES, taken when (and only
+   * when) it creates an operation.
+   */
   function runFor(
     projectId: string,
     request: ExecuteRequest,
-  ): { ok: true; outcome: Outcome; durationMs: number } | { ok: false; violation: FieldViolation } {
+  ):
+    | { ok: true; outcome: Outcome; durationMs: number; sequence?: { key: string; outcomes: Outcome[] } }
+    | { ok: false; violation: FieldViolation } {
     const notebook = request.notebookId ?? request.cellId;
     const rule = plans.findLast(
       (p) =>
@@ -348,6 +365,28 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       }
       varOutcome = upper as Outcome;
     }
+    // `ERROR,OK`: the first Execute of this notebook with this sequence fails, the next ones succeed
+    // (the last entry repeats). Retries resend the same input variables, so this is how a test makes
+    // only the first attempt fail.
+    let sequence: { key: string; outcomes: Outcome[] } | undefined;
+    const askedSequence = vars.EMULATOR_OUTCOMES;
+    if (askedSequence !== undefined && askedSequence !== null) {
+      const entries =
+        typeof askedSequence === 'string' ? askedSequence.split(',').map((e) => e.trim().toUpperCase()) : [];
+      if (entries.length === 0 || entries.some((entry) => !OUTCOMES.includes(entry as Outcome))) {
+        return {
+          ok: false,
+          violation: {
+            field: 'inputVariables.EMULATOR_OUTCOMES',
+            description: `must be a comma-separated list of ${OUTCOMES.join(', ')}`,
+          },
+        };
+      }
+      sequence = {
+        key: JSON.stringify([projectId, notebook, askedSequence]),
+        outcomes: entries as Outcome[],
+      };
+    }
     let varDuration: number | undefined;
     const askedDuration = vars.EMULATOR_DURATION_MS;
     if (askedDuration !== undefined && askedDuration !== null) {
@@ -368,7 +407,15 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       ok: true,
       outcome: rule?.outcome ?? varOutcome ?? settings.outcome,
       durationMs: rule?.durationMs ?? varDuration ?? settings.durationMs,
+      ...(rule?.outcome === undefined && sequence !== undefined ? { sequence } : {}),
     };
+  }
+
+  /** The next outcome of an EMULATOR_OUTCOMES sequence, for an Execute that creates an operation. */
+  function nextOfSequence(sequence: { key: string; outcomes: Outcome[] }): Outcome {
+    const seen = sequenceCounts.get(sequence.key) ?? 0;
+    sequenceCounts.set(sequence.key, seen + 1);
+    return sequence.outcomes[Math.min(seen, sequence.outcomes.length - 1)] as Outcome;
   }
 
   function execute(projectId: string, ctx: Context): Answer {
@@ -392,16 +439,22 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     if (checked.value.notebookId !== undefined) spec.notebookId = checked.value.notebookId;
     if (checked.value.cellId !== undefined) spec.cellId = checked.value.cellId;
     if (checked.value.inputVariables !== undefined) spec.inputVariables = checked.value.inputVariables;
-    return createOrReplay(spec, ctx, () => {
-      if (!settings.oneRunPerProject) return undefined;
-      const running = store.runningExecute(projectId);
-      if (running === undefined) return undefined;
-      return rpcErrorAnswer(
-        CODE.FAILED_PRECONDITION,
-        `Project ${projectId} is busy: execution ${running} is still running`,
-        ctx.requestId,
-      );
-    });
+    const sequence = run.sequence;
+    return createOrReplay(
+      spec,
+      ctx,
+      () => {
+        if (!settings.oneRunPerProject) return undefined;
+        const running = store.runningExecute(projectId);
+        if (running === undefined) return undefined;
+        return rpcErrorAnswer(
+          CODE.FAILED_PRECONDITION,
+          `Project ${projectId} is busy: execution ${running} is still running`,
+          ctx.requestId,
+        );
+      },
+      (made) => (sequence === undefined ? made : { ...made, outcome: nextOfSequence(sequence) }),
+    );
   }
 
   /** The last plan rule for an Open or an Activate of `projectId`. */
@@ -692,6 +745,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       projects.clear();
       plans = [];
       requests = [];
+      sequenceCounts.clear();
     },
     close() {
       for (const entry of waits) {

@@ -56,7 +56,9 @@ export function buildNotification(record: RunRecord): RunNotification {
  * themselves), and `checks` is left out (the follow-up Gets of a timed-out run keep counting).
  */
 function endingOf(run: PublicRun): PublicRun {
-  const { checks: _goesOn, events, ...rest } = run;
+  // `retryAt` is never set on a reported run (only last attempts are reported); left out all the same,
+  // since it is the kind of fact that changes after the ending.
+  const { checks: _goesOn, retryAt: _notAnEnding, events, ...rest } = run;
   if (events === undefined) return rest as PublicRun;
   const ended = events.findIndex((event) => event.type === 'finished');
   return { ...rest, events: ended === -1 ? events : events.slice(0, ended + 1) } as PublicRun;

@@ -31,6 +31,13 @@ export interface PublicRun {
   readonly attempt?: number;
   readonly attempts?: readonly string[];
   readonly retriedBy?: string;
+  /**
+   * When the next attempt is due (ISO), exactly while it is scheduled and not yet started: present on
+   * a final attempt whose retry is pending; absent once a sweep has taken the retry on (`retriedBy`
+   * names the next attempt) or the retry was stopped (a cancel, a replacement). Never in a
+   * notification: only a run's last attempt is reported, and it has no retry pending.
+   */
+  readonly retryAt?: string;
   readonly upstream?: RunRecord['upstream'];
   readonly replacedBy?: string;
   readonly cancelRequestedAt?: string;
@@ -79,6 +86,9 @@ export function toPublicRun(record: RunRecord): PublicRun {
     ['attempt', record.attempt],
     ['attempts', record.attempts && [...record.attempts]],
     ['retriedBy', record.retriedBy],
+    // The ledger keeps `retryAt` once the next attempt is claimed; callers see it only while it means
+    // "a next attempt is scheduled and not yet started" (retryPending in core/retry-plan.ts).
+    ['retryAt', record.retriedBy === undefined ? record.retryAt : undefined],
     [
       'upstream',
       record.upstream &&

@@ -41,6 +41,24 @@ async function runCli(args: readonly string[], env: Record<string, string> = {})
   return { code, stdout, stderr };
 }
 
+/** The CLI as a child process that goes on while the test does other things (a waiting `run --wait`). */
+function startCli(args: readonly string[], env: Record<string, string>): Started {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: root,
+    env: { ...process.env, NO_COLOR: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    output += chunk;
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    output += chunk;
+  });
+  const exited = once(child, 'close').then(([code]) => code as number | null);
+  return { child, output: () => output, exited };
+}
+
 interface Started {
   readonly child: ChildProcess;
   readonly output: () => string;
@@ -179,6 +197,127 @@ describe('the CLI against npm start (child processes)', () => {
       30_000,
     );
     await waitFor(npm, new RegExp(`run ${okId} +RUNNING → SUCCEEDED`), 30_000);
+  });
+
+  it('run --retry --wait follows each attempt to the last: exit 0 when attempt 2 succeeds, 1 when all fail', async () => {
+    // The emulator fails the first Execute of a notebook with EMULATOR_OUTCOMES=ERROR,OK and lets the
+    // retry (same input variables) succeed; EMULATOR_OUTCOME=ERROR fails every attempt. The smallest
+    // delay the service takes (1 s) and npm start's 1 s tick keep it short.
+    const retried = (notebook: string, outcome: string, ...more: string[]) => [
+      'run',
+      '-p',
+      PROJECT,
+      '-n',
+      notebook,
+      '--var',
+      outcome,
+      '--var',
+      'EMULATOR_DURATION_MS=500',
+      '--retry',
+      '2',
+      '--retry-delay',
+      '1',
+      '--wait',
+      '--interval',
+      '0.5',
+      ...more,
+    ];
+    const [second, none, json] = await Promise.all([
+      runCli(retried('retry-once.ipynb', 'EMULATOR_OUTCOMES=ERROR,OK'), env),
+      runCli(retried('retry-never.ipynb', 'EMULATOR_OUTCOME=ERROR'), env),
+      runCli(retried('retry-json.ipynb', 'EMULATOR_OUTCOMES=ERROR,OK', '--json'), env),
+    ]);
+
+    assert.equal(second.code, 0, second.stdout + second.stderr);
+    const first = /^started run (\S+)/.exec(second.stdout)?.[1] ?? '';
+    const next = /attempt 1 FAILED \(EXECUTION_ERROR: [^)]*\); attempt 2 is run (\S+)$/m.exec(
+      second.stdout,
+    )?.[1];
+    assert.ok(next !== undefined && next !== first, second.stdout);
+    assert.match(second.stdout, new RegExp(`run ${first} +FAILED`));
+    assert.match(second.stdout, /^ {2}attempt 2 is due at \d\d:\d\d:\d\d/m);
+    assert.match(second.stdout, new RegExp(`run ${next} +SUCCEEDED`));
+    const status = await runCli(['status', next], env);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, new RegExp(`^attempt +2 {2}after run ${first}$`, 'm'));
+    const before = await runCli(['status', first], env);
+    assert.match(before.stdout, new RegExp(`^next +attempt 2 is run ${next}$`, 'm'));
+
+    assert.equal(none.code, 1, none.stdout + none.stderr);
+    const hops =
+      none.stdout.match(/attempt \d FAILED \(EXECUTION_ERROR: [^)]*\); attempt \d is run \S+/g) ?? [];
+    assert.equal(hops.length, 1, none.stdout);
+    const last = /attempt 2 is run (\S+)/.exec(hops[0] ?? '')?.[1];
+    assert.match(none.stdout, new RegExp(`run ${last} +FAILED`));
+    assert.match(none.stdout, /error: EXECUTION_ERROR: .*\n$/);
+
+    assert.equal(json.code, 0, json.stderr);
+    const records = json.stdout
+      .trim()
+      .split('\n')
+      .map(
+        (line) =>
+          JSON.parse(line) as {
+            runId: string;
+            status: string;
+            attempt?: number;
+            retryAt?: string;
+            retriedBy?: string;
+          },
+      );
+    const firstRun = records[0]?.runId;
+    const hop = records.find((r) => r.retriedBy !== undefined);
+    assert.ok(hop !== undefined && hop.runId === firstRun && hop.status === 'FAILED', json.stdout);
+    assert.ok(
+      records.some((r) => r.runId === firstRun && r.status === 'FAILED' && r.retryAt !== undefined),
+      json.stdout,
+    );
+    const lastRecord = records.at(-1);
+    assert.equal(lastRecord?.runId, hop.retriedBy);
+    assert.equal(lastRecord?.status, 'SUCCEEDED');
+    assert.equal(lastRecord?.attempt, 2);
+  });
+
+  it('a cancel while the retry is due stops it: the waiting CLI exits 1 by the failed attempt, no hop', async () => {
+    const waiting = startCli(
+      [
+        'run',
+        '-p',
+        PROJECT,
+        '-n',
+        'retry-stopped.ipynb',
+        '--var',
+        'EMULATOR_OUTCOME=ERROR',
+        '--var',
+        'EMULATOR_DURATION_MS=500',
+        '--retry',
+        '3',
+        '--retry-delay',
+        '1h',
+        '--wait',
+        '--interval',
+        '0.5',
+      ],
+      env,
+    );
+    const [, runId] = await waitFor(waiting, /started run (\S+)/, 60_000);
+    await waitFor(waiting, /attempt 2 is due at/, 60_000);
+    const listed = await runCli(['list', '--project', PROJECT, '--notebook', 'retry-stopped.ipynb'], env);
+    assert.match(listed.stdout, new RegExp(`^${runId} +FAILED +1 \\(retry \\d\\d:\\d\\d:\\d\\d\\) `, 'm'));
+    const cancelled = await runCli(['cancel', runId ?? ''], env);
+    assert.equal(cancelled.code, 0, cancelled.stdout + cancelled.stderr);
+    assert.match(
+      cancelled.stdout,
+      new RegExp(`run ${runId} had ended FAILED; its next attempt will not start`),
+    );
+    assert.equal(await waiting.exited, 1, waiting.output());
+    assert.doesNotMatch(waiting.output(), /attempt 2 is run/);
+    assert.match(waiting.output(), /attempt 2 will not start: the retry was stopped \(user\)/);
+    const status = await runCli(['status', runId ?? '', '--json'], env);
+    const record = JSON.parse(status.stdout) as Record<string, unknown>;
+    assert.equal(record.status, 'FAILED');
+    assert.equal(record.retryAt, undefined);
+    assert.equal(record.retriedBy, undefined);
   });
 
   it('cancel, then watch ends CANCELLED (exit 1)', async () => {

@@ -231,8 +231,12 @@ describe('datasphere-runner run', () => {
     const result = await cli(['run', '-p', 'p', '-n', 'nb', '--json'], { env });
     assert.equal(result.code, 2);
     assert.match(result.stderr, /error: INVALID_REQUEST: 2 problems \(HTTP 400\)/);
-    assert.match(result.stderr, / {2}- notebookId: is required\n/);
-    assert.match(result.stderr, / {2}- timeoutSeconds: must be between 1 and 604800/);
+    // Each problem names the option behind the field.
+    assert.match(result.stderr, / {2}- notebookId: is required \(--notebook\)\n/);
+    assert.match(
+      result.stderr,
+      / {2}- timeoutSeconds: must be between 1 and 604800 \(7 days\) \(--timeout\)\n/,
+    );
     assert.deepEqual(JSON.parse(result.stdout), body);
     assert.ok(!/\n\s+at /.test(result.stderr), 'no stack trace');
   });

@@ -305,6 +305,13 @@ describe('the API Gateway specification', () => {
       Object.keys(full).filter((field) => !(field in properties)),
       [],
     );
+    // A pending retry: `retryAt` instead of `retriedBy`.
+    const pending = toPublicRun({ ...record, status: 'FAILED', attempt: 1, retryAt: record.updatedAt });
+    assert.equal(pending.retryAt, record.updatedAt);
+    assert.deepEqual(
+      Object.keys(pending).filter((field) => !(field in properties)),
+      [],
+    );
     const eventTypes = resolveRef(spec, '#/components/schemas/RunEvent/properties/type').enum;
     const types: RunEvent['type'][] = [
       'claimed',

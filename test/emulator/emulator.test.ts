@@ -285,6 +285,39 @@ describe('Run outcomes', () => {
     assert.equal(viaNumber.error.code, 13);
   });
 
+  it("takes each new Execute's outcome from EMULATOR_OUTCOMES in turn (a retry fails once, then succeeds)", async () => {
+    const body = (notebookId: string) => ({
+      notebookId,
+      inputVariables: { EMULATOR_OUTCOMES: 'error, OK', EMULATOR_DURATION_MS: 0 },
+    });
+    const statusOf = async (notebookId: string, key: string) => {
+      const { json: started } = await execute(emulator(), body(notebookId), { 'Idempotency-Key': key });
+      advance(1);
+      const done = (await getOperation(emulator(), started.id)).json;
+      return [started.id as string, done.response.executionStatus as string] as const;
+    };
+    const [firstId, first] = await statusOf(NOTEBOOK, 'k1');
+    assert.equal(first, 'ERROR');
+    // The same key again replays the same operation and takes nothing from the sequence.
+    const [replayId] = await statusOf(NOTEBOOK, 'k1');
+    assert.equal(replayId, firstId);
+    assert.equal((await statusOf(NOTEBOOK, 'k2'))[1], 'OK');
+    assert.equal((await statusOf(NOTEBOOK, 'k3'))[1], 'OK', 'the last entry repeats');
+    // Another notebook has a sequence of its own; a reset starts every sequence again.
+    assert.equal((await statusOf('other.ipynb', 'k4'))[1], 'ERROR');
+    emulator().reset();
+    assert.equal((await statusOf(NOTEBOOK, 'k5'))[1], 'ERROR');
+    // A plan rule with an outcome still wins.
+    emulator().plan({ notebookId: 'planned.ipynb', outcome: 'ABORTED' });
+    assert.equal((await statusOf('planned.ipynb', 'k6'))[1], 'ABORTED');
+    const bad = await execute(emulator(), {
+      notebookId: NOTEBOOK,
+      inputVariables: { EMULATOR_OUTCOMES: 'ERROR,MAYBE' },
+    });
+    assertRpcError(bad, 400, 3);
+    assert.match(bad.json.message, /EMULATOR_OUTCOMES/);
+  });
+
   it('prefers a matching plan rule over the input variables', async () => {
     emulator().plan({ notebookId: NOTEBOOK, outcome: 'ABORTED' });
     const done = await finalState(emulator(), {

@@ -143,6 +143,44 @@ describe('toPublicRun', () => {
   });
 });
 
+describe('toPublicRun: retryAt, the next attempt still to start', () => {
+  const failed = {
+    status: 'FAILED' as const,
+    executionStatus: 'ERROR',
+    error: { code: 'EXECUTION_ERROR', message: 'cell 4 raised' },
+    attempt: 1,
+    retryAt: '2026-05-01T10:21:00.000Z',
+  };
+
+  it('is shown while the retry is scheduled and not yet started, right after retriedBy in the order', () => {
+    const run = toPublicRun(finishedRecord(failed));
+    assert.equal(run.retryAt, '2026-05-01T10:21:00.000Z');
+    assert.deepEqual(Object.keys(run).slice(Object.keys(run).indexOf('trigger')), [
+      'trigger',
+      'action',
+      'attempt',
+      'retryAt',
+      'checks',
+    ]);
+  });
+
+  it('is hidden once the next attempt has started (retriedBy), though the ledger keeps it', () => {
+    const run = toPublicRun(finishedRecord({ ...failed, retriedBy: 'r2' }));
+    assert.equal(run.retriedBy, 'r2');
+    assert.equal('retryAt' in run, false);
+  });
+
+  it('is absent when the retry was stopped (the ledger drops it) and never in a report', () => {
+    const { retryAt: _dropped, ...rest } = failed;
+    const stopped = finishedRecord({ ...rest, cancelReason: 'user' });
+    assert.equal('retryAt' in toPublicRun(stopped), false);
+    const report = buildNotification(stopped);
+    assert.equal('retryAt' in report.run, false);
+    // Even a record that still had one (a caller's mistake) is reported as it ended, without it.
+    assert.equal('retryAt' in buildNotification(finishedRecord(failed)).run, false);
+  });
+});
+
 describe('buildNotification', () => {
   it('wraps the public run with the event type and a delivery id of runId:status', () => {
     const record = finishedRecord();

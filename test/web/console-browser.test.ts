@@ -315,6 +315,41 @@ describe('the web console in Chromium, against npm start', { timeout: 600_000 },
     await row(started.ok.runId).waitFor({ timeout: WAIT_MS });
   });
 
+  it('marks a failed attempt whose retry is due, in the list and its detail, until the retry is stopped', async () => {
+    const retrying = await api('POST', '/runs', {
+      projectId: 'web-e2e-delta',
+      notebookId: 'nb/retried.ipynb',
+      inputVariables: { EMULATOR_OUTCOME: 'ERROR', EMULATOR_DURATION_MS: 300 },
+      retry: { attempts: 2, delaySeconds: 3600 },
+    });
+    // Nothing was active: the page would look again only in a minute.
+    await page.click('#refresh');
+    await row(retrying.runId).waitFor({ timeout: WAIT_MS });
+    await rowStatus(retrying.runId, 'FAILED');
+    await until('the row says its retry is due', async () =>
+      /✗\s*FAILED\s*retry: attempt 2 at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d/.test(
+        await shown(`#run-rows tr[data-run-id="${retrying.runId}"]`),
+      ),
+    );
+    assert.match(await shown('#live'), /live: 1 retry due, refreshing every 5 s/);
+    await row(retrying.runId).click();
+    await page.locator('#detail-body', { hasText: retrying.runId }).waitFor({ timeout: WAIT_MS });
+    assert.match(
+      await shown('#detail-body'),
+      /Attempt\s+1\s+Retry\s+attempt 2 at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d/,
+    );
+    assert.match(await shown('#detail-live'), /live, every 3 s/);
+    // A cancel stops the retry: the attempt's FAILED is now the outcome, and says nothing of a retry.
+    await api('POST', `/runs/${retrying.runId}/cancel`);
+    await until('the detail no longer shows a retry', async () => !/Retry/.test(await shown('#detail-body')));
+    assert.equal(await shown('#detail-live'), '');
+    await page.click('#detail-close');
+    await until(
+      'the row no longer shows a retry',
+      async () => !/retry:/.test(await shown(`#run-rows tr[data-run-id="${retrying.runId}"]`)),
+    );
+  });
+
   it('loaded nothing from elsewhere and logged no errors (no CSP violation, no script error)', () => {
     assert.deepEqual(foreignRequests, []);
     assert.deepEqual(problems, []);

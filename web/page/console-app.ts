@@ -5,6 +5,7 @@
 import { ApiError, type Credential, createApiClient } from './api-client.ts';
 import { describeCredential, loadCredential, saveCredential } from './credential-store.ts';
 import { byId, fill, h } from './element-builder.ts';
+import { retryPending } from './run-attempts.ts';
 import { runChart } from './run-chart-view.ts';
 import { runDetail } from './run-detail-view.ts';
 import { runRow } from './run-list-view.ts';
@@ -33,6 +34,9 @@ const IDLE_MS = 60_000;
 const DETAIL_LIVE_MS = 3_000;
 /** After a failed list request (the service, not the credential). */
 const RETRY_MS = 15_000;
+
+/** A run worth refreshing: not over yet, or over with its next attempt still to start (a retry). */
+const isLive = (run: RunView): boolean => isActive(run.status) || retryPending(run);
 
 let credential: Credential | undefined = loadCredential();
 /** Set when the service refused the credential: nothing polls until another one is given. */
@@ -230,11 +234,13 @@ function scheduleList(): void {
   window.clearTimeout(listTimer);
   if (refused) return;
   const active = runs.filter((run) => isActive(run.status)).length;
-  const delay = active > 0 ? LIVE_MS : IDLE_MS;
+  const due = runs.filter(retryPending).length;
+  const delay = active + due > 0 ? LIVE_MS : IDLE_MS;
+  const live = [...(active > 0 ? [`${active} active`] : []), ...(due > 0 ? [`${due} retry due`] : [])];
   byId('live').textContent =
     `updated ${localTime(new Date().toISOString()).slice(11)} · ` +
-    (active > 0
-      ? `live: ${active} active, refreshing every ${LIVE_MS / 1000} s`
+    (live.length > 0
+      ? `live: ${live.join(', ')}, refreshing every ${LIVE_MS / 1000} s`
       : `next refresh in ${IDLE_MS / 1000} s`);
   listTimer = window.setTimeout(() => {
     // A hidden tab does not poll; it refreshes as soon as it is shown again.
@@ -319,7 +325,7 @@ dialog.addEventListener('close', () => {
 function showRun(run: RunView): void {
   fill(byId('detail-body'), runDetail(run, Date.now()));
   cancelButton.hidden = !isActive(run.status);
-  byId('detail-live').textContent = isActive(run.status) ? `live, every ${DETAIL_LIVE_MS / 1000} s` : '';
+  byId('detail-live').textContent = isLive(run) ? `live, every ${DETAIL_LIVE_MS / 1000} s` : '';
   // The list shows the same run: keep both telling the same story.
   const index = runs.findIndex((r) => r.runId === run.runId);
   if (index >= 0 && runs[index]?.status !== run.status) {
@@ -334,7 +340,7 @@ async function loadDetail(runId: string): Promise<void> {
     const run = await api.getRun(runId);
     if (openRunId !== runId) return;
     showRun(run);
-    if (isActive(run.status) && !refused) {
+    if (isLive(run) && !refused) {
       detailTimer = window.setTimeout(() => void loadDetail(runId), DETAIL_LIVE_MS);
     }
   } catch (error) {

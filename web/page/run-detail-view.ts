@@ -1,6 +1,7 @@
 // One run in full: its fields, its error, its result and its timeline.
 
 import { h } from './element-builder.ts';
+import { attemptText, retryText } from './run-attempts.ts';
 import { durationText, statusBadge } from './run-list-view.ts';
 import { timelineOf } from './run-timeline.ts';
 import type { RunView } from './run-types.ts';
@@ -12,10 +13,6 @@ function field(name: string, value: string | Node | undefined): Node[] {
 }
 
 export function runDetail(run: RunView, now: number): HTMLElement {
-  const attempt =
-    run.attempt === undefined
-      ? undefined
-      : `${run.attempt}${run.attempts && run.attempts.length > 0 ? ` (earlier: ${run.attempts.join(', ')})` : ''}`;
   const execution = run.executionStatus === undefined ? undefined : run.executionStatus;
   const fields = h(
     'dl',
@@ -34,7 +31,12 @@ export function runDetail(run: RunView, now: number): HTMLElement {
     ),
     ...field('Action', run.action),
     ...field('Trigger', run.trigger),
-    ...field('Attempt', attempt),
+    ...field('Attempt', attemptText(run)),
+    ...field('Retry', retryText(run)),
+    ...field(
+      'Next attempt',
+      run.retriedBy === undefined ? undefined : h('span', { class: 'mono' }, run.retriedBy),
+    ),
     ...field('Execution', execution),
     ...field('Created', localTime(run.createdAt)),
     ...field('Started', localTime(run.startedAt)),

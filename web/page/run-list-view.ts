@@ -1,6 +1,7 @@
 // The runs table: one row per run, newest first, each row opening the run's detail (click or Enter).
 
 import { h } from './element-builder.ts';
+import { retryPending, retryText } from './run-attempts.ts';
 import { durationMs, formatDuration } from './run-stats.ts';
 import { isActive, signOf, statusWords } from './run-status.ts';
 import type { RunView } from './run-types.ts';
@@ -32,7 +33,13 @@ export function runRow(run: RunView, now: number, open: (runId: string) => void)
   const row = h(
     'tr',
     { tabindex: 0, 'data-run-id': run.runId, 'data-status': run.status },
-    h('td', {}, statusBadge(run.status)),
+    h(
+      'td',
+      {},
+      statusBadge(run.status),
+      // A FAILED attempt with a retry to come is not the run's outcome: say so where the status is.
+      retryPending(run) ? h('div', { class: 'small muted' }, `retry: ${retryText(run)}`) : undefined,
+    ),
     h('td', { class: 'mono', title: run.runId }, run.runId.slice(0, 8)),
     h('td', {}, run.projectId),
     h(

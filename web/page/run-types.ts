@@ -26,6 +26,10 @@ export interface RunView {
   readonly job?: { readonly name: string; readonly slot?: string };
   readonly attempt?: number;
   readonly attempts?: readonly string[];
+  /** runId of the next attempt, once it has started. */
+  readonly retriedBy?: string;
+  /** When the next attempt is due: sent only while it is scheduled and not yet started. */
+  readonly retryAt?: string;
   readonly cancelRequestedAt?: string;
   readonly cancelReason?: string;
   readonly events?: readonly RunEvent[];
