@@ -617,13 +617,7 @@ async function replaceFile(
   content: string,
   beforeCommit?: () => Promise<void>,
 ): Promise<void> {
-  const written = await writes.temp(content);
-  try {
-    await beforeCommit?.();
-  } catch (error) {
-    quietly(() => unlinkSync(written));
-    throw error;
-  }
+  const written = await checkedTemp(writes, content, beforeCommit);
   try {
     renameSync(written, path);
   } catch (error) {
@@ -639,13 +633,7 @@ async function createFile(
   content: string,
   beforeCommit?: () => Promise<void>,
 ): Promise<boolean> {
-  const written = await writes.temp(content);
-  try {
-    await beforeCommit?.();
-  } catch (error) {
-    quietly(() => unlinkSync(written));
-    throw error;
-  }
+  const written = await checkedTemp(writes, content, beforeCommit);
   try {
     linkSync(written, path);
   } catch (error) {
@@ -656,6 +644,22 @@ async function createFile(
   }
   await writes.syncDir(dirname(path));
   return true;
+}
+
+/** The first half of every commit: a written temp file, then `beforeCommit`; its failure removes the file. */
+async function checkedTemp(
+  writes: FileWrites,
+  content: string,
+  beforeCommit: (() => Promise<void>) | undefined,
+): Promise<string> {
+  const written = await writes.temp(content);
+  try {
+    await beforeCommit?.();
+  } catch (error) {
+    quietly(() => unlinkSync(written));
+    throw error;
+  }
+  return written;
 }
 
 /** fsync waits for the disk: done on libuv's thread pool, so the event loop goes on meanwhile. */
