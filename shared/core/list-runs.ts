@@ -193,14 +193,8 @@ async function readAsCaller(
   return read(allowed);
 }
 
-interface Filters {
-  readonly status?: readonly RunStatus[];
-  readonly projectId?: string;
-  readonly notebookId?: string;
-  readonly job?: string;
-  readonly trigger?: TriggerKind;
-  readonly action?: RunAction;
-}
+/** The query's filters: what the cursor's fingerprint covers. */
+type Filters = Pick<ListRunsQuery, 'status' | 'projectId' | 'notebookId' | 'job' | 'trigger' | 'action'>;
 
 /** The filters in one canonical form (sorted, deduplicated statuses), each checked for its type. */
 function normalizedFilters(query: ListRunsQuery): Filters {
