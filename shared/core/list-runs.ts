@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import pLimit from 'p-limit';
-import { InvalidRequestError, RunnerError } from '../errors.ts';
+import { InvalidRequestError } from '../errors.ts';
 import type { RunHistoryEntry, RunHistoryPage, RunPosition } from '../ledger/run-history.ts';
 import type { CoreDeps } from './ports.ts';
+import { assertMayAct } from './project-access.ts';
 import { type PublicRun, toPublicRun } from './public-run.ts';
 import {
   RUN_ACTIONS,
@@ -91,17 +92,7 @@ export async function listRuns(
   const { access } = deps;
   // Nothing is read for a caller whose credential is not known good (deciding the asked project shows it).
   if (access !== undefined && filters.projectId === undefined) await access.verify(signal);
-  if (
-    access !== undefined &&
-    filters.projectId !== undefined &&
-    !(await access.mayAct(filters.projectId, signal))
-  ) {
-    throw new RunnerError(
-      'FORBIDDEN',
-      `projectId: these credentials do not give access to project ${filters.projectId}`,
-      { details: { field: 'projectId', projectId: filters.projectId } },
-    );
-  }
+  if (filters.projectId !== undefined) await assertMayAct(access, filters.projectId, signal);
   const fingerprint = fingerprintOf(filters);
   let window: { since: number; until: number };
   let after: RunPosition | undefined;
