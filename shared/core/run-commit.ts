@@ -1,6 +1,6 @@
 import { RunnerError } from '../errors.ts';
 import { deliveryIdOf } from '../notify/notification.ts';
-import { REPORT_CLAIM_SECONDS } from './check-schedule.ts';
+import { reportClaimUntil } from './check-schedule.ts';
 import type { CoreDeps } from './ports.ts';
 import { toPublicRun } from './public-run.ts';
 import { isIntermediate } from './retry-plan.ts';
@@ -215,6 +215,6 @@ export function finished(
     ...fields,
     status,
     finishedAt: now.toISOString(),
-    nextCheckAt: new Date(now.getTime() + REPORT_CLAIM_SECONDS * 1000).toISOString(),
+    nextCheckAt: reportClaimUntil(now),
   });
 }

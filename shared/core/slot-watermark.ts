@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { isUnreadableRecord } from '../ledger/ledger-error.ts';
 import { cronOf, type ScheduledJob, slotDedupeKey } from '../schedule/tick-plan.ts';
 import { floorToMinute } from '../schedule/yandex-cron.ts';
-import { REPORT_CLAIM_SECONDS } from './check-schedule.ts';
+import { reportClaimUntil } from './check-schedule.ts';
 import type { CoreDeps } from './ports.ts';
 import { reportEnding } from './run-commit.ts';
 import { withEvent } from './run-events.ts';
@@ -236,7 +236,7 @@ export function missedSlotRecord(
     updatedAt: at,
     finishedAt: at,
     deadline: at,
-    nextCheckAt: new Date(now.getTime() + REPORT_CLAIM_SECONDS * 1000).toISOString(),
+    nextCheckAt: reportClaimUntil(now),
     checks: 0,
     job: { name: job.name, slot: slotText },
     version: 1,
