@@ -1,11 +1,6 @@
 import { isRunnerError } from '../errors.ts';
 import { isNotFound } from './api-failure.ts';
-import {
-  MAX_DELIVERY_ATTEMPTS,
-  nextCheckAt,
-  nextDeliveryAt,
-  REPORT_CLAIM_SECONDS,
-} from './check-schedule.ts';
+import { MAX_DELIVERY_ATTEMPTS, nextCheckAt, nextDeliveryAt, reportClaimUntil } from './check-schedule.ts';
 import { outcomeFields, outcomeOf } from './operation-outcome.ts';
 import type { CoreDeps } from './ports.ts';
 import { checkQueued } from './queued-check.ts';
@@ -208,7 +203,7 @@ async function settle(
       (latest) =>
         latest.version === record.version
           ? touch(latest, now, {
-              nextCheckAt: new Date(now.getTime() + REPORT_CLAIM_SECONDS * 1000).toISOString(),
+              nextCheckAt: reportClaimUntil(now),
             })
           : undefined,
       0,

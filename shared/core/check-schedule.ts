@@ -31,3 +31,8 @@ export const MAX_DELIVERY_ATTEMPTS = 60;
  * report by at most this much.
  */
 export const REPORT_CLAIM_SECONDS = 120;
+
+/** The `nextCheckAt` of a report claimed at `now`: when another sweep may take it over. */
+export function reportClaimUntil(now: Date): string {
+  return new Date(now.getTime() + REPORT_CLAIM_SECONDS * 1000).toISOString();
+}

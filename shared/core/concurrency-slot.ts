@@ -106,8 +106,30 @@ async function endedVerdict(holder: RunRecord, deps: CoreDeps, depth = 0): Promi
   return endedVerdict(next, deps, depth + 1);
 }
 
-/** Most rounds of "held by a dead run → transfer" before the start gives up as contended. */
-const CLAIM_ROUNDS = 4;
+/** Most rounds of "held by a dead run → transfer" before a start gives up as contended (or waits). */
+export const CLAIM_ROUNDS = 4;
+
+/**
+ * Hands the slot of `scope` from a holder that no longer runs to `runId` (compare-and-set on the
+ * holder), with the warning that says so; false when someone else moved or freed it meanwhile.
+ */
+export async function takeOverSlot(
+  scope: string,
+  from: string,
+  runId: string,
+  since: string,
+  deps: Pick<CoreDeps, 'ledger' | 'log'>,
+  reason?: string,
+): Promise<boolean> {
+  if ((await deps.ledger.transferSlot(scope, from, runId, since)) === undefined) return false;
+  deps.log.warn('concurrency slot taken over from a run that no longer runs', {
+    scope,
+    runId,
+    previousHolder: from,
+    ...(reason === undefined ? {} : { reason }),
+  });
+  return true;
+}
 
 /**
  * Takes the slot of `scope` for `runId`, or throws RUN_ALREADY_RUNNING naming the run that holds it.
@@ -145,16 +167,7 @@ export async function claimSlot(
         },
       );
     }
-    const moved = await deps.ledger.transferSlot(scope, slot.holder, runId, deps.now().toISOString());
-    if (moved !== undefined) {
-      deps.log.warn('concurrency slot taken over from a run that no longer runs', {
-        scope,
-        runId,
-        previousHolder: slot.holder,
-        reason: verdict.reason,
-      });
-      return;
-    }
+    if (await takeOverSlot(scope, slot.holder, runId, deps.now().toISOString(), deps, verdict.reason)) return;
     // Someone else moved or freed it meanwhile: look again.
   }
   throw new RunnerError('RUN_ALREADY_RUNNING', describe('another run', 'starting'), {

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import pLimit from 'p-limit';
-import { InvalidRequestError, RunnerError } from '../errors.ts';
+import { InvalidRequestError } from '../errors.ts';
 import type { RunHistoryEntry, RunHistoryPage, RunPosition } from '../ledger/run-history.ts';
 import type { CoreDeps } from './ports.ts';
+import { assertMayAct } from './project-access.ts';
 import { type PublicRun, toPublicRun } from './public-run.ts';
 import {
   RUN_ACTIONS,
@@ -91,17 +92,7 @@ export async function listRuns(
   const { access } = deps;
   // Nothing is read for a caller whose credential is not known good (deciding the asked project shows it).
   if (access !== undefined && filters.projectId === undefined) await access.verify(signal);
-  if (
-    access !== undefined &&
-    filters.projectId !== undefined &&
-    !(await access.mayAct(filters.projectId, signal))
-  ) {
-    throw new RunnerError(
-      'FORBIDDEN',
-      `projectId: these credentials do not give access to project ${filters.projectId}`,
-      { details: { field: 'projectId', projectId: filters.projectId } },
-    );
-  }
+  if (filters.projectId !== undefined) await assertMayAct(access, filters.projectId, signal);
   const fingerprint = fingerprintOf(filters);
   let window: { since: number; until: number };
   let after: RunPosition | undefined;
@@ -193,14 +184,8 @@ async function readAsCaller(
   return read(allowed);
 }
 
-interface Filters {
-  readonly status?: readonly RunStatus[];
-  readonly projectId?: string;
-  readonly notebookId?: string;
-  readonly job?: string;
-  readonly trigger?: TriggerKind;
-  readonly action?: RunAction;
-}
+/** The query's filters: what the cursor's fingerprint covers. */
+type Filters = Pick<ListRunsQuery, 'status' | 'projectId' | 'notebookId' | 'job' | 'trigger' | 'action'>;
 
 /** The filters in one canonical form (sorted, deduplicated statuses), each checked for its type. */
 function normalizedFilters(query: ListRunsQuery): Filters {

@@ -47,7 +47,7 @@ export async function checkQueued(
       if (promoted.runId === record.runId) return { record: promoted, written: true };
     }
   }
-  const latest = (await deps.ledger.get(record.runId)) ?? record;
-  if (latest.status !== 'QUEUED') return { record: latest, written: false };
-  return { record: await waitLonger(latest, deps, options.attempts), written: false };
+  // No read first: waitLonger's compare-and-set finds out if the steps above (or anyone) moved the run,
+  // and then answers the run as it now stands.
+  return { record: await waitLonger(record, deps, options.attempts), written: false };
 }

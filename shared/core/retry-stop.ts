@@ -1,4 +1,4 @@
-import { REPORT_CLAIM_SECONDS } from './check-schedule.ts';
+import { reportClaimUntil } from './check-schedule.ts';
 import type { CoreDeps } from './ports.ts';
 import { nextAttemptOf, retryPending } from './retry-plan.ts';
 import { commit, logRunFinished, runFields, touch, without } from './run-commit.ts';
@@ -33,7 +33,7 @@ export async function stopRetries(
       cancelReason: reason,
       ...(replacedBy === undefined ? {} : { replacedBy }),
       // The report is claimed by this writer, as at any ending (run-commit.ts).
-      nextCheckAt: new Date(now.getTime() + REPORT_CLAIM_SECONDS * 1000).toISOString(),
+      nextCheckAt: reportClaimUntil(now),
     });
   });
   if (!result.written) return retryPending(result.record) ? result.record : undefined;

@@ -1,6 +1,6 @@
 import { RunnerError } from '../errors.ts';
 import { deliveryIdOf } from '../notify/notification.ts';
-import { REPORT_CLAIM_SECONDS } from './check-schedule.ts';
+import { reportClaimUntil } from './check-schedule.ts';
 import type { CoreDeps } from './ports.ts';
 import { toPublicRun } from './public-run.ts';
 import { isIntermediate } from './retry-plan.ts';
@@ -174,14 +174,27 @@ async function afterEnding(
   ended: RunRecord,
   options: CommitOptions,
 ): Promise<RunRecord> {
+  if (options.settlesReport !== true) return reportEnding(deps, ended, deps.now());
   logRunFinished(deps, ended);
-  if (options.settlesReport === true) return ended;
-  const now = deps.now();
+  return ended;
+}
+
+/**
+ * An ending reported by the writer that claimed it: the "run finished" line, then `reportedAt` (and the
+ * timeline's "reported") recorded, the run due at once for the sweep's deliveries. Returns the record as
+ * it now stands. Not written (a conflict, the ledger failing): the claim runs out and a sweep reports it
+ * again.
+ */
+export async function reportEnding(
+  deps: Pick<CoreDeps, 'ledger' | 'log'>,
+  ended: RunRecord,
+  now: Date,
+): Promise<RunRecord> {
+  logRunFinished(deps, ended);
   const reported = withEvent(ended, 'reported', now, 'log');
   const confirmed = await deps.ledger
     .update(touch(reported, now, { reportedAt: now.toISOString(), nextCheckAt: now.toISOString() }))
     .catch(() => undefined);
-  // Not written (a conflict, the ledger failing): the claim runs out and a sweep reports it again.
   return confirmed ?? ended;
 }
 
@@ -202,6 +215,6 @@ export function finished(
     ...fields,
     status,
     finishedAt: now.toISOString(),
-    nextCheckAt: new Date(now.getTime() + REPORT_CLAIM_SECONDS * 1000).toISOString(),
+    nextCheckAt: reportClaimUntil(now),
   });
 }

@@ -1,5 +1,5 @@
 import type { ConcurrencySlot } from '../ledger/run-ledger.ts';
-import { judgeHolder } from './concurrency-slot.ts';
+import { CLAIM_ROUNDS, judgeHolder, takeOverSlot } from './concurrency-slot.ts';
 import type { CoreDeps } from './ports.ts';
 import { isIntermediate } from './retry-plan.ts';
 import { commit, finished, runFields, touch, without } from './run-commit.ts';
@@ -25,9 +25,6 @@ import { FINAL_STATUSES, type RunRecord } from './run-record.ts';
 /** How often the sweep looks at a waiting run (the hand-over at the holder's ending does not wait for it). */
 export const QUEUE_RECHECK_SECONDS = 120;
 
-/** Rounds of "the holder no longer runs → take the slot over" before a start gives up and waits. */
-const CLAIM_ROUNDS = 4;
-
 /**
  * The slot of `scope` for a queue/replace start: undefined when `runId` took it (start now), else the
  * runId of the holder to wait for. A holder that no longer runs is taken over as for `skip`, unless runs
@@ -43,14 +40,7 @@ export async function claimOrWait(scope: string, runId: string, deps: CoreDeps):
     holder = claim.slot.holder;
     if ((await holderBlocks(claim.slot, deps)).blocks) return holder;
     if ((await waitingRuns(scope, deps)).length > 0) return holder;
-    if ((await deps.ledger.transferSlot(scope, holder, runId, since)) !== undefined) {
-      deps.log.warn('concurrency slot taken over from a run that no longer runs', {
-        scope,
-        runId,
-        previousHolder: holder,
-      });
-      return undefined;
-    }
+    if (await takeOverSlot(scope, holder, runId, since, deps)) return undefined;
   }
   return holder;
 }

@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import { isUnreadableRecord } from '../ledger/ledger-error.ts';
 import { cronOf, type ScheduledJob, slotDedupeKey } from '../schedule/tick-plan.ts';
 import { floorToMinute } from '../schedule/yandex-cron.ts';
-import { REPORT_CLAIM_SECONDS } from './check-schedule.ts';
+import { reportClaimUntil } from './check-schedule.ts';
 import type { CoreDeps } from './ports.ts';
-import { logRunFinished, touch } from './run-commit.ts';
+import { reportEnding } from './run-commit.ts';
 import { withEvent } from './run-events.ts';
 import { dedupeKeyOf, requestHashOf, runIdFor } from './run-identity.ts';
 import { MISSED_SLOT_CODE, type RunRecord, type RunRequest } from './run-record.ts';
@@ -199,16 +199,8 @@ async function reportMissed(
     const more = i === listed.length - 1 && notes.length > 0 ? `; ${notes.join('; ')}` : '';
     const created = await deps.ledger.create(missedSlotRecord(job, slot, now, `${why}${more}`));
     if (!created.created) continue; // it ran after all, or another tick reported it
-    logRunFinished(deps, created.record);
     // Reported: the sweep delivers the run.missed notifications, then takes it out of the open index.
-    await deps.ledger
-      .update(
-        touch(withEvent(created.record, 'reported', now, 'log'), now, {
-          reportedAt: now.toISOString(),
-          nextCheckAt: now.toISOString(),
-        }),
-      )
-      .catch(() => undefined);
+    await reportEnding(deps, created.record, now);
   }
 }
 
@@ -244,7 +236,7 @@ export function missedSlotRecord(
     updatedAt: at,
     finishedAt: at,
     deadline: at,
-    nextCheckAt: new Date(now.getTime() + REPORT_CLAIM_SECONDS * 1000).toISOString(),
+    nextCheckAt: reportClaimUntil(now),
     checks: 0,
     job: { name: job.name, slot: slotText },
     version: 1,

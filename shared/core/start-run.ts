@@ -5,6 +5,7 @@ import { isNotFound } from './api-failure.ts';
 import { claimSlot, scopeOf } from './concurrency-slot.ts';
 import { outcomeFields, outcomeOf } from './operation-outcome.ts';
 import type { CoreDeps } from './ports.ts';
+import { assertMayAct } from './project-access.ts';
 import { toPublicRun } from './public-run.ts';
 import { replaceHolder } from './replace-run.ts';
 import { commit, finished, runFields, touch, without } from './run-commit.ts';
@@ -74,13 +75,7 @@ export async function startRun(
   }
   // A call through the API Gateway: the caller's own right to the project (design.md §8), after the
   // cheaper ALLOWED_PROJECTS rule and before anything is read or started.
-  if (deps.access !== undefined && !(await deps.access.mayAct(request.projectId, signal))) {
-    throw new RunnerError(
-      'FORBIDDEN',
-      `projectId: these credentials do not give access to project ${request.projectId}`,
-      { details: { field: 'projectId', projectId: request.projectId } },
-    );
-  }
+  await assertMayAct(deps.access, request.projectId, signal);
   const dedupeKey = dedupeKeyOf(input.dedupe);
   const runId = runIdFor(dedupeKey);
   const requestHash = requestHashOf(request);

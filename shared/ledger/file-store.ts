@@ -22,7 +22,6 @@ import { acquireLock, type FileLockOptions, type HeldLock, tryLock } from './fil
 import { errnoCode, fileError, isUnreadableRecord, ledgerError } from './ledger-error.ts';
 import {
   assertCreatable,
-  assertSlotArguments,
   assertUpdatable,
   dueByMillis,
   dueMillis,
@@ -36,7 +35,8 @@ import {
   type HistoryCandidate,
   walkHistory,
 } from './run-history.ts';
-import type { ConcurrencySlot, CreateResult, LedgerObserver, RunLedger, SlotClaim } from './run-ledger.ts';
+import type { ConcurrencySlot, CreateResult, LedgerObserver, RunLedger } from './run-ledger.ts';
+import { type HeldSlot, slotRules } from './slot-rules.ts';
 
 /**
  * The embedded run ledger (`RUN_STORE=file:<dir>`), safe for several processes on one directory.
@@ -457,39 +457,12 @@ export function createFileLedger(options: FileLedgerOptions): RunLedger {
       });
     },
 
-    async acquireSlot(scope, runId, since): Promise<SlotClaim> {
-      assertSlotArguments(scope, runId);
-      return withSlot(scope, async (path, held) => {
-        if (held !== undefined) return { acquired: held.holder === runId, slot: held };
-        const slot: ConcurrencySlot = { scope, holder: runId, since };
-        await writeAtomic(path, JSON.stringify(slot));
-        return { acquired: true, slot };
-      });
-    },
-
     async getSlot(scope) {
       await ensureDirs();
       return readSlot(scope);
     },
 
-    async transferSlot(scope, from, to, since) {
-      assertSlotArguments(scope, from, to);
-      return withSlot(scope, async (path, held) => {
-        if (held?.holder !== from) return undefined;
-        const slot: ConcurrencySlot = { scope, holder: to, since };
-        await writeAtomic(path, JSON.stringify(slot));
-        return slot;
-      });
-    },
-
-    async releaseSlot(scope, runId) {
-      assertSlotArguments(scope, runId);
-      return withSlot(scope, async (path, held) => {
-        if (held?.holder !== runId) return false;
-        removeFile(path);
-        return true;
-      });
-    },
+    ...slotRules(withSlot),
   };
 
   /** The slot file of a scope; a damaged one (only a hand edit can make one) reads as free. */
@@ -499,17 +472,19 @@ export function createFileLedger(options: FileLedgerOptions): RunLedger {
   }
 
   /** Every change of a slot is a read and a write under the slot's own lock. */
-  async function withSlot<T>(
-    scope: string,
-    fn: (path: string, held: ConcurrencySlot | undefined) => Promise<T>,
-  ): Promise<T> {
+  async function withSlot<T>(scope: string, change: (slot: HeldSlot) => Promise<T>): Promise<T> {
     const key = fileKey(scope);
     await ensureDirs();
     const lock = await acquireLock(join(locksDir, `slot.${key}.lock`), lockOptions);
     try {
       const held = await readSlot(scope);
       await lock.assertHeld();
-      return await fn(join(slotsDir, `${key}.json`), held);
+      const path = join(slotsDir, `${key}.json`);
+      return await change({
+        held,
+        put: (slot) => writeAtomic(path, JSON.stringify(slot)),
+        free: () => removeFile(path),
+      });
     } finally {
       await lock.release();
     }
@@ -617,13 +592,7 @@ async function replaceFile(
   content: string,
   beforeCommit?: () => Promise<void>,
 ): Promise<void> {
-  const written = await writes.temp(content);
-  try {
-    await beforeCommit?.();
-  } catch (error) {
-    quietly(() => unlinkSync(written));
-    throw error;
-  }
+  const written = await checkedTemp(writes, content, beforeCommit);
   try {
     renameSync(written, path);
   } catch (error) {
@@ -639,13 +608,7 @@ async function createFile(
   content: string,
   beforeCommit?: () => Promise<void>,
 ): Promise<boolean> {
-  const written = await writes.temp(content);
-  try {
-    await beforeCommit?.();
-  } catch (error) {
-    quietly(() => unlinkSync(written));
-    throw error;
-  }
+  const written = await checkedTemp(writes, content, beforeCommit);
   try {
     linkSync(written, path);
   } catch (error) {
@@ -656,6 +619,22 @@ async function createFile(
   }
   await writes.syncDir(dirname(path));
   return true;
+}
+
+/** The first half of every commit: a written temp file, then `beforeCommit`; its failure removes the file. */
+async function checkedTemp(
+  writes: FileWrites,
+  content: string,
+  beforeCommit: (() => Promise<void>) | undefined,
+): Promise<string> {
+  const written = await writes.temp(content);
+  try {
+    await beforeCommit?.();
+  } catch (error) {
+    quietly(() => unlinkSync(written));
+    throw error;
+  }
+  return written;
 }
 
 /** fsync waits for the disk: done on libuv's thread pool, so the event loop goes on meanwhile. */

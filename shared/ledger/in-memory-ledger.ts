@@ -2,7 +2,6 @@ import type { RunRecord } from '../core/run-record.ts';
 import { isUnreadableRecord } from './ledger-error.ts';
 import {
   assertCreatable,
-  assertSlotArguments,
   assertUpdatable,
   dueByMillis,
   dueMillis,
@@ -10,6 +9,7 @@ import {
 } from './record-checks.ts';
 import { createdMillis, dayStart, walkHistory } from './run-history.ts';
 import type { ConcurrencySlot, CreateResult, LedgerObserver, RunLedger } from './run-ledger.ts';
+import { slotRules } from './slot-rules.ts';
 
 /** The in-memory ledger, plus what only tests need. */
 export interface InMemoryLedger extends RunLedger {
@@ -134,34 +134,24 @@ export function createInMemoryLedger(observer: LedgerObserver = {}): InMemoryLed
       });
     },
 
-    async acquireSlot(scope, runId, since) {
-      assertSlotArguments(scope, runId);
-      const held = slots.get(scope);
-      if (held !== undefined) return { acquired: held.holder === runId, slot: { ...held } };
-      const slot = { scope, holder: runId, since };
-      slots.set(scope, slot);
-      return { acquired: true, slot: { ...slot } };
-    },
-
     async getSlot(scope) {
       const held = slots.get(scope);
       return held === undefined ? undefined : { ...held };
     },
 
-    async transferSlot(scope, from, to, since) {
-      assertSlotArguments(scope, from, to);
-      if (slots.get(scope)?.holder !== from) return undefined;
-      const slot = { scope, holder: to, since };
-      slots.set(scope, slot);
-      return { ...slot };
-    },
-
-    async releaseSlot(scope, runId) {
-      assertSlotArguments(scope, runId);
-      if (slots.get(scope)?.holder !== runId) return false;
-      slots.delete(scope);
-      return true;
-    },
+    // One read and one write with no await between them: nothing else changes the map meanwhile.
+    ...slotRules(async (scope, change) => {
+      const held = slots.get(scope);
+      return change({
+        held: held === undefined ? undefined : { ...held },
+        put: (slot) => {
+          slots.set(scope, { ...slot });
+        },
+        free: () => {
+          slots.delete(scope);
+        },
+      });
+    }),
 
     putRaw(runId, text) {
       runs.set(runId, text);
