@@ -59,6 +59,11 @@ const FIELDS = [
   'idempotencyKey',
 ] as const;
 type Field = (typeof FIELDS)[number];
+/** Fields stored as sent, in FIELDS order; the others are rebuilt (action, inputVariables, retry) or not stored. */
+const COPIED_FIELDS = FIELDS.filter(
+  (field) =>
+    field !== 'action' && field !== 'inputVariables' && field !== 'retry' && field !== 'idempotencyKey',
+);
 
 /** What `open` and `activate` take (design.md §4); `execute` takes every field. */
 const ACTION_FIELDS: Readonly<Record<Exclude<RunAction, 'execute'>, readonly Field[]>> = {
@@ -171,16 +176,7 @@ export function parseRunRequestInput(value: unknown, fieldPrefix = ''): ParsedRu
   // exactOptionalPropertyTypes both need that. An explicit "execute" is stored as no action.
   const request: Record<string, unknown> = {};
   if (action === 'open' || action === 'activate') request.action = action;
-  for (const field of [
-    'projectId',
-    'notebookId',
-    'outputVariableNames',
-    'spec',
-    'sparkConnectorId',
-    'dockerId',
-    'timeoutSeconds',
-    'concurrency',
-  ] as const) {
+  for (const field of COPIED_FIELDS) {
     if (present(field)) request[field] = input[field];
   }
   if (present('inputVariables'))
