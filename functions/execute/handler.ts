@@ -5,7 +5,6 @@ import type { RunRequest } from '../../shared/core/run-record.ts';
 import { createSlotWatermarks } from '../../shared/core/slot-watermark.ts';
 import { type StartRunInput, startRun } from '../../shared/core/start-run.ts';
 import { tick } from '../../shared/core/tick.ts';
-import { InvalidRequestError } from '../../shared/errors.ts';
 import { createFunctionRuntime, type FunctionRuntime } from '../../shared/function-runtime.ts';
 import { getEmbeddedJobs } from '../../shared/schedule/embedded-jobs.ts';
 import type { JobDefinition } from '../../shared/schedule/jobs-file.ts';
@@ -14,7 +13,11 @@ import { errorBody } from '../../shared/triggers/error-response.ts';
 import { bodyJson, header, requireMethod } from '../../shared/triggers/http-request.ts';
 import { type HttpResult, jsonResult } from '../../shared/triggers/http-response.ts';
 import { runBatch } from '../../shared/triggers/invocation.ts';
-import { parseRunRequestInput, parseRunRequestJson } from '../../shared/triggers/run-request.ts';
+import {
+  httpIdempotencyKey,
+  parseRunRequestInput,
+  parseRunRequestJson,
+} from '../../shared/triggers/run-request.ts';
 import { type HttpEvent, queueMessageParts, timerCreatedAt } from '../../shared/triggers/trigger-event.ts';
 
 /** execute: starts notebook runs from HTTP, timer (payload, or a tick of the jobs file) and queue triggers. */
@@ -83,25 +86,7 @@ async function startFromHttp(
 ): Promise<HttpResult> {
   requireMethod(event, 'POST');
   const parsed = parseRunRequestInput(bodyJson(event) ?? {}, '');
-  const headerKey = header(event, 'Idempotency-Key')?.trim();
-  if (
-    headerKey !== undefined &&
-    headerKey !== '' &&
-    parsed.idempotencyKey !== undefined &&
-    headerKey !== parsed.idempotencyKey
-  ) {
-    throw new InvalidRequestError(
-      'idempotencyKey',
-      'differs from the Idempotency-Key header; send one of them',
-    );
-  }
-  if (headerKey !== undefined && (headerKey.length > 128 || !/^[\x21-\x7e]+$/.test(headerKey))) {
-    throw new InvalidRequestError(
-      'Idempotency-Key',
-      'must be 1..128 printable ASCII characters without spaces',
-    );
-  }
-  const key = headerKey || parsed.idempotencyKey;
+  const key = httpIdempotencyKey(header(event, 'Idempotency-Key'), parsed);
   const requestId = event.requestContext?.requestId ?? crypto.randomUUID();
   const result = await startRun(
     {

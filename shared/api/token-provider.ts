@@ -57,6 +57,8 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
   const timeoutMs = options.metadataTimeoutMs ?? 1_500;
   const attempts = Math.max(1, options.metadataAttempts ?? 2);
   const url = new URL(options.metadataUrl ?? metadataUrlFor(options.env.YC_METADATA_ADDR));
+  // Read once, like the rest of the environment: not again on every API call of a warm instance.
+  const envToken = options.env.YC_IAM_TOKEN?.trim();
   let cached: CachedToken | undefined;
   let inflight: Promise<string> | undefined;
 
@@ -132,7 +134,6 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
       }
       return {
         getToken(signal) {
-          const envToken = options.env.YC_IAM_TOKEN?.trim();
           if (envToken) return Promise.resolve(envToken);
           return metadataToken(signal);
         },

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { isApiError } from '../api/api-error.ts';
+import { isProjectAllowed } from '../config.ts';
 import type { CallerAccess } from '../core/ports.ts';
 import { unauthenticated } from './credentials.ts';
 import type { DecisionCache } from './decision-cache.ts';
@@ -47,7 +48,7 @@ export function tokenAccess(token: string, options: TokenAccessOptions): CallerA
   const hash = tokenHash(token);
   const { cache, allowedProjects } = options;
   const key = (projectId: string) => `${hash}\u0000${projectId}`;
-  const allowed = (projectId: string) => allowedProjects === '*' || allowedProjects.has(projectId);
+  const allowed = (projectId: string) => isProjectAllowed(allowedProjects, projectId);
   const invalid = () =>
     unauthenticated('Authorization: the IAM token is invalid or has expired', 'Authorization');
 

@@ -42,6 +42,8 @@ const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
  * libraries) changes the copy's prototype instead of adding the key, so it would vanish silently
  * somewhere between the request and the API. No notebook needs a variable of that name.
  */
+/** An idempotency key, in the body or the Idempotency-Key header: 1..128 printable ASCII, no spaces. */
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,128}$/;
 const RESERVED_VARIABLE_NAMES: ReadonlySet<string> = new Set(['__proto__']);
 
 const FIELDS = [
@@ -59,6 +61,11 @@ const FIELDS = [
   'idempotencyKey',
 ] as const;
 type Field = (typeof FIELDS)[number];
+/** Fields stored as sent, in FIELDS order; the others are rebuilt (action, inputVariables, retry) or not stored. */
+const COPIED_FIELDS = FIELDS.filter(
+  (field) =>
+    field !== 'action' && field !== 'inputVariables' && field !== 'retry' && field !== 'idempotencyKey',
+);
 
 /** What `open` and `activate` take (design.md §4); `execute` takes every field. */
 const ACTION_FIELDS: Readonly<Record<Exclude<RunAction, 'execute'>, readonly Field[]>> = {
@@ -148,7 +155,7 @@ export function parseRunRequestInput(value: unknown, fieldPrefix = ''): ParsedRu
   ) {
     problems.check(
       'idempotencyKey',
-      /^[\x21-\x7e]+$/.test(input.idempotencyKey as string)
+      IDEMPOTENCY_KEY.test(input.idempotencyKey as string)
         ? undefined
         : 'must be printable ASCII without spaces',
     );
@@ -171,16 +178,7 @@ export function parseRunRequestInput(value: unknown, fieldPrefix = ''): ParsedRu
   // exactOptionalPropertyTypes both need that. An explicit "execute" is stored as no action.
   const request: Record<string, unknown> = {};
   if (action === 'open' || action === 'activate') request.action = action;
-  for (const field of [
-    'projectId',
-    'notebookId',
-    'outputVariableNames',
-    'spec',
-    'sparkConnectorId',
-    'dockerId',
-    'timeoutSeconds',
-    'concurrency',
-  ] as const) {
+  for (const field of COPIED_FIELDS) {
     if (present(field)) request[field] = input[field];
   }
   if (present('inputVariables'))
@@ -299,6 +297,31 @@ function largestField(input: Record<string, unknown>): string {
     }
   }
   return topField(largest);
+}
+
+/**
+ * The idempotency key of an HTTP start: the `Idempotency-Key` header (trimmed; blank is refused) or the
+ * body's `idempotencyKey`; both may be sent only when they are equal.
+ */
+export function httpIdempotencyKey(
+  headerValue: string | undefined,
+  parsed: ParsedRunRequest,
+): string | undefined {
+  const headerKey = headerValue?.trim();
+  if (headerKey === undefined) return parsed.idempotencyKey;
+  if (headerKey !== '' && parsed.idempotencyKey !== undefined && headerKey !== parsed.idempotencyKey) {
+    throw new InvalidRequestError(
+      'idempotencyKey',
+      'differs from the Idempotency-Key header; send one of them',
+    );
+  }
+  if (!IDEMPOTENCY_KEY.test(headerKey)) {
+    throw new InvalidRequestError(
+      'Idempotency-Key',
+      'must be 1..128 printable ASCII characters without spaces',
+    );
+  }
+  return headerKey;
 }
 
 /** Validates a run request that must not carry an idempotency key (jobs file entries). */
