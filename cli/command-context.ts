@@ -3,6 +3,7 @@
  * styles for each stream, and the service client (built on first use, so `jobs` and `--help` never
  * need a target).
  */
+import { createRedactor } from '../shared/redact.ts';
 import { type OptionValues, PROGRAM } from './arguments.ts';
 import type { CliIo, TextSink } from './cli-io.ts';
 import type { ExitCode } from './exit-codes.ts';
@@ -36,18 +37,17 @@ export interface Command {
 
 /**
  * A sink that masks the credentials in use by value before anything is written: an error message or a
- * record that echoes a token never shows it. (Text from the service is also scrubbed by shape, where
- * it is read: see service-client.ts.)
+ * record that echoes a token never shows it. The functions' redactor does it (also inside JSON strings
+ * and URL-encoded). (Text from the service is also scrubbed by shape, where it is read: see
+ * service-client.ts.)
  */
 export function scrubbingSink(sink: TextSink, secrets: readonly string[]): TextSink {
-  const values = secrets.filter((s) => s.length >= 4);
+  const redactor = createRedactor(secrets);
   return {
     ...(sink.isTTY === undefined ? {} : { isTTY: sink.isTTY }),
     ...(sink.columns === undefined ? {} : { columns: sink.columns }),
     write(text: string) {
-      let safe = text;
-      for (const secret of values) safe = safe.split(secret).join('[REDACTED]');
-      sink.write(safe);
+      sink.write(redactor.values(text));
     },
   };
 }

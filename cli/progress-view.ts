@@ -144,14 +144,19 @@ function plainView({ out, style, now }: ViewOptions): ProgressView {
     if (run.cancelRequestedAt !== undefined && !isFinal(run)) parts.push('(cancel requested)');
     out.write(`${parts.join('  ')}\n`);
   };
+  /** The run's line when it reads differently from the last one; false when nothing changed. */
+  const lineIfChanged = (run: RemoteRun, polls: number): boolean => {
+    failing = false;
+    const key = changeKey(run);
+    if (key === last) return false;
+    last = key;
+    line(run, polls);
+    return true;
+  };
   return {
     tickMs: undefined,
     update(run, polls) {
-      failing = false;
-      const key = changeKey(run);
-      if (key === last) return;
-      last = key;
-      line(run, polls);
+      lineIfChanged(run, polls);
     },
     tick: () => undefined,
     problem(message) {
@@ -161,11 +166,7 @@ function plainView({ out, style, now }: ViewOptions): ProgressView {
       out.write(`${formatTimeOfDay(now())}  ${message}; still trying\n`);
     },
     retryDue(run, polls) {
-      failing = false;
-      const key = changeKey(run);
-      if (key === last) return;
-      last = key;
-      line(run, polls);
+      if (!lineIfChanged(run, polls)) return;
       for (const extra of endingLines(run, style)) out.write(`${extra}\n`);
       out.write(`  ${dueText(run, now())}\n`);
       dueOf = run.runId;
@@ -208,6 +209,16 @@ function liveView({ out, style, now }: ViewOptions): ProgressView {
   // Cut by visible characters before colouring: a line wider than the terminal wraps, and then `\r`
   // no longer goes back to its start.
   const cutToWidth = (plain: string) => (plain.length > width() ? `${plain.slice(0, width() - 1)}…` : plain);
+  /** Replaces the live line with `line`, whose first `headLength` characters (the spinner) are cyan. */
+  const redraw = (line: string, headLength: number) => {
+    out.write(`\r\x1b[2K${style.paint('cyan', line.slice(0, headLength))}${line.slice(headLength)}`);
+    drawn = true;
+  };
+  /** `01:05 · checks 3`: the elapsed time (once the run has started) and the checks. */
+  const timeFacts = (run: RemoteRun) => {
+    const elapsed = elapsedMs(run, now());
+    return [...(elapsed === undefined ? [] : [formatClock(elapsed)]), `checks ${checksOf(run, polls)}`];
+  };
   const draw = () => {
     if (current === undefined) return;
     const head = `${SPINNER[frame % SPINNER.length]} `;
@@ -223,22 +234,17 @@ function liveView({ out, style, now }: ViewOptions): ProgressView {
           ...problems,
         ].join(' · '),
       );
-      out.write(`\r\x1b[2K${style.paint('cyan', plain.slice(0, head.length))}${plain.slice(head.length)}`);
-      drawn = true;
+      redraw(plain, head.length);
       return;
     }
-    const elapsed = elapsedMs(current, now());
     const facts = [
-      ...(elapsed === undefined ? [] : [formatClock(elapsed)]),
-      `checks ${checksOf(current, polls)}`,
+      ...timeFacts(current),
       ...(current.cancelRequestedAt === undefined ? [] : ['cancel requested']),
       ...problems,
     ].join(' · ');
     const plain = cutToWidth(`${head}${current.status}  ${facts}`);
     const status = current.status;
-    const painted = plain.replace(status, style.status(status));
-    out.write(`\r\x1b[2K${style.paint('cyan', painted.slice(0, head.length))}${painted.slice(head.length)}`);
-    drawn = true;
+    redraw(plain.replace(status, style.status(status)), head.length);
   };
   const header = (run: RemoteRun) => {
     if (headed) return;
@@ -252,12 +258,7 @@ function liveView({ out, style, now }: ViewOptions): ProgressView {
   /** The permanent line of an ended attempt: its mark, status, time and checks, then its error. */
   const ending = (run: RemoteRun) => {
     clear();
-    const elapsed = elapsedMs(run, now());
-    const facts = [
-      ...(elapsed === undefined ? [] : [formatClock(elapsed)]),
-      `checks ${checksOf(run, polls)}`,
-    ].join(' · ');
-    out.write(`${mark(run, style)} ${style.status(run.status)}  ${facts}\n`);
+    out.write(`${mark(run, style)} ${style.status(run.status)}  ${timeFacts(run).join(' · ')}\n`);
     for (const extra of endingLines(run, style)) out.write(`${extra}\n`);
   };
   return {

@@ -11,12 +11,13 @@
  * of their own that a person can follow, and a queue message is tied to the run it started.
  */
 import { styleText } from 'node:util';
+import { LOG_LEVELS, type LogLevelName } from '../shared/config.ts';
 import { dedupeKeyOf, runIdFor } from '../shared/core/run-identity.ts';
 import { parseRunRequestJson } from '../shared/triggers/run-request.ts';
 
-export const CONSOLE_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
-export type ConsoleLevel = (typeof CONSOLE_LEVELS)[number];
-const RANK: Record<ConsoleLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+/** The functions' LOG_LEVEL values, least to most severe: `--log-level` sets the console's and theirs. */
+export const CONSOLE_LEVELS = LOG_LEVELS;
+export type ConsoleLevel = LogLevelName;
 
 export interface ConsoleOptions {
   readonly level: ConsoleLevel;
@@ -116,7 +117,8 @@ export function createLocalConsole(options: ConsoleOptions): LocalConsole {
     RUNNING: 'cyan',
   };
   const status = (s: unknown) => paint(STATUS_FORMAT[String(s)] ?? 'blue', String(s));
-  const shows = (level: ConsoleLevel) => RANK[level] >= RANK[options.level];
+  const least = CONSOLE_LEVELS.indexOf(options.level);
+  const shows = (level: ConsoleLevel) => CONSOLE_LEVELS.indexOf(level) >= least;
 
   const emit = (level: ConsoleLevel, source: string, text: string, at?: Date) => {
     if (!shows(level)) return;

@@ -1,6 +1,6 @@
 import type { Command } from '../command-context.ts';
 import { secondsOption, stringOption } from '../option-values.ts';
-import { startAndMaybeWait } from './start-command.ts';
+import { KEY_OPTION, PROJECT_OPTION, startAndMaybeWait, TIMEOUT_OPTION } from './start-command.ts';
 import { INTERVAL_OPTION, WAIT_OPTION } from './wait-options.ts';
 
 export const openCommand: Command = {
@@ -10,37 +10,15 @@ export const openCommand: Command = {
     usage: 'open --project P [--timeout S] [--key K] [--wait]',
     remote: true,
     details: ['Sends {"action": "open", "projectId": P}; when it ends, the run carries the project URL.'],
-    options: [
-      {
-        name: 'project',
-        short: 'p',
-        type: 'string',
-        value: 'P',
-        required: true,
-        description: 'DataSphere project id',
-      },
-      { name: 'timeout', type: 'string', value: 'S', description: 'deadline: seconds, or 90m, 6h, 2d' },
-      {
-        name: 'key',
-        type: 'string',
-        value: 'K',
-        description: 'idempotency key: the same key never starts twice',
-      },
-      WAIT_OPTION,
-      INTERVAL_OPTION,
-    ],
+    options: [PROJECT_OPTION, TIMEOUT_OPTION, KEY_OPTION, WAIT_OPTION, INTERVAL_OPTION],
     examples: ['datasphere-runner open --project demo-project --wait'],
   },
   run(context) {
     const timeoutSeconds = secondsOption(context.values, 'timeout');
-    return startAndMaybeWait(
-      context,
-      {
-        action: 'open',
-        projectId: stringOption(context.values, 'project'),
-        ...(timeoutSeconds === undefined ? {} : { timeoutSeconds }),
-      },
-      { projectId: '--project', timeoutSeconds: '--timeout', idempotencyKey: '--key' },
-    );
+    return startAndMaybeWait(context, {
+      action: 'open',
+      projectId: stringOption(context.values, 'project'),
+      ...(timeoutSeconds === undefined ? {} : { timeoutSeconds }),
+    });
   },
 };

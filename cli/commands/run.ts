@@ -11,20 +11,17 @@ import {
   wholeNumberOption,
 } from '../option-values.ts';
 import type { FieldOptions } from '../request-fields.ts';
-import { startAndMaybeWait } from './start-command.ts';
+import { KEY_OPTION, PROJECT_OPTION, startAndMaybeWait, TIMEOUT_OPTION } from './start-command.ts';
 import { INTERVAL_OPTION, WAIT_OPTION } from './wait-options.ts';
 
-/** The option behind each field of the run request, to name it in the service's 400 problems. */
+/** The option behind each field of the run request (project, timeout, key: start-command), for 400 problems. */
 const FIELD_OPTIONS: FieldOptions = {
-  projectId: '--project',
   notebookId: '--notebook',
   inputVariables: '--var',
   outputVariableNames: '--output',
   spec: '--spec',
-  timeoutSeconds: '--timeout',
   dockerId: '--docker',
   concurrency: '--concurrency',
-  idempotencyKey: '--key',
   retry: '--retry',
   'retry.delaySeconds': '--retry-delay',
   'retry.on': '--retry-on',
@@ -44,14 +41,7 @@ export const runCommand: Command = {
       'time), up to N attempts in all; --wait follows each attempt and exits by the last one.',
     ],
     options: [
-      {
-        name: 'project',
-        short: 'p',
-        type: 'string',
-        value: 'P',
-        required: true,
-        description: 'DataSphere project id',
-      },
+      PROJECT_OPTION,
       {
         name: 'notebook',
         short: 'n',
@@ -69,18 +59,8 @@ export const runCommand: Command = {
         description: 'output variable name to return',
       },
       { name: 'spec', type: 'string', value: 'S', description: 'VM configuration, e.g. c1.4' },
-      {
-        name: 'timeout',
-        type: 'string',
-        value: 'S',
-        description: 'deadline (of each attempt): seconds, or 90m, 6h, 2d',
-      },
-      {
-        name: 'key',
-        type: 'string',
-        value: 'K',
-        description: 'idempotency key: the same key never starts twice',
-      },
+      { ...TIMEOUT_OPTION, description: 'deadline (of each attempt): seconds, or 90m, 6h, 2d' },
+      KEY_OPTION,
       {
         name: 'docker',
         type: 'string',

@@ -3,7 +3,7 @@
  * `--key`, else a fresh one, so that the CLI's own retry of a dropped request cannot start twice),
  * print the run, and with `--wait` follow it to its end.
  */
-import { PROGRAM } from '../arguments.ts';
+import { type OptionSpec, PROGRAM } from '../arguments.ts';
 import type { CommandContext } from '../command-context.ts';
 import { EXIT, type ExitCode } from '../exit-codes.ts';
 import { flag, stringOption } from '../option-values.ts';
@@ -12,10 +12,41 @@ import { type FieldOptions, withOptionNames } from '../request-fields.ts';
 import type { ServiceClient } from '../service-client.ts';
 import { followToEnd } from './follow-to-end.ts';
 
+/** The options `run` and `open` share; `--key` is read here, by `startAndMaybeWait`. */
+export const PROJECT_OPTION: OptionSpec = {
+  name: 'project',
+  short: 'p',
+  type: 'string',
+  value: 'P',
+  required: true,
+  description: 'DataSphere project id',
+};
+
+export const TIMEOUT_OPTION: OptionSpec = {
+  name: 'timeout',
+  type: 'string',
+  value: 'S',
+  description: 'deadline: seconds, or 90m, 6h, 2d',
+};
+
+export const KEY_OPTION: OptionSpec = {
+  name: 'key',
+  type: 'string',
+  value: 'K',
+  description: 'idempotency key: the same key never starts twice',
+};
+
+/** The request fields those options set, to name them in a 400's problems. */
+const SHARED_FIELD_OPTIONS: FieldOptions = {
+  projectId: '--project',
+  timeoutSeconds: '--timeout',
+  idempotencyKey: '--key',
+};
+
 export async function startAndMaybeWait(
   context: CommandContext,
   body: Readonly<Record<string, unknown>>,
-  /** Which option sets each request field, to name it in a 400's problems. */
+  /** Which option sets each request field besides the shared ones, to name it in a 400's problems. */
   fieldOptions: FieldOptions = {},
 ): Promise<ExitCode> {
   const key = stringOption(context.values, 'key') ?? `cli-${context.io.randomUUID()}`;
@@ -23,7 +54,7 @@ export async function startAndMaybeWait(
   try {
     answer = await context.client().startRun(body, key);
   } catch (error) {
-    throw withOptionNames(error, fieldOptions);
+    throw withOptionNames(error, { ...SHARED_FIELD_OPTIONS, ...fieldOptions });
   }
   const { run, replayed } = answer;
   const wait = flag(context.values, 'wait');

@@ -180,6 +180,32 @@ function renderList(): void {
 }
 
 /**
+ * Reads pages of `GET /runs` for `base`, starting at the cursor `from` when given, until `want` runs,
+ * the last page, or `maxPages` requests; `pageLimit` runs per request at most. The answer's `cursor`
+ * is where the next page starts (null: no more).
+ */
+async function readPages(
+  base: URLSearchParams,
+  want: number,
+  pageLimit: number,
+  maxPages: number,
+  from: string | null = null,
+): Promise<{ runs: RunView[]; cursor: string | null }> {
+  const runs: RunView[] = [];
+  let cursor = from;
+  for (let pages = 0; pages < maxPages; pages++) {
+    const query = new URLSearchParams(base);
+    query.set('limit', String(Math.min(pageLimit, want - runs.length)));
+    if (cursor !== null) query.set('cursor', cursor);
+    const page = await api.listRuns(query);
+    runs.push(...page.runs);
+    cursor = page.nextCursor;
+    if (cursor === null || runs.length >= want) break;
+  }
+  return { runs, cursor };
+}
+
+/**
  * Reads the list again from the top, as many runs as are shown (so a refresh never drops rows a person
  * paged to), or (`older`) the next page after the last one. A page's cursor belongs to the query that
  * made it, so the query text is kept with it.
@@ -189,31 +215,17 @@ async function loadList(older = false): Promise<void> {
   window.clearTimeout(listTimer);
   try {
     if (older && nextCursor !== null) {
-      const query = new URLSearchParams(listQueryText);
-      query.set('limit', String(PAGE_SIZE));
-      query.set('cursor', nextCursor);
-      const page = await api.listRuns(query);
+      const page = await readPages(new URLSearchParams(listQueryText), PAGE_SIZE, PAGE_SIZE, 1, nextCursor);
       if (generation !== listGeneration) return;
       const seen = new Set(runs.map((r) => r.runId));
       runs = [...runs, ...page.runs.filter((r) => !seen.has(r.runId))];
-      nextCursor = page.nextCursor;
+      nextCursor = page.cursor;
     } else {
-      const want = Math.max(PAGE_SIZE, runs.length);
       const base = listQuery(filters, new Date());
-      const collected: RunView[] = [];
-      let cursor: string | null = null;
-      for (let pages = 0; pages < LIST_MAX_PAGES; pages++) {
-        const query = new URLSearchParams(base);
-        query.set('limit', String(Math.min(100, want - collected.length)));
-        if (cursor !== null) query.set('cursor', cursor);
-        const page = await api.listRuns(query);
-        collected.push(...page.runs);
-        cursor = page.nextCursor;
-        if (cursor === null || collected.length >= want) break;
-      }
+      const page = await readPages(base, Math.max(PAGE_SIZE, runs.length), 100, LIST_MAX_PAGES);
       if (generation !== listGeneration) return;
-      runs = collected;
-      nextCursor = cursor;
+      runs = page.runs;
+      nextCursor = page.cursor;
       listQueryText = base.toString();
     }
     if (!refused) clearBanner();
@@ -262,25 +274,16 @@ async function loadChart(): Promise<void> {
     now,
   );
   base.set('since', windowStart(now).toISOString());
-  const collected: RunView[] = [];
-  let cursor: string | null = null;
-  let pages = 0;
+  let read: { runs: RunView[]; cursor: string | null };
   try {
-    do {
-      const query = new URLSearchParams(base);
-      query.set('limit', String(CHART_PAGE_LIMIT));
-      if (cursor !== null) query.set('cursor', cursor);
-      const page = await api.listRuns(query);
-      collected.push(...page.runs);
-      cursor = page.nextCursor;
-      pages++;
-    } while (cursor !== null && pages < CHART_MAX_PAGES);
+    read = await readPages(base, Number.POSITIVE_INFINITY, CHART_PAGE_LIMIT, CHART_MAX_PAGES);
   } catch (error) {
     if (generation === chartGeneration) report(error, 'read the runs for the chart');
     return;
   }
   // A later load (a filter changed, a run was started) has the newer figures.
   if (generation !== chartGeneration) return;
+  const { runs: collected, cursor } = read;
   const stats = summarizeRuns(collected, now);
   fill(byId('chart'), ...runChart(stats));
   byId('chart-note').textContent =

@@ -1,16 +1,9 @@
-// What the console knows of run statuses (design.md §5). The page is built apart from the functions
-// (its own tsconfig, no Node types), so the list is repeated here; test/web checks it against the core's.
+// What the console knows of run statuses (design.md §5). The list is the core's: run-record.ts has no
+// imports and esbuild keeps only what the page uses of it, so the page gains no more than the list.
+import { RUN_STATUSES, type RunStatus } from '../../shared/core/run-record.ts';
 
-export const STATUSES = [
-  'STARTING',
-  'QUEUED',
-  'RUNNING',
-  'SUCCEEDED',
-  'FAILED',
-  'CANCELLED',
-  'TIMED_OUT',
-] as const;
-export type Status = (typeof STATUSES)[number];
+export const STATUSES = RUN_STATUSES;
+export type Status = RunStatus;
 
 /** Statuses whose run is not over yet: the list and the detail refresh live while one is shown. */
 export const ACTIVE_STATUSES: ReadonlySet<string> = new Set(['STARTING', 'QUEUED', 'RUNNING']);
