@@ -5,8 +5,7 @@
 // Message Queue request with its item sizes; the functions' clocks (and the emulator's) jump a minute
 // per sweep, so an hour passes in seconds. Then bench/cost-model.ts turns the counts into a month.
 import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import { createRequire } from 'node:module';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createSqsServer } from 'local-aws-sqs';
@@ -16,6 +15,8 @@ import { httpEvent, timerEvent } from '../local/cloud-events.ts';
 import { type Emulator, startEmulator } from '../local/emulator/emulator.ts';
 import type { RunRecord } from '../shared/core/run-record.ts';
 import { createDocApiLedger } from '../shared/ledger/docapi-store.ts';
+// The tests' dynalite starter: the bench's Document API is the same stand-in on a free port.
+import { startDynalite } from '../test/ledger/dynalite-server.ts';
 import {
   billedMs,
   gbSeconds,
@@ -102,21 +103,6 @@ function memoryOf(): Record<'execute' | 'check' | 'cancel', number> {
     return mb;
   };
   return { execute: of('execute'), check: of('check'), cancel: of('cancel') };
-}
-
-async function startDynalite(): Promise<{ url: string; close(): Promise<void> }> {
-  const dynalite = createRequire(import.meta.url)('dynalite') as (options: {
-    createTableMs?: number;
-  }) => Server;
-  const server = dynalite({ createTableMs: 50 });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
 }
 
 /** Reads each Document API exchange: action, item sizes, RU by the documented formula. */
@@ -289,7 +275,7 @@ export async function runCostScenarios(options: CostOptions): Promise<CostResult
     const dynalite = await startDynalite();
     closers.push(dynalite.close);
     const docProxy: CountingProxy = await startCountingProxy({
-      target: dynalite.url,
+      target: dynalite.endpoint,
       latencyMs: DOCAPI_LATENCY_MS,
       ...docApiMeter(currentPhase, docs),
     });
@@ -326,7 +312,7 @@ export async function runCostScenarios(options: CostOptions): Promise<CostResult
     closers.push(() => agent.close());
     // The bench's own view of the table (straight to dynalite: not counted).
     const ledger = createDocApiLedger({
-      endpoint: dynalite.url,
+      endpoint: dynalite.endpoint,
       table: TABLE,
       dispatcher: agent,
       auth: { kind: 'sigv4', ...FAKE_KEYS },

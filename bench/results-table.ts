@@ -11,43 +11,39 @@ export interface Row {
   readonly verdict: Verdict;
 }
 
-/** A row checked against an upper bound. `value` undefined = not measured (with `why`). */
-export function bounded(
+/** A row checked against a bound: `≤` an upper one, `≥` a lower one. `value` undefined = not measured (with `why`). */
+function checked(
+  sign: '≤' | '≥',
   metric: string,
   value: number | undefined,
   limit: number,
   format: (n: number) => string,
-  why = 'not measured',
+  why: string,
 ): Row {
-  if (value === undefined || !Number.isFinite(value)) {
-    return { metric, value: why, budget: `≤ ${format(limit)}`, verdict: 'not measured' };
-  }
-  return {
-    metric,
-    value: format(value),
-    budget: `≤ ${format(limit)}`,
-    verdict: value <= limit ? 'pass' : 'FAIL',
-  };
+  const budget = `${sign} ${format(limit)}`;
+  if (value === undefined || !Number.isFinite(value))
+    return { metric, value: why, budget, verdict: 'not measured' };
+  const passes = sign === '≤' ? value <= limit : value >= limit;
+  return { metric, value: format(value), budget, verdict: passes ? 'pass' : 'FAIL' };
 }
 
-/** A row checked against a lower bound (e.g. "at least 2.4× below the SDK"). */
-export function atLeast(
+/** A row checked against an upper bound. `value` undefined = not measured (with `why`). */
+export const bounded = (
   metric: string,
   value: number | undefined,
   limit: number,
   format: (n: number) => string,
   why = 'not measured',
-): Row {
-  if (value === undefined || !Number.isFinite(value)) {
-    return { metric, value: why, budget: `≥ ${format(limit)}`, verdict: 'not measured' };
-  }
-  return {
-    metric,
-    value: format(value),
-    budget: `≥ ${format(limit)}`,
-    verdict: value >= limit ? 'pass' : 'FAIL',
-  };
-}
+): Row => checked('≤', metric, value, limit, format, why);
+
+/** A row checked against a lower bound (e.g. "at least 2.4× below the SDK"). */
+export const atLeast = (
+  metric: string,
+  value: number | undefined,
+  limit: number,
+  format: (n: number) => string,
+  why = 'not measured',
+): Row => checked('≥', metric, value, limit, format, why);
 
 export function info(metric: string, value: string): Row {
   return { metric, value, budget: '', verdict: '' };

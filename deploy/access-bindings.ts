@@ -21,39 +21,35 @@ export interface BindingTarget {
   readonly updateMethod: 'POST' | 'PATCH';
 }
 
-export function folderBindings(endpoints: YandexEndpoints, folderId: string): BindingTarget {
-  const base = `${endpoints.resourceManager}/resource-manager/v1/folders/${encodeURIComponent(folderId)}`;
-  return {
-    label: `folder ${folderId}`,
-    listUrl: `${base}:listAccessBindings`,
-    updateUrl: `${base}:updateAccessBindings`,
-    updateMethod: 'POST',
-  };
-}
+/** A resource with the usual `:listAccessBindings` / `POST :updateAccessBindings` pair at `base`. */
+const standardTarget = (base: string, label: string): BindingTarget => ({
+  label,
+  listUrl: `${base}:listAccessBindings`,
+  updateUrl: `${base}:updateAccessBindings`,
+  updateMethod: 'POST',
+});
 
-export function functionBindings(
+export const folderBindings = (endpoints: YandexEndpoints, folderId: string): BindingTarget =>
+  standardTarget(
+    `${endpoints.resourceManager}/resource-manager/v1/folders/${encodeURIComponent(folderId)}`,
+    `folder ${folderId}`,
+  );
+
+export const functionBindings = (
   endpoints: YandexEndpoints,
   functionId: string,
   name: string,
-): BindingTarget {
-  const base = `${endpoints.functions}/functions/v1/functions/${encodeURIComponent(functionId)}`;
-  return {
-    label: `function ${name}`,
-    listUrl: `${base}:listAccessBindings`,
-    updateUrl: `${base}:updateAccessBindings`,
-    updateMethod: 'POST',
-  };
-}
+): BindingTarget =>
+  standardTarget(
+    `${endpoints.functions}/functions/v1/functions/${encodeURIComponent(functionId)}`,
+    `function ${name}`,
+  );
 
-export function secretBindings(endpoints: YandexEndpoints, secretId: string, name: string): BindingTarget {
-  const base = `${endpoints.lockbox}/lockbox/v1/secrets/${encodeURIComponent(secretId)}`;
-  return {
-    label: `Lockbox secret ${name}`,
-    listUrl: `${base}:listAccessBindings`,
-    updateUrl: `${base}:updateAccessBindings`,
-    updateMethod: 'POST',
-  };
-}
+export const secretBindings = (endpoints: YandexEndpoints, secretId: string, name: string): BindingTarget =>
+  standardTarget(
+    `${endpoints.lockbox}/lockbox/v1/secrets/${encodeURIComponent(secretId)}`,
+    `Lockbox secret ${name}`,
+  );
 
 /** DataSphere names its list method `:accessBindings` and updates with PATCH (project_service.proto). */
 export function projectBindings(endpoints: YandexEndpoints, projectId: string): BindingTarget {

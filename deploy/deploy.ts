@@ -18,16 +18,14 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { Agent, request } from 'undici';
-import { createCloudHttp } from './cloud-http.ts';
+import { Agent } from 'undici';
 import { exchangeOauthToken, resolveCredentials, runYcCli, type YcCredentials } from './credentials.ts';
 import type { DeployContext } from './deploy-context.ts';
 import { DeployInputError, deployStage, type StagePlan, TriggersNotReady } from './deploy-stage.ts';
-import { docApiTables } from './docapi-tables.ts';
+import { decidedEnv, deployContext, stagePlan } from './deploy-wiring.ts';
 import { ensureMonitoring } from './ensure-monitoring.ts';
 import { ProjectAccessDenied } from './ensure-project-access.ts';
 import { gatewaySecurityProblems } from './gateway-spec.ts';
-import { applyMonitoring } from './monitoring/apply-monitoring.ts';
 import { serverlessCommand } from './plugin-runner.ts';
 import {
   checkArtifact,
@@ -39,18 +37,11 @@ import {
   readDeploySettings,
 } from './preflight.ts';
 import { removeStage } from './remove-stage.ts';
-import {
-  type FunctionSpec,
-  functionSpecs,
-  loadServerlessConfig,
-  readFunctionSpecs,
-  serviceName,
-} from './serverless-config.ts';
+import { loadServerlessConfig, readFunctionSpecs, serviceName } from './serverless-config.ts';
 import { type ApiKeysPlan, keyOptionProblems, type MintedKey } from './stage-api-keys.ts';
 import { STAGE_PATTERN, stageNames } from './stage-names.ts';
 import { verifyStage } from './verify-stage.ts';
 import { endpointsAt, YANDEX_ENDPOINTS } from './yandex-endpoints.ts';
-import { createYmqAdmin } from './ymq-admin.ts';
 import { listZipEntries } from './zip-entries.ts';
 
 const MIN_NODE_MAJOR = 20;
@@ -89,14 +80,9 @@ async function main(): Promise<number> {
   if (nodeMajor < MIN_NODE_MAJOR)
     problems.push(`node ${process.versions.node}: ${MIN_NODE_MAJOR} or newer is needed`);
   const config = loadServerlessConfig(join(root, 'serverless.yaml'));
-  // What the deploy decides itself: the stage's database and, with metrics on, its own folder.
-  const decided = (runStore: string, folderId: string) => ({
-    RUN_STORE: runStore,
-    METRICS_FOLDER_ID: metricsOn ? folderId : '',
-  });
   const override = env.RUN_STORE?.trim() || undefined;
   const read = readFunctionSpecs(config, {
-    env: { ...env, ...decided(override ?? PENDING_RUN_STORE, PENDING_FOLDER_ID) },
+    env: { ...env, ...decidedEnv(override ?? PENDING_RUN_STORE, PENDING_FOLDER_ID, metricsOn) },
     options: { stage },
   });
   const specs = read.specs;
@@ -176,42 +162,13 @@ async function main(): Promise<number> {
   }
   const endpoints = env.DEPLOY_API_BASE ? endpointsAt(env.DEPLOY_API_BASE) : YANDEX_ENDPOINTS;
   const dispatcher = new Agent({ connections: 8 });
-  const http = createCloudHttp({ token: credentials.iamToken, dispatcher });
-  const folder = await checkFolder(http, endpoints.resourceManager, credentials.folderId);
-  if ('problem' in folder) {
-    say(`not ${mode === 'deploy' ? 'deploying' : mode}; fix this first:`);
-    say(`  - ${folder.problem}`);
-    return 2;
-  }
-  say(
-    `stage ${stage}, folder ${folder.name} (${credentials.folderId}); token from ${credentials.tokenSource}`,
-  );
-
-  const names = stageNames(serviceName(config), stage);
-  const folderId = credentials.folderId;
-  const resolve = (runStore: string): FunctionSpec[] =>
-    functionSpecs(config, { env: { ...env, ...decided(runStore, folderId) }, options: { stage } });
-  const sleep = (ms: number): Promise<void> => delay(ms);
-  const iamToken = credentials.iamToken;
-  const ctx: DeployContext = {
-    http,
-    endpoints,
-    wait: { operationEndpoint: endpoints.operation, sleep },
+  const ctx = deployContext({
+    token: credentials.iamToken,
     folderId: credentials.folderId,
     cloudId: credentials.cloudId,
-    names,
-    log: (line) => say(line),
-    sleep,
-    now: Date.now,
-    ymq: (keys, fresh) =>
-      createYmqAdmin({
-        endpoint: endpoints.messageQueue,
-        keys,
-        dispatcher,
-        sleep,
-        attemptsForNewKey: fresh ? 8 : 1,
-      }),
-    tables: docApiTables(credentials.iamToken, dispatcher),
+    endpoints,
+    names: stageNames(serviceName(config), stage),
+    dispatcher,
     plugin: serverlessCommand({
       root,
       toolDir: join(import.meta.dirname, 'tool'),
@@ -224,19 +181,29 @@ async function main(): Promise<number> {
         YC_FOLDER_ID: credentials.folderId,
       },
     }),
-    monitoring: (options) =>
-      applyMonitoring({ ...options, token: iamToken, endpoint: endpoints.monitoring, dispatcher }),
-    publicGet: async (url) => {
-      const answer = await request(url, { dispatcher, headersTimeout: 15_000, bodyTimeout: 15_000 });
-      return {
-        status: answer.statusCode,
-        contentType: String(answer.headers['content-type'] ?? ''),
-        body: await answer.body.text(),
-      };
-    },
-  };
+    log: (line) => say(line),
+    sleep: (ms) => delay(ms),
+  });
+  const folder = await checkFolder(ctx.http, endpoints.resourceManager, credentials.folderId);
+  if ('problem' in folder) {
+    say(`not ${mode === 'deploy' ? 'deploying' : mode}; fix this first:`);
+    say(`  - ${folder.problem}`);
+    return 2;
+  }
+  say(
+    `stage ${stage}, folder ${folder.name} (${credentials.folderId}); token from ${credentials.tokenSource}`,
+  );
+
   const plan: StagePlan = {
-    ...stagePlan(settings, resolve, artifactSha256, env, folderId, gatewaySpecText),
+    ...stagePlan({
+      config,
+      env,
+      stage,
+      folderId: credentials.folderId,
+      settings,
+      artifactSha256,
+      gatewaySpecText,
+    }),
     gateway: values.gateway,
     apiKeys: keyPlan,
     onKeyMinted: printKey,
@@ -258,28 +225,6 @@ function printKey(minted: MintedKey): void {
       '',
     ].join('\n'),
   );
-}
-
-function stagePlan(
-  settings: DeploySettings,
-  resolve: (runStore: string) => FunctionSpec[],
-  artifactSha256: Record<string, string>,
-  env: NodeJS.ProcessEnv,
-  folderId: string,
-  gatewaySpecText: string | undefined,
-): StagePlan {
-  return {
-    settings,
-    specs: resolve,
-    artifactSha256,
-    // serverless.yaml reads these through ${env:…}; the deployer's shell lacks what the deploy decides.
-    pluginEnv: (runStore) => ({
-      RUN_STORE: runStore,
-      METRICS_FOLDER_ID: settings.metrics ? folderId : '',
-      ...(env.ALLOWED_PROJECTS ? { ALLOWED_PROJECTS: env.ALLOWED_PROJECTS } : {}),
-    }),
-    gatewaySpecText,
-  };
 }
 
 async function run(

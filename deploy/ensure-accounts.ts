@@ -14,7 +14,7 @@
 import { folderBindings, serviceAccount, syncBindings } from './access-bindings.ts';
 import { waitForOperation } from './cloud-http.ts';
 import type { DeployContext } from './deploy-context.ts';
-import { listAll } from './list-all.ts';
+import { listInFolder } from './list-all.ts';
 import type { AccountRole } from './stage-names.ts';
 
 export const FOLDER_ROLES: Readonly<Record<AccountRole, readonly string[]>> = {
@@ -56,9 +56,9 @@ export interface CloudServiceAccount {
 export type AccountIds = Partial<Record<AccountRole, string>>;
 
 export async function listServiceAccounts(ctx: DeployContext): Promise<CloudServiceAccount[]> {
-  return listAll<CloudServiceAccount>(
-    ctx.http,
-    `${ctx.endpoints.iam}/iam/v1/serviceAccounts?folderId=${encodeURIComponent(ctx.folderId)}&pageSize=1000`,
+  return listInFolder<CloudServiceAccount>(
+    ctx,
+    `${ctx.endpoints.iam}/iam/v1/serviceAccounts`,
     'serviceAccounts',
   );
 }

@@ -5,7 +5,7 @@
  */
 import { waitForOperation } from './cloud-http.ts';
 import type { DeployContext } from './deploy-context.ts';
-import { listAll } from './list-all.ts';
+import { listInFolder } from './list-all.ts';
 
 export interface CloudDatabase {
   readonly id: string;
@@ -16,9 +16,9 @@ export interface CloudDatabase {
 }
 
 export async function findDatabase(ctx: DeployContext): Promise<CloudDatabase | undefined> {
-  const databases = await listAll<CloudDatabase>(
-    ctx.http,
-    `${ctx.endpoints.ydb}/ydb/v1/databases?folderId=${encodeURIComponent(ctx.folderId)}&pageSize=1000`,
+  const databases = await listInFolder<CloudDatabase>(
+    ctx,
+    `${ctx.endpoints.ydb}/ydb/v1/databases`,
     'databases',
   );
   return databases.find((d) => d.name === ctx.names.database);

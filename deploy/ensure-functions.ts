@@ -14,7 +14,7 @@ import { addBindings, functionBindings, serviceAccount } from './access-bindings
 import { CloudApiError, isNotFound, waitForOperation } from './cloud-http.ts';
 import type { DeployContext } from './deploy-context.ts';
 import type { SecretReference } from './function-secrets.ts';
-import { listAll } from './list-all.ts';
+import { listInFolder } from './list-all.ts';
 import type { FunctionSpec } from './serverless-config.ts';
 import type { FunctionKey } from './stage-names.ts';
 
@@ -108,11 +108,7 @@ export function parseFingerprints(description: string | undefined): Partial<Fing
 }
 
 export async function listFunctions(ctx: DeployContext): Promise<CloudFunction[]> {
-  return listAll<CloudFunction>(
-    ctx.http,
-    `${ctx.endpoints.functions}/functions/v1/functions?folderId=${encodeURIComponent(ctx.folderId)}&pageSize=1000`,
-    'functions',
-  );
+  return listInFolder<CloudFunction>(ctx, `${ctx.endpoints.functions}/functions/v1/functions`, 'functions');
 }
 
 /** The version tagged `$latest` (`GET /functions/v1/versions:byTag`), or undefined. */

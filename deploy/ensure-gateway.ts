@@ -6,10 +6,11 @@
  */
 import { createHash } from 'node:crypto';
 import { waitForOperation } from './cloud-http.ts';
+import { deleteResource } from './delete-resource.ts';
 import type { DeployContext } from './deploy-context.ts';
 import type { DeployedFunction } from './ensure-functions.ts';
 import { renderGatewaySpec } from './gateway-spec.ts';
-import { listAll } from './list-all.ts';
+import { listInFolder } from './list-all.ts';
 
 export const SPEC_LABEL = 'spec-sha256';
 
@@ -21,9 +22,9 @@ export interface CloudGateway {
 }
 
 export async function findGateway(ctx: DeployContext): Promise<CloudGateway | undefined> {
-  const gateways = await listAll<CloudGateway>(
-    ctx.http,
-    `${ctx.endpoints.apiGateway}/apigateways/v1/apigateways?folderId=${encodeURIComponent(ctx.folderId)}&pageSize=1000`,
+  const gateways = await listInFolder<CloudGateway>(
+    ctx,
+    `${ctx.endpoints.apiGateway}/apigateways/v1/apigateways`,
     'apiGateways',
   );
   return gateways.find((g) => g.name === ctx.names.gateway);
@@ -88,10 +89,9 @@ export async function ensureGateway(
 }
 
 export async function deleteGateway(ctx: DeployContext, gateway: CloudGateway): Promise<void> {
-  const answer = await ctx.http.call(
-    'DELETE',
+  await deleteResource(
+    ctx,
     `${ctx.endpoints.apiGateway}/apigateways/v1/apigateways/${encodeURIComponent(gateway.id)}`,
+    `API gateway ${gateway.name}`,
   );
-  await waitForOperation(ctx.http, answer, `deleting API gateway ${gateway.name}`, ctx.wait);
-  ctx.log(`deleted API gateway ${gateway.name}`);
 }

@@ -10,9 +10,10 @@
  * also cleans up the triggers older deploys made.
  */
 import { isNotFound, waitForOperation } from './cloud-http.ts';
+import { deleteResource } from './delete-resource.ts';
 import type { DeployContext } from './deploy-context.ts';
 import type { DeployedFunction } from './ensure-functions.ts';
-import { listAll } from './list-all.ts';
+import { listInFolder } from './list-all.ts';
 import type { FunctionKey, TriggerRole } from './stage-names.ts';
 
 /** Every minute (6-field Yandex cron, UTC): the jobs tick and the sweep. */
@@ -82,11 +83,7 @@ export interface CloudTrigger {
 }
 
 export async function listTriggers(ctx: DeployContext): Promise<CloudTrigger[]> {
-  return listAll<CloudTrigger>(
-    ctx.http,
-    `${ctx.endpoints.triggers}/triggers/v1/triggers?folderId=${encodeURIComponent(ctx.folderId)}&pageSize=1000`,
-    'triggers',
-  );
+  return listInFolder<CloudTrigger>(ctx, `${ctx.endpoints.triggers}/triggers/v1/triggers`, 'triggers');
 }
 
 type Plain = Record<string, unknown>;
@@ -129,12 +126,11 @@ async function createTrigger(ctx: DeployContext, spec: TriggerSpec): Promise<voi
 
 export async function deleteTrigger(ctx: DeployContext, trigger: CloudTrigger): Promise<void> {
   try {
-    const answer = await ctx.http.call(
-      'DELETE',
+    await deleteResource(
+      ctx,
       `${ctx.endpoints.triggers}/triggers/v1/triggers/${encodeURIComponent(trigger.id)}`,
+      `trigger ${trigger.name}`,
     );
-    await waitForOperation(ctx.http, answer, `deleting trigger ${trigger.name}`, ctx.wait);
-    ctx.log(`deleted trigger ${trigger.name}`);
   } catch (error) {
     if (!isNotFound(error)) throw error;
   }

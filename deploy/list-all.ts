@@ -18,3 +18,16 @@ export async function listAll<T>(http: CloudHttp, url: string, field: string): P
   }
   throw new Error(`GET ${url.replace(/\?.*$/, '')}: more than 1000 pages`);
 }
+
+/** Every resource of the deploy's folder in the collection at `collectionUrl` (`?folderId=`), all pages. */
+export function listInFolder<T>(
+  ctx: { readonly http: CloudHttp; readonly folderId: string },
+  collectionUrl: string,
+  field: string,
+): Promise<T[]> {
+  return listAll<T>(
+    ctx.http,
+    `${collectionUrl}?folderId=${encodeURIComponent(ctx.folderId)}&pageSize=1000`,
+    field,
+  );
+}

@@ -5,8 +5,9 @@
  */
 import type { StaticKeys } from '../shared/config.ts';
 import { waitForOperation } from './cloud-http.ts';
+import { deleteResource } from './delete-resource.ts';
 import type { DeployContext } from './deploy-context.ts';
-import { listAll } from './list-all.ts';
+import { listAll, listInFolder } from './list-all.ts';
 
 export interface CloudSecret {
   readonly id: string;
@@ -23,9 +24,9 @@ export interface SecretVersion {
 }
 
 export async function findSecret(ctx: DeployContext, name: string): Promise<CloudSecret | undefined> {
-  const secrets = await listAll<CloudSecret>(
-    ctx.http,
-    `${ctx.endpoints.lockbox}/lockbox/v1/secrets?folderId=${encodeURIComponent(ctx.folderId)}&pageSize=1000`,
+  const secrets = await listInFolder<CloudSecret>(
+    ctx,
+    `${ctx.endpoints.lockbox}/lockbox/v1/secrets`,
     'secrets',
   );
   return secrets.find((s) => s.name === name);
@@ -95,12 +96,11 @@ export async function putSecret(
 }
 
 export async function deleteSecret(ctx: DeployContext, secret: CloudSecret): Promise<void> {
-  const answer = await ctx.http.call(
-    'DELETE',
+  await deleteResource(
+    ctx,
     `${ctx.endpoints.lockbox}/lockbox/v1/secrets/${encodeURIComponent(secret.id)}`,
+    `Lockbox secret ${secret.name}`,
   );
-  await waitForOperation(ctx.http, answer, `deleting Lockbox secret ${secret.name}`, ctx.wait);
-  ctx.log(`deleted Lockbox secret ${secret.name}`);
 }
 
 export interface KeyEntryNames {

@@ -5,7 +5,8 @@
  * goes), secrets, roles and accounts.
  */
 import { folderBindings, projectBindings, removeBindings, serviceAccount } from './access-bindings.ts';
-import { isPermissionDenied, waitForOperation } from './cloud-http.ts';
+import { isPermissionDenied } from './cloud-http.ts';
+import { deleteResource } from './delete-resource.ts';
 import type { DeployContext } from './deploy-context.ts';
 import { ADMIN_KEY_ENTRIES, existingAccounts } from './deploy-stage.ts';
 import { allFolderRoles } from './ensure-accounts.ts';
@@ -34,12 +35,11 @@ export async function removeStage(ctx: DeployContext, options: RemoveOptions): P
   }
   for (const fn of await listFunctions(ctx)) {
     if (!(Object.values(names.functions) as string[]).includes(fn.name)) continue;
-    const answer = await ctx.http.call(
-      'DELETE',
+    await deleteResource(
+      ctx,
       `${ctx.endpoints.functions}/functions/v1/functions/${encodeURIComponent(fn.id)}`,
+      `function ${fn.name}`,
     );
-    await waitForOperation(ctx.http, answer, `deleting function ${fn.name}`, ctx.wait);
-    ctx.log(`deleted function ${fn.name}`);
   }
   const ids = await existingAccounts(ctx);
   if (ids.functions !== undefined && options.projects !== '*') {
@@ -98,27 +98,20 @@ export async function removeStage(ctx: DeployContext, options: RemoveOptions): P
     if (removed.length > 0) ctx.log(`revoked ${removed.length} folder role(s) of the stage's accounts`);
   }
   for (const [role, id] of Object.entries(ids)) {
-    const answer = await ctx.http.call(
-      'DELETE',
+    await deleteResource(
+      ctx,
       `${ctx.endpoints.iam}/iam/v1/serviceAccounts/${encodeURIComponent(id)}`,
+      `service account ${names.accounts[role as AccountRole]}`,
     );
-    await waitForOperation(
-      ctx.http,
-      answer,
-      `deleting service account ${names.accounts[role as AccountRole]}`,
-      ctx.wait,
-    );
-    ctx.log(`deleted service account ${names.accounts[role as AccountRole]}`);
   }
   const database = await findDatabase(ctx);
   if (database !== undefined) {
     if (options.deleteDatabase) {
-      const answer = await ctx.http.call(
-        'DELETE',
+      await deleteResource(
+        ctx,
         `${ctx.endpoints.ydb}/ydb/v1/databases/${encodeURIComponent(database.id)}`,
+        `database ${database.name}`,
       );
-      await waitForOperation(ctx.http, answer, `deleting database ${database.name}`, ctx.wait);
-      ctx.log(`deleted database ${database.name}`);
     } else {
       warnings.push(`kept database ${database.name} (the run history); --delete-database removes it too`);
     }

@@ -11,19 +11,16 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
-import { createCloudHttp } from '../../deploy/cloud-http.ts';
 import type { DeployContext } from '../../deploy/deploy-context.ts';
 import { deployStage, type StagePlan } from '../../deploy/deploy-stage.ts';
-import { docApiTables } from '../../deploy/docapi-tables.ts';
+import { decidedEnv, deployContext, stagePlan } from '../../deploy/deploy-wiring.ts';
 import { ensureMonitoring } from '../../deploy/ensure-monitoring.ts';
-import { applyMonitoring } from '../../deploy/monitoring/apply-monitoring.ts';
 import { PENDING_RUN_STORE, readDeploySettings } from '../../deploy/preflight.ts';
 import { functionSpecs, loadServerlessConfig, serviceName } from '../../deploy/serverless-config.ts';
 import type { ApiKeysPlan, MintedKey } from '../../deploy/stage-api-keys.ts';
 import { stageNames } from '../../deploy/stage-names.ts';
 import { verifyStage } from '../../deploy/verify-stage.ts';
 import { endpointsAt } from '../../deploy/yandex-endpoints.ts';
-import { createYmqAdmin } from '../../deploy/ymq-admin.ts';
 import { fakePluginRunner } from './fake-serverless-plugin.ts';
 import { type FakeYandexCloud, startFakeYandexCloud } from './fake-yandex-cloud.ts';
 import { makeZip } from './zip-fixture.ts';
@@ -113,58 +110,39 @@ export function stageRun(fake: FakeYandexCloud, stage: string, options: StageRun
     baseEnv: env,
     failFor: () => options.pluginFailsFor ?? [],
   });
-  const http = createCloudHttp({ token: TOKEN, dispatcher });
-  const ctx: DeployContext = {
-    http,
-    endpoints,
-    wait: { operationEndpoint: endpoints.operation, sleep },
+  const ctx = deployContext({
+    token: TOKEN,
     folderId: FOLDER,
     cloudId: CLOUD,
+    endpoints,
     names: stageNames(serviceName(config), stage),
+    dispatcher,
+    plugin,
     log: (line) => log.push(line),
     sleep,
-    now: Date.now,
-    ymq: (keys, fresh) =>
-      createYmqAdmin({
-        endpoint: endpoints.messageQueue,
-        keys,
-        dispatcher,
-        sleep,
-        attemptsForNewKey: fresh ? 3 : 1,
-      }),
-    tables: docApiTables(TOKEN, dispatcher),
-    plugin,
-    monitoring: (monitoringOptions) =>
-      applyMonitoring({ ...monitoringOptions, token: TOKEN, endpoint: endpoints.monitoring, dispatcher }),
-    publicGet: async (url) => {
-      const answer = await request(url, { dispatcher });
-      return {
-        status: answer.statusCode,
-        contentType: String(answer.headers['content-type'] ?? ''),
-        body: await answer.body.text(),
-      };
-    },
-  };
-  const metricsFolder = (env.METRICS ?? 'on') === 'off' ? '' : FOLDER;
-  const specs = (runStore: string) =>
+    freshKeyAttempts: 3,
+  });
+  const metricsOn = (env.METRICS ?? 'on') !== 'off';
+  const { settings, problems } = readDeploySettings(
+    env,
     functionSpecs(config, {
-      env: { ...env, RUN_STORE: runStore, METRICS_FOLDER_ID: metricsFolder },
+      env: { ...env, ...decidedEnv(PENDING_RUN_STORE, FOLDER, metricsOn) },
       options: { stage },
-    });
-  const { settings, problems } = readDeploySettings(env, specs(PENDING_RUN_STORE));
+    }),
+  );
   if (problems.length > 0) throw new Error(problems.join('; '));
   const plan: StagePlan = {
-    settings,
-    specs,
-    artifactSha256: Object.fromEntries(
-      Object.entries(zips).map(([key, zip]) => [key, createHash('sha256').update(zip).digest('hex')]),
-    ),
-    pluginEnv: (runStore) => ({
-      RUN_STORE: runStore,
-      METRICS_FOLDER_ID: metricsFolder,
-      ALLOWED_PROJECTS: env.ALLOWED_PROJECTS ?? '',
+    ...stagePlan({
+      config,
+      env,
+      stage,
+      folderId: FOLDER,
+      settings,
+      artifactSha256: Object.fromEntries(
+        Object.entries(zips).map(([key, zip]) => [key, createHash('sha256').update(zip).digest('hex')]),
+      ),
+      gatewaySpecText: readFileSync(join(root, 'api-gateway', 'openapi.yaml'), 'utf8'),
     }),
-    gatewaySpecText: readFileSync(join(root, 'api-gateway', 'openapi.yaml'), 'utf8'),
     gateway: options.gateway === true,
     apiKeys: options.apiKeys,
     onKeyMinted: (key) => minted.push(key),
