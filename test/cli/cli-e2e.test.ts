@@ -4,85 +4,28 @@
  * the CLI through its `bin` launcher). Free ports only (`--port 0`), a private state dir, short runs.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { type Finished, root, runChild, type StartedChild as Started, startChild } from './child-process.ts';
 
-const root = join(import.meta.dirname, '..', '..');
 const BIN = join(root, 'cli', 'datasphere-runner.mjs');
 const PROJECT = 'e2e-project';
 
-interface Finished {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 /** Runs the CLI as a child process (never blocking this process: npm start's output keeps flowing). */
-async function runCli(args: readonly string[], env: Record<string, string> = {}): Promise<Finished> {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    cwd: root,
-    env: { ...process.env, NO_COLOR: '1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk;
-  });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-  });
-  const [code] = (await once(child, 'close')) as [number | null];
-  return { code, stdout, stderr };
-}
+const runCli = (args: readonly string[], env: Record<string, string> = {}): Promise<Finished> =>
+  runChild(process.execPath, [BIN, ...args], env);
 
 /** The CLI as a child process that goes on while the test does other things (a waiting `run --wait`). */
-function startCli(args: readonly string[], env: Record<string, string>): Started {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    cwd: root,
-    env: { ...process.env, NO_COLOR: '1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    output += chunk;
-  });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    output += chunk;
-  });
-  const exited = once(child, 'close').then(([code]) => code as number | null);
-  return { child, output: () => output, exited };
-}
+const startCli = (args: readonly string[], env: Record<string, string>): Started =>
+  startChild(process.execPath, [BIN, ...args], { env });
 
-interface Started {
-  readonly child: ChildProcess;
-  readonly output: () => string;
-  readonly exited: Promise<number | null>;
-}
-
-function startNpm(args: readonly string[], env: Record<string, string>): Started {
-  // Its own process group, so that stopping it stops npm, the runner and the function processes.
-  const child = spawn('npm', ['start', '--', ...args], {
-    cwd: root,
-    env: { ...process.env, NO_COLOR: '1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
-  let output = '';
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-    output += chunk;
-  });
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-    output += chunk;
-  });
-  const exited = once(child, 'exit').then(([code]) => code as number | null);
-  return { child, output: () => output, exited };
-}
+// Its own process group, so that stopping it stops npm, the runner and the function processes.
+const startNpm = (args: readonly string[], env: Record<string, string>): Started =>
+  startChild('npm', ['start', '--', ...args], { env, detached: true });
 
 async function waitFor(started: Started, pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
   const until = Date.now() + timeoutMs;

@@ -1,29 +1,10 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
-
-const root = join(import.meta.dirname, '..', '..');
+import { runChild } from './child-process.ts';
 
 /** `npm start`'s script, run directly: these cases end before anything is built or started. */
-async function start(args: string[], env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'local/start.ts', ...args], {
-    cwd: root,
-    env: { ...process.env, NO_COLOR: '1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (c: string) => {
-    stdout += c;
-  });
-  child.stderr.setEncoding('utf8').on('data', (c: string) => {
-    stderr += c;
-  });
-  const [code] = (await once(child, 'close')) as [number | null];
-  return { code, stdout, stderr };
-}
+const start = (args: string[], env: Record<string, string> = {}) =>
+  runChild(process.execPath, ['--import', 'tsx', 'local/start.ts', ...args], env);
 
 describe('npm start (local/start.ts) before it starts anything', () => {
   it('--help prints the options and the settings it takes from the environment (exit 0)', async () => {

@@ -9,9 +9,8 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { createServer, request as httpRequest, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { type CountingProxy, startCountingProxy } from '../../bench/counting-proxy.ts';
 import { apiKeyEntryLine } from '../../shared/auth/api-keys.ts';
 import { docApiStoreEnv, startDynalite } from '../ledger/dynalite-server.ts';
 import {
@@ -34,57 +33,17 @@ const SECRETS = [ALICE, BOB, EXPIRED, CI_KEY, OPS_KEY];
 const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 const apiKey = (key: string) => ({ 'X-Api-Key': key });
 
-/** A proxy in front of dynalite that counts every Document API request by its X-Amz-Target. */
-async function countingProxy(
-  target: string,
-): Promise<{ url: string; counts: Map<string, number>; total(): number; close(): Promise<void> }> {
-  const upstream = new URL(target);
-  const counts = new Map<string, number>();
-  const server: Server = createServer((req, res) => {
-    const action =
-      String(req.headers['x-amz-target'] ?? req.method)
-        .split('.')
-        .pop() ?? '?';
-    counts.set(action, (counts.get(action) ?? 0) + 1);
-    const forward = httpRequest(
-      {
-        host: upstream.hostname,
-        port: upstream.port,
-        method: req.method,
-        path: req.url,
-        headers: req.headers,
-      },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      },
-    );
-    forward.on('error', () => res.destroy());
-    req.pipe(forward);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    counts,
-    total: () => [...counts.values()].reduce((a, b) => a + b, 0),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
-}
-
 let bundles: BuiltBundles | undefined;
 let dynalite: Awaited<ReturnType<typeof startDynalite>> | undefined;
-let proxy: Awaited<ReturnType<typeof countingProxy>> | undefined;
+// The bench's metering proxy in front of dynalite: every Document API request the functions make.
+let proxy: CountingProxy | undefined;
+let ledgerCount = 0;
 let harness: Harness | undefined;
 const h = (): Harness => {
   if (harness === undefined) throw new Error('the platform did not start');
   return harness;
 };
-const ledgerRequests = (): number => proxy?.total() ?? 0;
+const ledgerRequests = (): number => ledgerCount;
 const emulatorRequests = (): number => h().emulator.requests.length;
 const projectGets = () =>
   h().emulator.requests.filter((r) => r.method === 'GET' && r.path.startsWith('/datasphere/v2/projects/'));
@@ -109,7 +68,13 @@ let bobRun = '';
 before(async () => {
   bundles = await buildBundles();
   dynalite = await startDynalite();
-  proxy = await countingProxy(dynalite.endpoint);
+  proxy = await startCountingProxy({
+    target: dynalite.endpoint,
+    phase: () => 'auth',
+    onExchange: () => {
+      ledgerCount++;
+    },
+  });
   harness = await startHarness({
     distDir: bundles.distDir,
     emulator: {

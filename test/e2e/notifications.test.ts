@@ -6,73 +6,44 @@
  */
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { timerEvent } from '../../local/cloud-events.ts';
 import type { InvokeResult } from '../../local/platform.ts';
-import { type ClockControl, clockControl } from './support/clock-control.ts';
-import {
-  type BuiltBundles,
-  buildBundles,
-  eventually,
-  type Harness,
-  type Json,
-  PROJECT,
-  startHarness,
-} from './support/harness.ts';
-import { startWebhookReceiver, type WebhookReceiver } from './support/webhook-receiver.ts';
+import { bundlesForTestFile } from './support/bundles-for-test-file.ts';
+import { eventually, type Json, PROJECT } from './support/harness.ts';
+import { platformOnStore } from './support/platform-on-store.ts';
 
 const SECRET = 'whsec-e2e-notify-4f1c8a2d9b7e';
 
-let bundles: BuiltBundles | undefined;
-let harness: Harness | undefined;
-let webhook: WebhookReceiver | undefined;
-let clock: ClockControl | undefined;
-const h = (): Harness => {
-  if (harness === undefined) throw new Error('the platform did not start');
-  return harness;
-};
-const hook = (): WebhookReceiver => {
-  if (webhook === undefined) throw new Error('the webhook did not start');
-  return webhook;
-};
-
-before(async () => {
-  bundles = await buildBundles();
-  webhook = await startWebhookReceiver();
-  clock = clockControl(bundles.dir);
-  harness = await startHarness({
-    distDir: bundles.distDir,
-    env: {
-      RUN_STORE: `file:${bundles.dir}/runs`,
-      ALLOWED_PROJECTS: PROJECT,
-      NOTIFY_WEBHOOK_URL: webhook.url,
-      NOTIFY_WEBHOOK_SECRET: SECRET,
-      ...clock.env,
-    },
-  });
-});
-
-after(async () => {
-  await harness?.close();
-  await webhook?.close();
-  bundles?.remove();
-});
-
-let extraCheck: ((event: unknown) => Promise<InvokeResult>) | undefined;
-
-/** A second check instance (started once). */
-async function checkInstance(): Promise<(event: unknown) => Promise<InvokeResult>> {
-  extraCheck ??= await h().platform.addInstance('check');
-  return extraCheck;
-}
-
-async function startRun(notebookId: string): Promise<string> {
-  const answer = await h().execute({ projectId: PROJECT, notebookId });
-  assert.equal(answer.status, 202, answer.text);
-  return answer.json?.runId as string;
-}
-
+const bundles = bundlesForTestFile();
 describe('run reports to a webhook', () => {
+  const {
+    harness: h,
+    webhook: hook,
+    clock,
+  } = platformOnStore({
+    bundles,
+    store: 'file',
+    dirPrefix: 'ds-e2e-notify-',
+    movableClock: true,
+    webhook: true,
+    env: { NOTIFY_WEBHOOK_SECRET: SECRET },
+  });
+
+  let extraCheck: ((event: unknown) => Promise<InvokeResult>) | undefined;
+
+  /** A second check instance (started once). */
+  async function checkInstance(): Promise<(event: unknown) => Promise<InvokeResult>> {
+    extraCheck ??= await h().platform.addInstance('check');
+    return extraCheck;
+  }
+
+  async function startRun(notebookId: string): Promise<string> {
+    const answer = await h().execute({ projectId: PROJECT, notebookId });
+    assert.equal(answer.status, 202, answer.text);
+    return answer.json?.runId as string;
+  }
+
   it('a finished run is reported once, with the secret header and a signature over the body', async () => {
     h().emulator.plan({ notebookId: 'notify/ok.ipynb', durationMs: 100 });
     const runId = await startRun('notify/ok.ipynb');
@@ -126,12 +97,12 @@ describe('run reports to a webhook', () => {
     assert.equal(hook().about(runId).length, failedAttempts, 'not retried before its time');
 
     hook().failing.delete(runId);
-    clock?.advance(31_000);
+    clock().advance(31_000);
     await eventually('the delivery', async () => {
       await h().platform.tick();
       return h().logs.lines('run report delivered', runId).length > 0;
     });
-    clock?.advance(3_600_000);
+    clock().advance(3_600_000);
     for (let i = 0; i < 3; i++) await h().platform.tick();
     const reports = hook().about(runId);
     assert.equal(reports.filter((report) => report.status === 204).length, 1);

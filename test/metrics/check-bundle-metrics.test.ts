@@ -9,61 +9,30 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { timerEvent } from '../../local/cloud-events.ts';
 import { METRIC } from '../../shared/metrics/monitoring-payload.ts';
-import {
-  type BuiltBundles,
-  buildBundles,
-  eventually,
-  type Harness,
-  type Json,
-  PROJECT,
-  startHarness,
-} from '../e2e/support/harness.ts';
+import { bundlesForTestFile } from '../e2e/support/bundles-for-test-file.ts';
+import { eventually, type Json, PROJECT, startHarness } from '../e2e/support/harness.ts';
+import { platformOnStore } from '../e2e/support/platform-on-store.ts';
 import { type FakeMonitoring, pointValue, startFakeMonitoring } from './fake-monitoring.ts';
 
 const FOLDER = 'b1gmetricse2e0000001';
 const TOKEN = 't1.test-token';
 const TIMEOUT_MS = 400;
 
-let bundles: BuiltBundles | undefined;
-let harness: Harness | undefined;
 let monitoring: FakeMonitoring | undefined;
-const h = (): Harness => {
-  if (harness === undefined) throw new Error('the platform did not start');
-  return harness;
-};
 const fake = (): FakeMonitoring => {
   if (monitoring === undefined) throw new Error('the fake did not start');
   return monitoring;
 };
 
+const bundles = bundlesForTestFile();
+// Started before the platform: its URL is in the functions' environment.
 before(async () => {
-  bundles = await buildBundles();
   monitoring = await startFakeMonitoring();
   monitoring.expectedToken = TOKEN;
-  harness = await startHarness({
-    distDir: bundles.distDir,
-    env: {
-      RUN_STORE: `file:${bundles.dir}/runs`,
-      ALLOWED_PROJECTS: PROJECT,
-      YC_IAM_TOKEN: TOKEN,
-      METRICS_FOLDER_ID: FOLDER,
-      MONITORING_ENDPOINT: monitoring.url,
-      METRICS_TIMEOUT_MS: String(TIMEOUT_MS),
-    },
-  });
 });
-
 after(async () => {
-  await harness?.close();
   await monitoring?.close();
-  bundles?.remove();
 });
-
-async function startRun(body: Record<string, unknown>): Promise<string> {
-  const answer = await h().execute({ projectId: PROJECT, ...body });
-  assert.equal(answer.status, 202, answer.text);
-  return answer.json?.runId as string;
-}
 
 /** The sum of one point over several writes. */
 function total(writes: readonly Json[], name: string, labels: Record<string, string> = {}): number {
@@ -71,6 +40,23 @@ function total(writes: readonly Json[], name: string, labels: Record<string, str
 }
 
 describe('sweep metrics from the built check bundle', () => {
+  const { harness: h } = platformOnStore({
+    bundles,
+    store: 'file',
+    dirPrefix: 'ds-metrics-e2e-',
+    env: () => ({
+      YC_IAM_TOKEN: TOKEN,
+      METRICS_FOLDER_ID: FOLDER,
+      MONITORING_ENDPOINT: fake().url,
+      METRICS_TIMEOUT_MS: String(TIMEOUT_MS),
+    }),
+  });
+  async function startRun(body: Record<string, unknown>): Promise<string> {
+    const answer = await h().execute({ projectId: PROJECT, ...body });
+    assert.equal(answer.status, 202, answer.text);
+    return answer.json?.runId as string;
+  }
+
   it('every sweep writes once, valid against the reference, with the figures of what it did', async (t) => {
     const sweepsBefore = h().logs.lines('sweep done').length;
     const writesBefore = fake().writes.length;
@@ -193,11 +179,10 @@ describe('sweep metrics from the built check bundle', () => {
   });
 
   it('without METRICS_FOLDER_ID nothing is sent', async () => {
-    if (bundles === undefined) throw new Error('no bundles');
     const quiet = await startHarness({
-      distDir: bundles.distDir,
+      distDir: bundles().distDir,
       env: {
-        RUN_STORE: `file:${bundles.dir}/runs-quiet`,
+        RUN_STORE: `file:${bundles().dir}/runs-quiet`,
         ALLOWED_PROJECTS: PROJECT,
         MONITORING_ENDPOINT: fake().url,
       },

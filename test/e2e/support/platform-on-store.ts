@@ -2,7 +2,8 @@
  * One platform per ledger store, for a `describe` of the reliability tests: a temp dir, a fresh store of
  * that kind (support/stores.ts), when asked a clock the test moves forward and a webhook receiver, and
  * the harness running the file's built bundles with all of them in the functions' environment. Started
- * in the suite's `before`, closed in its `after`.
+ * in the suite's `before`, closed in its `after`. Call it inside a `describe`: on Node 20 a file's top-level
+ * `before` hooks run at the same time, so at top level it would not wait for bundlesForTestFile's build.
  */
 import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
@@ -19,8 +20,12 @@ export interface PlatformOnStoreOptions {
   readonly store: StoreName;
   /** Prefix of the suite's temp dir (the file store, the clock file). */
   readonly dirPrefix: string;
-  /** The functions' environment besides the store's; ALLOWED_PROJECTS is PROJECT unless given. */
-  readonly env?: Readonly<Record<string, string>>;
+  /**
+   * The functions' environment besides the store's; ALLOWED_PROJECTS is PROJECT unless given. A function
+   * is read when the platform starts (for values known only then, e.g. a server started in an earlier
+   * `before`).
+   */
+  readonly env?: Readonly<Record<string, string>> | (() => Readonly<Record<string, string>>);
   readonly emulator?: EmulatorOptions;
   /** The functions follow a clock the test moves forward (support/clock-control.ts). */
   readonly movableClock?: boolean;
@@ -63,7 +68,7 @@ export function platformOnStore(options: PlatformOnStoreOptions): PlatformOnStor
         ...clock?.env,
         ALLOWED_PROJECTS: PROJECT,
         ...(webhook === undefined ? {} : { NOTIFY_WEBHOOK_URL: webhook.url }),
-        ...options.env,
+        ...(typeof options.env === 'function' ? options.env() : options.env),
       },
       ...(options.emulator === undefined ? {} : { emulator: options.emulator }),
     });
